@@ -1,0 +1,91 @@
+/** Base class of every error @cache throws; `code` is stable and safe to switch on. */
+export class CacheError extends Error {
+  /** A stable machine-readable code such as `'E_INVALID_ARGUMENT'`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** An argument is missing, of the wrong type or out of range; `argument` names it. */
+export class InvalidArgumentError extends CacheError {
+  /** The name of the offending argument or option, such as `'key'` or `'ttl'`. */
+  readonly argument: string;
+
+  constructor(argument: string, message: string) {
+    super('E_INVALID_ARGUMENT', `[cache] invalid ${argument}: ${message}`);
+    this.argument = argument;
+  }
+}
+
+/** The serializer could not encode or decode a value. */
+export class SerializationError extends CacheError {
+  /** `'serialize'` when encoding failed, `'deserialize'` when decoding did. */
+  readonly operation: 'serialize' | 'deserialize';
+
+  constructor(operation: 'serialize' | 'deserialize', message: string, cause?: unknown) {
+    super('E_SERIALIZATION', `[cache] cannot ${operation} value: ${message}`, { cause });
+    this.operation = operation;
+  }
+}
+
+/** A store operation failed (connection lost, timeout, open circuit); `cause` holds the reason. */
+export class StoreError extends CacheError {
+  /** The {@link CacheStore.name} of the failing store. */
+  readonly store: string;
+
+  constructor(store: string, message: string, options?: { cause?: unknown; code?: string }) {
+    super(options?.code ?? 'E_STORE', `[cache] [${store}] ${message}`, options);
+    this.store = store;
+  }
+}
+
+/** The loader given to `getOrSet` (or a function wrapped by `cached`) threw; `cause` is its error. */
+export class LoaderError extends CacheError {
+  /** The cache key being loaded. */
+  readonly key: string;
+
+  constructor(key: string, cause: unknown) {
+    super('E_LOADER', `[cache] loader failed for key "${key}": ${describe(cause)}`, { cause });
+    this.key = key;
+  }
+}
+
+/** The loader ran past the hard timeout and there was no stale value to serve instead. */
+export class LoaderTimeoutError extends CacheError {
+  /** The cache key being loaded. */
+  readonly key: string;
+  /** The timeout that elapsed, in ms. */
+  readonly timeout: number;
+
+  constructor(key: string, timeout: number) {
+    super('E_LOADER_TIMEOUT', `[cache] loader for key "${key}" timed out after ${timeout}ms`);
+    this.key = key;
+    this.timeout = timeout;
+  }
+}
+
+/**
+ * The database write of `writeThrough` succeeded but the cache could neither store the new value
+ * nor delete the old one, so the cache may serve the old value until it expires.
+ */
+export class CacheInconsistencyError extends CacheError {
+  /** The key that may hold a stale value. */
+  readonly key: string;
+
+  constructor(key: string, cause: unknown) {
+    super(
+      'E_INCONSISTENT',
+      `[cache] key "${key}" may be stale: the cache write and the delete that replaces it both failed`,
+      { cause },
+    );
+    this.key = key;
+  }
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,85 @@
+/** A value or a promise of it: stores may answer synchronously (the in-process fast path). */
+export type MaybePromise<T> = T | Promise<T>;
+
+/**
+ * A duration: milliseconds as a number, or a string such as `'500ms'`, `'30s'`, `'5m'`, `'1h'`, `'2d'`.
+ * Never seconds: `3600` means 3.6 seconds.
+ */
+export type Duration = number | string;
+
+/** One cached value with the metadata the cache needs to decide whether it may be served. */
+export interface CacheEntry<V = unknown> {
+  /** The cached value (`null` is a value; `undefined` is never stored). */
+  value: V;
+  /** Logical expiry in ms since the epoch; past it the entry is stale. */
+  expiresAt: number;
+  /** End of grace in ms since the epoch: a stale entry may be served until then if the loader fails. */
+  staleUntil?: number;
+  /** Tags the entry was stored with. */
+  tags?: string[];
+  /** The version the entry was stored with. */
+  version?: number | string;
+}
+
+/**
+ * The one contract every store implements. A store keeps an entry until
+ * `entry.staleUntil ?? entry.expiresAt` and is otherwise dumb: policy lives in `createCache`.
+ */
+export interface CacheStore {
+  /** A short name used in events and errors, such as `'memory'` or `'redis'`. */
+  readonly name: string;
+  /** Returns the entry, or `undefined` when it is missing or past `staleUntil ?? expiresAt`. */
+  get(key: string): MaybePromise<CacheEntry | undefined>;
+  /** Returns one slot per key, in order, `undefined` for a miss. */
+  getMany?(keys: string[]): MaybePromise<(CacheEntry | undefined)[]>;
+  /** Stores the entry, replacing any previous one; rejects when the store cannot take it. */
+  set(key: string, entry: CacheEntry): MaybePromise<void>;
+  /** Stores every entry. */
+  setMany?(entries: [key: string, entry: CacheEntry][]): MaybePromise<void>;
+  /** Removes the key; returns whether it existed. */
+  delete(key: string): MaybePromise<boolean>;
+  /** Removes the keys; returns how many existed. */
+  deleteMany?(keys: string[]): MaybePromise<number>;
+  /** Removes every key that starts with `prefix`, or every key of this store without one. */
+  clear(prefix?: string): MaybePromise<void>;
+  /** Releases connections and timers; the store is unusable afterwards. */
+  close?(): Promise<void>;
+  /**
+   * Returns a view of this store that encodes values with `serializer`. Stores that keep live
+   * values in process (the default memory store) leave it out.
+   */
+  withSerializer?(serializer: Serializer): CacheStore;
+}
+
+/** Turns values into text and back. Must round-trip every value the application caches. */
+export interface Serializer {
+  /** A short name, such as `'devalue'` or `'json'`. */
+  readonly name: string;
+  /** Encodes the value; throws when it cannot be encoded. */
+  serialize(value: unknown): string;
+  /** Decodes text produced by {@link Serializer.serialize}. */
+  deserialize(text: string): unknown;
+}
+
+/** A lock held on one key; release it when the protected work is done. */
+export interface LockHandle {
+  /** Releases the lock if this holder still owns it; never throws for an expired lock. */
+  release(): Promise<void>;
+  /** Extends the lock by `ttl` ms if this holder still owns it; returns whether it did. */
+  extend?(ttl: number): Promise<boolean>;
+}
+
+/**
+ * A lock shared by several processes (for example `redisLock` from `@cache/redis`), used by
+ * `getOrSet` so that only one process runs the loader of a cold key.
+ */
+export interface CacheLock {
+  /**
+   * Acquires the lock on `key` for `ttl` ms, waiting up to `timeout` ms. Resolves `undefined`
+   * when the wait timed out or `signal` aborted.
+   */
+  acquire(
+    key: string,
+    options: { ttl: number; timeout: number; signal?: AbortSignal },
+  ): Promise<LockHandle | undefined>;
+}

@@ -1,0 +1,15 @@
+// Shared vitest options. Tests resolve workspace packages to their TypeScript
+// sources through the `@cache/source` export condition, so `test` needs no build.
+const conditions = ['@cache/source', 'node', 'import', 'module', 'default'];
+
+/** @type {import('vitest/config').ViteUserConfig} */
+export const vitestBase = {
+  resolve: { conditions },
+  ssr: { resolve: { conditions, externalConditions: ['@cache/source'] } },
+  test: {
+    include: ['test/**/*.test.ts'],
+    testTimeout: 20_000,
+    hookTimeout: 60_000,
+    restoreMocks: true,
+  },
+};
