@@ -9,6 +9,7 @@ export {
   StoreError,
 } from './errors.js';
 export { defaultSerializer, jsonSerializer } from './serializer.js';
+export { hashKey, stableEncode } from './stableEncode.js';
 export type {
   CacheEntry,
   CacheLock,
