@@ -1,3 +1,14 @@
+export {
+  Cache,
+  type CacheOptions,
+  createCache,
+  type GetOptions,
+  type GetOrSetOptions,
+  type Loader,
+  type LoaderContext,
+  type SetOptions,
+} from './cache.js';
+export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
 export { parseDuration, parseOptionalDuration } from './duration.js';
 export {
   CacheError,
@@ -8,6 +19,14 @@ export {
   SerializationError,
   StoreError,
 } from './errors.js';
+export type {
+  CacheEvents,
+  CacheListener,
+  CacheOperation,
+  CacheStats,
+  StaleReason,
+} from './events.js';
+export type { TimeoutOptions } from './policy.js';
 export { defaultSerializer, jsonSerializer } from './serializer.js';
 export { hashKey, stableEncode } from './stableEncode.js';
 export type {

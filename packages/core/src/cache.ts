@@ -1,0 +1,742 @@
+import { EventEmitter } from 'node:events';
+import { parseDuration } from './duration.js';
+import {
+  CacheInconsistencyError,
+  InvalidArgumentError,
+  LoaderError,
+  LoaderTimeoutError,
+  SerializationError,
+  StoreError,
+} from './errors.js';
+import type {
+  CacheEvents,
+  CacheListener,
+  CacheOperation,
+  CacheStats,
+  StaleReason,
+} from './events.js';
+import {
+  type Plan,
+  type Policy,
+  resolvePlan,
+  resolvePolicy,
+  type TimeoutOptions,
+} from './policy.js';
+import type {
+  CacheEntry,
+  CacheLock,
+  CacheStore,
+  Duration,
+  LockHandle,
+  Serializer,
+} from './types.js';
+
+/** Options of {@link createCache}. Durations are ms or strings such as `'30s'`, `'1h'`. */
+export interface CacheOptions {
+  /** Where entries live: `memoryStore()`, `redisStore()`, `multilevel()` or any {@link CacheStore}. */
+  store: CacheStore;
+  /** How long a value stays fresh. `0` means values are not cached. @default '1h' */
+  ttl?: Duration;
+  /** Spread each TTL uniformly by ± this much, so keys written together do not expire together. @default 0 */
+  jitter?: Duration;
+  /** How long past its TTL a value may still be served when the loader fails or is slow. @default false */
+  grace?: Duration | false;
+  /** After a loader failure answered with a stale value, how long to keep serving it before trying again. @default '10s' */
+  graceBackoff?: Duration;
+  /** TTL of a `null` returned by a loader (negative caching). @default the `ttl` */
+  negativeTtl?: Duration;
+  /** Loader timeouts: `soft` serves a stale value and lets the loader finish; `hard` gives up. */
+  timeouts?: TimeoutOptions;
+  /** Prefix every key with `namespace:`. */
+  namespace?: string;
+  /** Serializer handed to stores that serialize (Redis, memory with `clone`). @default defaultSerializer */
+  serializer?: Serializer;
+  /** A lock shared by processes (such as `redisLock`) so one process in all runs a cold key's loader. */
+  lock?: CacheLock;
+  /** How long `getOrSet` waits for the shared lock before loading anyway. @default '10s' */
+  lockTimeout?: Duration;
+  /** How long the shared lock is held at most. @default '30s' */
+  lockTtl?: Duration;
+}
+
+/** Options of {@link Cache.set} and the storing half of {@link Cache.getOrSet}. */
+export interface SetOptions {
+  /** How long the value stays fresh. @default the cache's `ttl` */
+  ttl?: Duration;
+  /** Spread the TTL by ± this much. @default the cache's `jitter` */
+  jitter?: Duration;
+  /** How long past its TTL the value may be served when the loader fails. @default the cache's `grace` */
+  grace?: Duration | false;
+  /** Tags stored with the value. */
+  tags?: string[];
+  /** Version stored with the value; a read asking for another version misses. */
+  version?: number | string;
+}
+
+/** Options of {@link Cache.get} and {@link Cache.has}. */
+export interface GetOptions {
+  /** Only a value stored with this version counts; any other is a miss. */
+  version?: number | string;
+}
+
+/** Options of {@link Cache.getOrSet}. */
+export interface GetOrSetOptions extends SetOptions {
+  /** TTL of a `null` result. @default the cache's `negativeTtl` */
+  negativeTtl?: Duration;
+  /** Loader timeouts for this call. @default the cache's `timeouts` */
+  timeouts?: TimeoutOptions;
+  /** A shared lock for this call, or `false` to skip the cache's lock. @default the cache's `lock` */
+  lock?: CacheLock | false;
+}
+
+/** What a loader receives: the key, an abort signal, the stale value and ways to steer caching. */
+export interface LoaderContext<T = unknown> {
+  /** The key being loaded, as the caller passed it (without the namespace). */
+  readonly key: string;
+  /** Aborted when the hard timeout elapses: nobody waits for the result any more. */
+  readonly signal: AbortSignal;
+  /** The stale value being refreshed, if there is one. */
+  readonly stale: T | undefined;
+  /** Stores the result with this TTL instead of the configured one. */
+  setTtl(ttl: Duration): void;
+  /** Stores the result with these tags. */
+  setTags(tags: string[]): void;
+  /** Returns the result to the caller without caching it. */
+  skip(): void;
+}
+
+/** A loader for {@link Cache.getOrSet}: returns the value to cache (`undefined` is returned, never cached). */
+export type Loader<T> = (context: LoaderContext<T>) => T | Promise<T>;
+
+interface Shared {
+  readonly store: CacheStore;
+  readonly policy: Policy;
+  readonly emitter: EventEmitter;
+  readonly listening: Record<keyof CacheEvents, boolean>;
+  readonly counters: Omit<CacheStats, 'inflight'>;
+  readonly inflight: Map<string, Promise<unknown>>;
+}
+
+const EVENT_NAMES: (keyof CacheEvents)[] = [
+  'hit',
+  'miss',
+  'stale',
+  'set',
+  'delete',
+  'clear',
+  'error',
+];
+
+/**
+ * Creates a {@link Cache} over a store. Throws {@link InvalidArgumentError} naming the option
+ * for a missing store or an unreadable duration.
+ *
+ * @example
+ * const cache = createCache({ store: memoryStore(), ttl: '10m', grace: '1h' });
+ * const user = await cache.getOrSet(`user:${id}`, () => db.users.find(id));
+ */
+export function createCache(options: CacheOptions): Cache {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('options', 'expected an object with a store');
+  }
+  const { store, serializer } = options;
+  if (store === null || typeof store !== 'object' || typeof store.get !== 'function') {
+    throw new InvalidArgumentError(
+      'store',
+      'expected a CacheStore (an object with get/set/delete/clear)',
+    );
+  }
+  if (serializer !== undefined && typeof serializer?.serialize !== 'function') {
+    throw new InvalidArgumentError(
+      'serializer',
+      'expected an object with serialize and deserialize',
+    );
+  }
+  const emitter = new EventEmitter();
+  const shared: Shared = {
+    store: serializer && store.withSerializer ? store.withSerializer(serializer) : store,
+    policy: resolvePolicy(options),
+    emitter,
+    listening: Object.fromEntries(EVENT_NAMES.map((name) => [name, false])) as Shared['listening'],
+    counters: {
+      hits: 0,
+      misses: 0,
+      staleHits: 0,
+      sets: 0,
+      deletes: 0,
+      loads: 0,
+      loadErrors: 0,
+      errors: 0,
+      droppedWrites: 0,
+    },
+    inflight: new Map(),
+  };
+  const prefix = options.namespace === undefined ? '' : namespacePrefix('', options.namespace);
+  return new Cache(shared, prefix);
+}
+
+/**
+ * A cache over one store: cache-aside reads and writes, read-through `getOrSet` with one loader
+ * call per key however many callers wait, grace, timeouts, namespaces, events and stats.
+ * Store failures never reject a read (it falls back to the loader) and never reject a write (it
+ * resolves `false` and emits `error`). Create it with {@link createCache}.
+ */
+export class Cache {
+  readonly #shared: Shared;
+  readonly #store: CacheStore;
+  readonly #prefix: string;
+
+  /** @internal Use {@link createCache} or {@link Cache.namespace}. */
+  constructor(shared: Shared, prefix: string) {
+    this.#shared = shared;
+    this.#store = shared.store;
+    this.#prefix = prefix;
+  }
+
+  /** The prefix this cache puts before every key (`''`, or `'users:'` for a namespace). */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
+  /** The store this cache writes to. */
+  get store(): CacheStore {
+    return this.#store;
+  }
+
+  /**
+   * Returns the cached value, or loads it with `loader`, caches and returns it. Concurrent
+   * callers of one key share one loader call. When the loader throws or times out and a value
+   * is within grace, the stale value is returned; otherwise it rejects with {@link LoaderError}
+   * or {@link LoaderTimeoutError}. A `null` result is cached (for `negativeTtl`), `undefined` is not.
+   */
+  getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    if (typeof key !== 'string' || key.length === 0) return Promise.reject(invalidKey(key));
+    if (typeof loader !== 'function') {
+      return Promise.reject(
+        new InvalidArgumentError('loader', `expected a function, got ${typeof loader}`),
+      );
+    }
+    const fullKey = this.#prefix === '' ? key : this.#prefix + key;
+    let found: ReturnType<CacheStore['get']>;
+    try {
+      found = this.#store.get(fullKey);
+    } catch (error) {
+      found = Promise.reject(error);
+    }
+    // The L1 fast path: a synchronous store answered with a fresh entry.
+    if (
+      found !== undefined &&
+      (found as CacheEntry).expiresAt > Date.now() &&
+      (options?.version === undefined || (found as CacheEntry).version === options.version)
+    ) {
+      this.#shared.counters.hits++;
+      if (this.#shared.listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
+      return Promise.resolve((found as CacheEntry<T>).value);
+    }
+    return this.#getOrLoad(fullKey, found, loader, options);
+  }
+
+  /** Returns the fresh value of `key`, or `undefined` when it is missing, expired, of another version or the store failed. */
+  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
+    const fullKey = this.#key(key);
+    const entry = this.#fresh(fullKey, await this.#read(fullKey), options?.version);
+    return entry?.value as T | undefined;
+  }
+
+  /** Returns whether `key` holds a fresh value (of `options.version`, when given). */
+  async has(key: string, options?: GetOptions): Promise<boolean> {
+    const fullKey = this.#key(key);
+    return this.#fresh(fullKey, await this.#read(fullKey), options?.version) !== undefined;
+  }
+
+  /**
+   * Stores `value` under `key`. Resolves `true` once stored, `false` when the store failed
+   * (an `error` event says why). Rejects with {@link InvalidArgumentError} for a bad key, TTL or
+   * an `undefined` value, and with {@link SerializationError} for a value the serializer cannot encode.
+   */
+  async set(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+    const fullKey = this.#key(key);
+    const entry = this.#entry(value, resolvePlan(this.#shared.policy, options), undefined);
+    if (entry === undefined) return this.#remove(fullKey);
+    return this.#write(fullKey, entry, true);
+  }
+
+  /** Deletes `key`. Resolves whether it existed; `false` also when the store failed (an `error` event says so). */
+  async delete(key: string): Promise<boolean> {
+    return this.#remove(this.#key(key));
+  }
+
+  /** Returns the fresh values of `keys`, in order, `undefined` for each miss. */
+  async getMany<T = unknown>(keys: string[], options?: GetOptions): Promise<(T | undefined)[]> {
+    const fullKeys = this.#keys(keys);
+    let entries: (CacheEntry | undefined)[];
+    try {
+      entries = this.#store.getMany
+        ? await this.#store.getMany(fullKeys)
+        : await Promise.all(fullKeys.map((k) => this.#store.get(k)));
+    } catch (error) {
+      this.#error(error, 'get', undefined, false);
+      entries = [];
+    }
+    return fullKeys.map(
+      (k, i) => this.#fresh(k, entries[i], options?.version)?.value as T | undefined,
+    );
+  }
+
+  /**
+   * Stores several values. Resolves `false` when the store failed (an `error` event says why).
+   * Items whose TTL is `0` are deleted instead.
+   */
+  async setMany(items: [key: string, value: unknown, options?: SetOptions][]): Promise<boolean> {
+    if (!Array.isArray(items))
+      throw new InvalidArgumentError('items', 'expected an array of [key, value, options?]');
+    const writes: [string, CacheEntry][] = [];
+    const removals: string[] = [];
+    for (const [key, value, options] of items) {
+      const fullKey = this.#key(key);
+      const entry = this.#entry(value, resolvePlan(this.#shared.policy, options), undefined);
+      if (entry === undefined) removals.push(fullKey);
+      else writes.push([fullKey, entry]);
+    }
+    if (removals.length > 0) await this.#removeMany(removals);
+    try {
+      if (this.#store.setMany) await this.#store.setMany(writes);
+      else await Promise.all(writes.map(([k, e]) => this.#store.set(k, e)));
+    } catch (error) {
+      if (error instanceof SerializationError) throw error;
+      this.#error(error, 'set', undefined, true);
+      return false;
+    }
+    this.#shared.counters.sets += writes.length;
+    if (this.#shared.listening.set) {
+      for (const [key, entry] of writes) this.#emit('set', { key, store: this.#store.name, entry });
+    }
+    return true;
+  }
+
+  /** Deletes several keys; resolves how many existed (`0` when the store failed). */
+  async deleteMany(keys: string[]): Promise<number> {
+    return this.#removeMany(this.#keys(keys));
+  }
+
+  /** Removes every key of this cache: the whole store, or only this namespace's keys. */
+  async clear(): Promise<void> {
+    const prefix = this.#prefix === '' ? undefined : this.#prefix;
+    try {
+      await this.#store.clear(prefix);
+      if (this.#shared.listening.clear) this.#emit('clear', { prefix, store: this.#store.name });
+    } catch (error) {
+      this.#error(error, 'clear', prefix, true);
+    }
+  }
+
+  /** Returns a view of this cache whose keys are prefixed with `name:`; it shares store, events and stats. */
+  namespace(name: string): Cache {
+    return new Cache(this.#shared, namespacePrefix(this.#prefix, name));
+  }
+
+  /**
+   * Write-through: runs `persist` (the database write) first, then stores `value`. If the cache
+   * write fails the key is deleted so the old value is never served; if that fails too it rejects
+   * with {@link CacheInconsistencyError}. A failing `persist` rejects and leaves the cache untouched.
+   * Resolves what `persist` returned.
+   */
+  async writeThrough<R>(
+    key: string,
+    value: unknown,
+    persist: (value: unknown) => R | Promise<R>,
+    options?: SetOptions,
+  ): Promise<R> {
+    const fullKey = this.#key(key);
+    const entry = this.#entry(value, resolvePlan(this.#shared.policy, options), undefined);
+    const result = await persist(value);
+    if (entry !== undefined && (await this.#write(fullKey, entry, false))) return result;
+    try {
+      await this.#store.delete(fullKey);
+    } catch (error) {
+      throw new CacheInconsistencyError(fullKey, error);
+    }
+    return result;
+  }
+
+  /** Subscribes to an event. */
+  on<E extends keyof CacheEvents>(event: E, listener: CacheListener<E>): this {
+    this.#shared.emitter.on(event, listener);
+    this.#shared.listening[event] = true;
+    return this;
+  }
+
+  /** Subscribes to the next occurrence of an event. */
+  once<E extends keyof CacheEvents>(event: E, listener: CacheListener<E>): this {
+    this.#shared.emitter.once(event, listener);
+    this.#shared.listening[event] = true;
+    return this;
+  }
+
+  /** Unsubscribes a listener. */
+  off<E extends keyof CacheEvents>(event: E, listener: CacheListener<E>): this {
+    this.#shared.emitter.off(event, listener);
+    this.#shared.listening[event] = this.#shared.emitter.listenerCount(event) > 0;
+    return this;
+  }
+
+  /** A snapshot of the counters, shared by every namespace of this cache. */
+  stats(): CacheStats {
+    return { ...this.#shared.counters, inflight: this.#shared.inflight.size };
+  }
+
+  /** Closes the store (connections, timers). */
+  async close(): Promise<void> {
+    await this.#store.close?.();
+  }
+
+  async #getOrLoad<T>(
+    fullKey: string,
+    found: ReturnType<CacheStore['get']>,
+    loader: Loader<T>,
+    options: GetOrSetOptions | undefined,
+  ): Promise<T> {
+    const version = options?.version;
+    let entry = await this.#settle(fullKey, found);
+    if (entry !== undefined && version !== undefined && entry.version !== version)
+      entry = undefined;
+    if (entry !== undefined && entry.expiresAt > Date.now()) {
+      this.#shared.counters.hits++;
+      if (this.#shared.listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
+      return entry.value as T;
+    }
+    this.#shared.counters.misses++;
+    if (this.#shared.listening.miss) this.#emit('miss', { key: fullKey, store: this.#store.name });
+    const flightKey = version === undefined ? fullKey : `${fullKey}\u0000${String(version)}`;
+    const running = this.#shared.inflight.get(flightKey);
+    if (running !== undefined) return running as Promise<T>;
+    const plan = resolvePlan(this.#shared.policy, options);
+    const flight = this.#fly(fullKey, flightKey, entry as CacheEntry<T> | undefined, loader, plan);
+    return flight;
+  }
+
+  // Starts the one loader call of a key and returns what every waiter receives.
+  #fly<T>(
+    fullKey: string,
+    flightKey: string,
+    stale: CacheEntry<T> | undefined,
+    loader: Loader<T>,
+    plan: Plan,
+  ): Promise<T> {
+    const { inflight, counters } = this.#shared;
+    const controller = new AbortController();
+    const context = new Context<T>(
+      fullKey.slice(this.#prefix.length),
+      controller.signal,
+      stale?.value,
+    );
+    counters.loads++;
+    const loading = this.#load(fullKey, loader, context, plan);
+    const outcome = this.#guard(fullKey, loading, stale, plan, controller);
+    inflight.set(flightKey, outcome);
+    const done = () => {
+      if (inflight.get(flightKey) === outcome) inflight.delete(flightKey);
+    };
+    loading.then(done, done);
+    return outcome;
+  }
+
+  // Runs the loader (under the shared lock, if any) and stores what it returns.
+  async #load<T>(fullKey: string, loader: Loader<T>, context: Context<T>, plan: Plan): Promise<T> {
+    let handle: LockHandle | undefined;
+    if (plan.lock) {
+      try {
+        handle = await plan.lock.acquire(fullKey, {
+          ttl: plan.lockTtl,
+          timeout: plan.lockTimeout,
+          signal: context.signal,
+        });
+      } catch (error) {
+        this.#error(error, 'lock', fullKey, false);
+      }
+      // Another process may have loaded the key while this one waited for the lock.
+      const loaded = this.#fresh(fullKey, await this.#read(fullKey), plan.version);
+      if (loaded !== undefined) {
+        this.#release(handle, fullKey);
+        return loaded.value as T;
+      }
+    }
+    try {
+      let value: T;
+      try {
+        value = await loader(context);
+      } catch (error) {
+        this.#shared.counters.loadErrors++;
+        throw new LoaderError(context.key, error);
+      }
+      if (!context.skipped) {
+        const entry = this.#entry(value, plan, context);
+        if (entry !== undefined) await this.#write(fullKey, entry, false);
+      }
+      return value;
+    } finally {
+      this.#release(handle, fullKey);
+    }
+  }
+
+  // Applies timeouts and grace to a loader call: what a caller gets, and when.
+  #guard<T>(
+    fullKey: string,
+    loading: Promise<T>,
+    stale: CacheEntry<T> | undefined,
+    plan: Plan,
+    controller: AbortController,
+  ): Promise<T> {
+    const { soft, hard } = plan;
+    if (stale === undefined && hard === undefined) return loading;
+    return new Promise<T>((resolve, reject) => {
+      let answered = false;
+      let softTimer: NodeJS.Timeout | undefined;
+      let hardTimer: NodeJS.Timeout | undefined;
+      const answer = (settle: () => void) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(softTimer);
+        settle();
+      };
+      const serveStale = (reason: StaleReason) =>
+        answer(() => resolve(this.#serveStale(fullKey, stale!, reason, plan)));
+      loading.then(
+        (value) => {
+          clearTimeout(hardTimer);
+          answer(() => resolve(value));
+        },
+        (error) => {
+          clearTimeout(hardTimer);
+          if (answered) return;
+          if (stale !== undefined) {
+            this.#error(error, 'loader', fullKey, false);
+            serveStale('loader-error');
+          } else answer(() => reject(error));
+        },
+      );
+      if (stale !== undefined && soft !== undefined) {
+        softTimer = setTimeout(() => serveStale('soft-timeout'), soft);
+      }
+      if (hard !== undefined) {
+        hardTimer = setTimeout(() => {
+          const timeout = new LoaderTimeoutError(fullKey.slice(this.#prefix.length), hard);
+          controller.abort(timeout);
+          if (answered) return;
+          this.#shared.counters.loadErrors++;
+          if (stale !== undefined) serveStale('hard-timeout');
+          else answer(() => reject(timeout));
+        }, hard);
+      }
+    });
+  }
+
+  #serveStale<T>(fullKey: string, stale: CacheEntry<T>, reason: StaleReason, plan: Plan): T {
+    this.#shared.counters.staleHits++;
+    if (this.#shared.listening.stale) {
+      this.#emit('stale', { key: fullKey, store: this.#store.name, reason, entry: stale });
+    }
+    if (reason === 'loader-error' && plan.graceBackoff > 0) {
+      // Serve the stale value as if fresh for a while instead of calling a failing loader on every request.
+      const until = Date.now() + plan.graceBackoff;
+      const expiresAt = stale.staleUntil === undefined ? until : Math.min(until, stale.staleUntil);
+      void this.#write(fullKey, { ...stale, expiresAt }, false);
+    }
+    return stale.value;
+  }
+
+  #entry(
+    value: unknown,
+    plan: Plan,
+    context: Context<unknown> | undefined,
+  ): CacheEntry | undefined {
+    if (value === undefined) {
+      if (context !== undefined) return undefined;
+      throw new InvalidArgumentError('value', 'undefined is never cached; delete the key instead');
+    }
+    const ttlOfValue = context?.ttl ?? plan.ttl;
+    let ttl = value === null ? (plan.negativeTtl ?? ttlOfValue) : ttlOfValue;
+    if (ttl === 0) return undefined;
+    if (plan.jitter > 0) ttl = Math.max(1, Math.round(ttl + (Math.random() * 2 - 1) * plan.jitter));
+    const entry: CacheEntry = { value, expiresAt: Date.now() + ttl };
+    if (plan.grace > 0) entry.staleUntil = entry.expiresAt + plan.grace;
+    const tags = context?.tags ?? plan.tags;
+    if (tags !== undefined && tags.length > 0) entry.tags = tags;
+    if (plan.version !== undefined) entry.version = plan.version;
+    return entry;
+  }
+
+  async #settle(
+    fullKey: string,
+    found: ReturnType<CacheStore['get']>,
+  ): Promise<CacheEntry | undefined> {
+    let entry: CacheEntry | undefined;
+    try {
+      entry = await found;
+    } catch (error) {
+      this.#error(error, 'get', fullKey, false);
+      return undefined;
+    }
+    if (entry !== undefined && (entry === null || typeof entry.expiresAt !== 'number')) {
+      throw new StoreError(
+        this.#store.name,
+        `get("${fullKey}") returned ${entry === null ? 'null' : typeof entry} instead of a CacheEntry or undefined`,
+        { code: 'E_STORE_CONTRACT' },
+      );
+    }
+    return entry;
+  }
+
+  #read(fullKey: string): Promise<CacheEntry | undefined> {
+    let found: ReturnType<CacheStore['get']>;
+    try {
+      found = this.#store.get(fullKey);
+    } catch (error) {
+      found = Promise.reject(error);
+    }
+    return this.#settle(fullKey, found);
+  }
+
+  #fresh(
+    fullKey: string,
+    entry: CacheEntry | undefined,
+    version: number | string | undefined,
+  ): CacheEntry | undefined {
+    const fresh =
+      entry !== undefined &&
+      entry.expiresAt > Date.now() &&
+      (version === undefined || entry.version === version);
+    const { counters, listening } = this.#shared;
+    if (fresh) {
+      counters.hits++;
+      if (listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
+      return entry;
+    }
+    counters.misses++;
+    if (listening.miss) this.#emit('miss', { key: fullKey, store: this.#store.name });
+    return undefined;
+  }
+
+  // Stores an entry. Store failures resolve false (and emit); a serializer failure throws when `strict`.
+  async #write(fullKey: string, entry: CacheEntry, strict: boolean): Promise<boolean> {
+    try {
+      await this.#store.set(fullKey, entry);
+    } catch (error) {
+      if (strict && error instanceof SerializationError) throw error;
+      const operation = error instanceof SerializationError ? 'serialize' : 'set';
+      this.#error(error, operation, fullKey, true);
+      return false;
+    }
+    this.#shared.counters.sets++;
+    if (this.#shared.listening.set)
+      this.#emit('set', { key: fullKey, store: this.#store.name, entry });
+    return true;
+  }
+
+  async #remove(fullKey: string): Promise<boolean> {
+    try {
+      const existed = await this.#store.delete(fullKey);
+      this.#shared.counters.deletes++;
+      if (this.#shared.listening.delete)
+        this.#emit('delete', { key: fullKey, store: this.#store.name });
+      return existed;
+    } catch (error) {
+      this.#error(error, 'delete', fullKey, true);
+      return false;
+    }
+  }
+
+  async #removeMany(fullKeys: string[]): Promise<number> {
+    try {
+      const count = this.#store.deleteMany
+        ? await this.#store.deleteMany(fullKeys)
+        : (await Promise.all(fullKeys.map((k) => this.#store.delete(k)))).filter(Boolean).length;
+      this.#shared.counters.deletes += fullKeys.length;
+      if (this.#shared.listening.delete) {
+        for (const key of fullKeys) this.#emit('delete', { key, store: this.#store.name });
+      }
+      return count;
+    } catch (error) {
+      this.#error(error, 'delete', undefined, true);
+      return 0;
+    }
+  }
+
+  #release(handle: LockHandle | undefined, fullKey: string): void {
+    handle?.release().catch((error: unknown) => this.#error(error, 'lock', fullKey, false));
+  }
+
+  #key(key: string): string {
+    if (typeof key !== 'string' || key.length === 0) throw invalidKey(key);
+    return this.#prefix + key;
+  }
+
+  #keys(keys: string[]): string[] {
+    if (!Array.isArray(keys)) throw new InvalidArgumentError('keys', 'expected an array of keys');
+    return keys.map((key) => this.#key(key));
+  }
+
+  #error(
+    error: unknown,
+    operation: CacheOperation,
+    key: string | undefined,
+    dropped: boolean,
+  ): void {
+    const { counters, listening } = this.#shared;
+    counters.errors++;
+    if (dropped) counters.droppedWrites++;
+    if (listening.error)
+      this.#emit('error', { error, operation, key, store: this.#store.name, dropped });
+  }
+
+  #emit<E extends keyof CacheEvents>(event: E, payload: CacheEvents[E]): void {
+    try {
+      this.#shared.emitter.emit(event, payload);
+    } catch {
+      // A throwing listener must not break the cache operation that emitted the event.
+    }
+  }
+}
+
+class Context<T> implements LoaderContext<T> {
+  ttl: number | undefined;
+  tags: string[] | undefined;
+  skipped = false;
+
+  constructor(
+    readonly key: string,
+    readonly signal: AbortSignal,
+    readonly stale: T | undefined,
+  ) {}
+
+  setTtl(ttl: Duration): void {
+    this.ttl = parseDuration(ttl, 'ttl');
+  }
+
+  setTags(tags: string[]): void {
+    if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag === '')) {
+      throw new InvalidArgumentError('tags', 'expected an array of non-empty strings');
+    }
+    this.tags = tags;
+  }
+
+  skip(): void {
+    this.skipped = true;
+  }
+}
+
+function invalidKey(key: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    'key',
+    typeof key === 'string'
+      ? 'expected a non-empty string'
+      : `expected a string, got ${typeof key}`,
+  );
+}
+
+function namespacePrefix(parent: string, name: string): string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw new InvalidArgumentError('namespace', 'expected a non-empty string');
+  }
+  return `${parent}${name}:`;
+}

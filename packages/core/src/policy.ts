@@ -1,0 +1,97 @@
+import type { CacheOptions, GetOrSetOptions } from './cache.js';
+import { parseOptionalDuration as optional, parseDuration } from './duration.js';
+import { InvalidArgumentError } from './errors.js';
+import type { CacheLock, Duration } from './types.js';
+
+/** Loader timeouts. `soft` needs a stale value to serve; `hard` rejects or serves stale. */
+export interface TimeoutOptions {
+  /** After this long, serve the stale value (if any) and let the loader finish in the background. */
+  soft?: Duration;
+  /** After this long, abort the loader's signal and reject with `LoaderTimeoutError` (or serve stale). */
+  hard?: Duration;
+}
+
+/** The cache-wide settings, in ms. */
+export interface Policy {
+  readonly ttl: number;
+  readonly jitter: number;
+  readonly grace: number;
+  readonly graceBackoff: number;
+  readonly negativeTtl: number | undefined;
+  readonly soft: number | undefined;
+  readonly hard: number | undefined;
+  readonly lock: CacheLock | undefined;
+  readonly lockTimeout: number;
+  readonly lockTtl: number;
+}
+
+/** The settings of one call: the policy overridden by the call's options. */
+export interface Plan extends Policy {
+  readonly tags?: string[];
+  readonly version?: number | string;
+}
+
+export function resolvePolicy(options: CacheOptions): Policy {
+  const { lock } = options;
+  if (lock !== undefined && typeof lock?.acquire !== 'function') {
+    throw new InvalidArgumentError('lock', 'expected a CacheLock with an acquire() method');
+  }
+  return {
+    ttl: parseDuration(options.ttl ?? '1h', 'ttl'),
+    jitter: parseDuration(options.jitter ?? 0, 'jitter'),
+    grace: graceOf(options.grace, 0),
+    graceBackoff: parseDuration(options.graceBackoff ?? '10s', 'graceBackoff'),
+    negativeTtl: optional(options.negativeTtl, 'negativeTtl'),
+    soft: optional(options.timeouts?.soft, 'timeouts.soft'),
+    hard: optional(options.timeouts?.hard, 'timeouts.hard'),
+    lock,
+    lockTimeout: parseDuration(options.lockTimeout ?? '10s', 'lockTimeout'),
+    lockTtl: parseDuration(options.lockTtl ?? '30s', 'lockTtl'),
+  };
+}
+
+/** Returns the policy itself when a call has no options, so the common path allocates nothing. */
+export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined): Plan {
+  if (options === undefined) return policy;
+  const { tags, version } = options;
+  if (
+    tags !== undefined &&
+    (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === ''))
+  ) {
+    throw new InvalidArgumentError('tags', 'expected an array of non-empty strings');
+  }
+  if (version !== undefined && typeof version !== 'string' && !Number.isFinite(version)) {
+    throw new InvalidArgumentError(
+      'version',
+      `expected a string or a finite number, got ${String(version)}`,
+    );
+  }
+  return {
+    ttl: options.ttl === undefined ? policy.ttl : parseDuration(options.ttl, 'ttl'),
+    jitter: options.jitter === undefined ? policy.jitter : parseDuration(options.jitter, 'jitter'),
+    grace: graceOf(options.grace, policy.grace),
+    graceBackoff: policy.graceBackoff,
+    negativeTtl:
+      options.negativeTtl === undefined
+        ? policy.negativeTtl
+        : parseDuration(options.negativeTtl, 'negativeTtl'),
+    soft:
+      options.timeouts?.soft === undefined
+        ? policy.soft
+        : parseDuration(options.timeouts.soft, 'timeouts.soft'),
+    hard:
+      options.timeouts?.hard === undefined
+        ? policy.hard
+        : parseDuration(options.timeouts.hard, 'timeouts.hard'),
+    lock: options.lock === false ? undefined : (options.lock ?? policy.lock),
+    lockTimeout: policy.lockTimeout,
+    lockTtl: policy.lockTtl,
+    tags,
+    version,
+  };
+}
+
+function graceOf(grace: Duration | false | undefined, otherwise: number): number {
+  if (grace === undefined) return otherwise;
+  return grace === false ? 0 : parseDuration(grace, 'grace');
+}

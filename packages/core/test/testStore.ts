@@ -1,0 +1,93 @@
+import {
+  type CacheEntry,
+  type CacheStore,
+  defaultSerializer,
+  type Serializer,
+  StoreError,
+} from '../src/index.js';
+
+/**
+ * A minimal Map-backed store for core's tests (core cannot depend on @cache/memory, which
+ * depends on it). `async` answers with promises like a remote store; `down` makes every call
+ * fail like a dead server; with a serializer it stores text like Redis does.
+ */
+export class TestStore implements CacheStore {
+  readonly name = 'test';
+  readonly data: Map<string, CacheEntry | string>;
+  down = false;
+  reads = 0;
+
+  constructor(
+    readonly options: { async?: boolean; serializer?: Serializer } = {},
+    data?: Map<string, CacheEntry | string>,
+  ) {
+    this.data = data ?? new Map();
+  }
+
+  get(key: string) {
+    this.reads++;
+    return this.#answer(() => {
+      const stored = this.data.get(key);
+      if (stored === undefined) return undefined;
+      const entry = typeof stored === 'string' ? this.#decode(stored) : stored;
+      if ((entry.staleUntil ?? entry.expiresAt) <= Date.now()) {
+        this.data.delete(key);
+        return undefined;
+      }
+      return entry;
+    });
+  }
+
+  set(key: string, entry: CacheEntry) {
+    return this.#answer(() => {
+      const { serializer } = this.options;
+      this.data.set(key, serializer ? serializer.serialize(entry) : entry);
+    });
+  }
+
+  delete(key: string) {
+    return this.#answer(() => this.data.delete(key));
+  }
+
+  clear(prefix?: string) {
+    return this.#answer(() => {
+      for (const key of [...this.data.keys()]) {
+        if (prefix === undefined || key.startsWith(prefix)) this.data.delete(key);
+      }
+    });
+  }
+
+  withSerializer(serializer: Serializer): TestStore {
+    const view = new TestStore({ ...this.options, serializer }, this.data);
+    return view;
+  }
+
+  #decode(text: string): CacheEntry {
+    return (this.options.serializer ?? defaultSerializer).deserialize(text) as CacheEntry;
+  }
+
+  #answer<T>(work: () => T): T | Promise<T> {
+    if (this.down) {
+      const error = new StoreError(this.name, 'connection refused', {
+        code: 'E_STORE_UNAVAILABLE',
+      });
+      if (this.options.async) return Promise.reject(error);
+      throw error;
+    }
+    return this.options.async ? Promise.resolve().then(work) : work();
+  }
+}
+
+/** Resolves after `ms` real milliseconds. */
+export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A promise with its resolve/reject exposed, to control when a loader finishes. */
+export function deferred<T>() {
+  let resolve!: (value: T) => void;
+  let reject!: (error: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
