@@ -1,0 +1,390 @@
+import type { CacheEntry, Serializer } from '@cache/core';
+import { StoreError } from '@cache/core';
+import { type Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
+import { decodeEntry } from './codec.js';
+import { Emitter } from './emitter.js';
+import { groupBySlot } from './slot.js';
+
+/** An ioredis client: a single node (`Redis`) or a `Cluster`. */
+export type RedisClient = Redis | Cluster;
+
+/** How to reach Redis: an existing client, or options to create one. */
+export interface RedisConnectionOptions extends RedisOptions {
+  /**
+   * An existing ioredis `Redis` or `Cluster` client to use. The store never quits a client it
+   * did not create. When set, the ioredis options are ignored.
+   */
+  client?: RedisClient;
+  /** A `redis://` URL for the client the store creates; ioredis options apply on top of it. */
+  url?: string;
+  /**
+   * Time in ms after which an operation rejects with a `StoreError` of code `E_STORE_TIMEOUT`.
+   * It also bounds the wait for the first connection.
+   * @default 1000
+   */
+  timeout?: number;
+  /**
+   * The circuit breaker; `false` turns it off.
+   * @default { threshold: 5, resetTimeout: 1000 }
+   */
+  breaker?: CircuitBreakerOptions | false;
+}
+
+/** A warning about the Redis server's configuration. */
+export interface RedisWarning {
+  /** `'E_NOEVICTION'`: the server has a `maxmemory` and refuses writes instead of evicting. */
+  code: string;
+  /** What is wrong and what to do. */
+  message: string;
+}
+
+/** The events of a Redis store, a lock or a bus connection. */
+export interface RedisEvents {
+  /** The circuit breaker changed state. */
+  breaker: (state: BreakerState) => void;
+  /** The server's configuration is risky for a cache (see {@link RedisWarning}). */
+  warning: (warning: RedisWarning) => void;
+  /** The client the store created reported a connection error (it keeps reconnecting). */
+  connectionError: (error: Error) => void;
+}
+
+/** Counters of a Redis connection, since it was created. */
+export interface RedisStats {
+  /** Commands (or pipelines) sent to Redis. */
+  commands: number;
+  /** Keys read through coalesced `MGET`s. */
+  batchedKeys: number;
+  /** Operations that failed: timeouts, lost connection or Redis errors. */
+  failures: number;
+  /** Operations that timed out. */
+  timeouts: number;
+  /** Operations refused without calling Redis because the circuit was open or the client offline. */
+  rejected: number;
+  /** Times the circuit opened. */
+  breakerOpened: number;
+  /** The circuit breaker's state now. */
+  breaker: BreakerState;
+}
+
+interface Waiter {
+  serializer: Serializer;
+  resolve: (entry: CacheEntry | undefined) => void;
+  reject: (error: unknown) => void;
+}
+
+const NAME = 'redis';
+
+/** Whether the client is a `Cluster`. */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as { isCluster?: boolean }).isCluster === true;
+}
+
+/**
+ * The part of a Redis store that views with other serializers share: the client, the per-tick
+ * read batcher, timeouts and the circuit breaker. Every method rejects with a `StoreError`.
+ */
+export class RedisConnection {
+  readonly client: RedisClient;
+  readonly cluster: boolean;
+  readonly events = new Emitter<RedisEvents>();
+  readonly #owned: boolean;
+  readonly #timeout: number;
+  readonly #breaker: CircuitBreaker | undefined;
+  readonly #counters = {
+    commands: 0,
+    batchedKeys: 0,
+    failures: 0,
+    timeouts: 0,
+    rejected: 0,
+    breakerOpened: 0,
+  };
+  #everReady = false;
+  #closed = false;
+  #ready: Promise<void> | undefined;
+  #keys: string[] = [];
+  #waiters: Waiter[] = [];
+  #scheduled = false;
+  readonly #flush = () => this.#flushBatch();
+  readonly #detach: () => void;
+
+  constructor(options: RedisConnectionOptions, { checkMemoryPolicy = true } = {}) {
+    const { client, url, timeout, breaker, ...redisOptions } = options;
+    this.#timeout = timeout ?? 1000;
+    if (client) {
+      this.client = client;
+      this.#owned = false;
+    } else {
+      // No offline queue: while Redis is unreachable a command must fail now, not wait for a
+      // reconnection that may never come. The first connection is awaited by #run instead.
+      const created = { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisOptions };
+      this.client = url ? new Redis(url, created) : new Redis(created);
+      this.#owned = true;
+    }
+    this.cluster = isCluster(this.client);
+    this.#breaker =
+      breaker === false
+        ? undefined
+        : new CircuitBreaker(breaker ?? {}, (state) => {
+            if (state === 'open') this.#counters.breakerOpened++;
+            this.events.emit('breaker', state);
+          });
+    const onReady = () => {
+      const first = !this.#everReady;
+      this.#everReady = true;
+      this.#breaker?.success();
+      if (first && checkMemoryPolicy) void this.#checkMemoryPolicy();
+    };
+    const onError = (error: Error) => this.events.emit('connectionError', error);
+    this.client.on('ready', onReady);
+    if (this.#owned) this.client.on('error', onError);
+    this.#detach = () => {
+      this.client.off('ready', onReady);
+      this.client.off('error', onError);
+    };
+    if (this.client.status === 'ready') onReady();
+  }
+
+  /** The counters. */
+  stats(): RedisStats {
+    return { ...this.#counters, breaker: this.#breaker?.state ?? 'closed' };
+  }
+
+  /** Reads one key through the per-tick batch: concurrent reads go out as one `MGET` per slot. */
+  get(key: string, serializer: Serializer): Promise<CacheEntry | undefined> {
+    return new Promise((resolve, reject) => {
+      this.#keys.push(key);
+      this.#waiters.push({ serializer, resolve, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        process.nextTick(this.#flush);
+      }
+    });
+  }
+
+  #flushBatch(): void {
+    const keys = this.#keys;
+    const waiters = this.#waiters;
+    this.#keys = [];
+    this.#waiters = [];
+    this.#scheduled = false;
+    this.#counters.batchedKeys += keys.length;
+    if (!this.cluster) {
+      this.#run(() => this.client.mget(keys)).then(
+        (texts) => settle(texts, waiters),
+        (error) => {
+          for (const waiter of waiters) waiter.reject(error);
+        },
+      );
+      return;
+    }
+    for (const indexes of groupBySlot(keys).values()) {
+      const group = indexes.map((i) => waiters[i]!);
+      this.#run(() => this.client.mget(indexes.map((i) => keys[i]!))).then(
+        (texts) => settle(texts, group),
+        (error) => {
+          for (const waiter of group) waiter.reject(error);
+        },
+      );
+    }
+  }
+
+  /** Reads `keys` as one `MGET` (one per slot on a Cluster); raw texts, `null` for a miss. */
+  async mget(keys: string[]): Promise<(string | null)[]> {
+    if (keys.length === 0) return [];
+    if (!this.cluster) return this.#run(() => this.client.mget(keys));
+    const texts: (string | null)[] = new Array(keys.length);
+    await Promise.all(
+      [...groupBySlot(keys).values()].map(async (indexes) => {
+        const found = await this.#run(() => this.client.mget(indexes.map((i) => keys[i]!)));
+        indexes.forEach((index, j) => {
+          texts[index] = found[j] ?? null;
+        });
+      }),
+    );
+    return texts;
+  }
+
+  /** Removes `keys` with `UNLINK` (one per slot on a Cluster); returns how many existed. */
+  async unlink(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    if (!this.cluster) return this.#run(() => this.client.unlink(keys));
+    const counts = await Promise.all(
+      [...groupBySlot(keys).values()].map((indexes) =>
+        this.#run(() => this.client.unlink(indexes.map((i) => keys[i]!))),
+      ),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * Runs one Redis operation under the timeout and the circuit breaker. Fails fast with
+   * `E_STORE_UNAVAILABLE` while the circuit is open or the client has lost its connection.
+   */
+  run<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    return this.#run(() => operation(this.client));
+  }
+
+  #run<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      return Promise.reject(
+        new StoreError(NAME, 'the store is closed', { code: 'E_STORE_CLOSED' }),
+      );
+    }
+    const breaker = this.#breaker;
+    if (breaker && breaker.state !== 'closed') {
+      if (breaker.probeDue(Date.now())) this.#probe();
+      return this.#reject('the circuit breaker is open after repeated failures');
+    }
+    const status = this.client.status;
+    if (status === 'ready') return this.#guard(operation, false);
+    if (this.#everReady || status === 'end' || status === 'close') {
+      this.#failure();
+      return this.#reject(`the connection is lost (status: ${status})`);
+    }
+    // Never connected yet: wait for the first connection, within the operation's timeout.
+    if (status === 'wait') this.client.connect().catch(() => {});
+    return this.#guard(operation, true);
+  }
+
+  #reject(reason: string): Promise<never> {
+    this.#counters.rejected++;
+    return Promise.reject(new StoreError(NAME, reason, { code: 'E_STORE_UNAVAILABLE' }));
+  }
+
+  #guard<T>(operation: () => Promise<T>, awaitReady: boolean): Promise<T> {
+    this.#counters.commands++;
+    return new Promise<T>((resolve, reject) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        this.#counters.timeouts++;
+        this.#failure();
+        reject(
+          new StoreError(NAME, `the operation timed out after ${this.#timeout}ms`, {
+            code: 'E_STORE_TIMEOUT',
+          }),
+        );
+      }, this.#timeout);
+      const pending = awaitReady
+        ? this.#whenReady().then(() => (settled ? undefined : operation()))
+        : operation();
+      pending.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          this.#breaker?.success();
+          resolve(value as T);
+        },
+        (error: unknown) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          if (error instanceof ReplyError) {
+            // Redis answered: it is alive, the command was wrong.
+            reject(new StoreError(NAME, `command failed: ${messageOf(error)}`, { cause: error }));
+            return;
+          }
+          this.#failure();
+          reject(
+            new StoreError(NAME, `Redis is unavailable: ${messageOf(error)}`, {
+              cause: error,
+              code: 'E_STORE_UNAVAILABLE',
+            }),
+          );
+        },
+      );
+    });
+  }
+
+  #failure(): void {
+    this.#counters.failures++;
+    this.#breaker?.failure();
+  }
+
+  #whenReady(): Promise<void> {
+    this.#ready ??= new Promise((resolve) => this.client.once('ready', () => resolve()));
+    return this.#ready;
+  }
+
+  #probe(): void {
+    const breaker = this.#breaker!;
+    breaker.probing();
+    if (this.client.status !== 'ready') {
+      breaker.failure();
+      return;
+    }
+    this.#guard(() => this.client.ping(), false).catch(() => {});
+  }
+
+  async #checkMemoryPolicy(): Promise<void> {
+    const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
+    for (const node of nodes) {
+      try {
+        const reply = (await node.config('GET', 'maxmemory*')) as string[];
+        const config = new Map<string, string>();
+        for (let i = 0; i + 1 < reply.length; i += 2) config.set(reply[i]!, reply[i + 1]!);
+        if (config.get('maxmemory-policy') === 'noeviction' && Number(config.get('maxmemory'))) {
+          this.events.emit('warning', {
+            code: 'E_NOEVICTION',
+            message:
+              `[cache] [redis] ${node.options.host}:${node.options.port} has maxmemory ` +
+              `${config.get('maxmemory')} with maxmemory-policy noeviction: once full, every ` +
+              'cache write fails. Use allkeys-lru (or volatile-lru when the database also holds ' +
+              'data that must not be evicted).',
+          });
+          return;
+        }
+      } catch {
+        // CONFIG is often disabled on managed Redis: the check is advisory.
+      }
+    }
+  }
+
+  /** Stops using the client; quits it when the store created it. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#detach();
+    if (!this.#owned) return;
+    try {
+      await this.#guardQuit();
+    } catch {
+      this.client.disconnect();
+    }
+  }
+
+  #guardQuit(): Promise<unknown> {
+    if (this.client.status !== 'ready') {
+      this.client.disconnect();
+      return Promise.resolve();
+    }
+    return Promise.race([
+      this.client.quit(),
+      new Promise((_, reject) => setTimeout(reject, this.#timeout).unref()),
+    ]);
+  }
+}
+
+function settle(texts: (string | null)[], waiters: Waiter[]): void {
+  const now = Date.now();
+  for (let i = 0; i < waiters.length; i++) {
+    const waiter = waiters[i]!;
+    const text = texts[i];
+    if (text == null) {
+      waiter.resolve(undefined);
+      continue;
+    }
+    try {
+      waiter.resolve(decodeEntry(text, waiter.serializer, now));
+    } catch (error) {
+      waiter.reject(error);
+    }
+  }
+}
+
+/** The message of an error, or the thrown value as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

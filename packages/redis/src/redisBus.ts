@@ -1,0 +1,228 @@
+import { randomUUID } from 'node:crypto';
+import { InvalidArgumentError, StoreError } from '@cache/core';
+import {
+  isCluster,
+  messageOf,
+  type RedisClient,
+  RedisConnection,
+  type RedisConnectionOptions,
+} from './connection.js';
+import { Emitter } from './emitter.js';
+
+/** An invalidation message sent between the cache instances of several processes. */
+export interface BusMessage {
+  /** `'delete'`: drop `keys`; `'clear'`: drop every key under `prefix`; `'tags'`: drop `tags`. */
+  type: 'delete' | 'clear' | 'tags';
+  /** The keys to drop, for `'delete'`. */
+  keys?: string[];
+  /** The prefix to clear, for `'clear'` (every key without one). */
+  prefix?: string;
+  /** The tags to invalidate, for `'tags'`. */
+  tags?: string[];
+  /** The id of the bus instance that published it; a bus ignores its own messages. */
+  origin: string;
+}
+
+/** The events of a {@link RedisBus}. */
+export interface RedisBusEvents {
+  /**
+   * The subscriber connection came back after a disconnection: messages sent meanwhile are
+   * lost, so a consumer should distrust (clear) its local tier.
+   */
+  reconnect: () => void;
+  /** A message could not be published, or a received one was not a valid {@link BusMessage}. */
+  error: (error: Error) => void;
+}
+
+/** Options of {@link redisBus}. */
+export interface RedisBusOptions extends RedisConnectionOptions {
+  /**
+   * The pub/sub channel; instances that share it invalidate each other.
+   * @default 'cache:invalidate'
+   */
+  channel?: string;
+  /**
+   * This instance's id, sent as `origin` so it can ignore its own messages.
+   * @default a random UUID
+   */
+  instanceId?: string;
+}
+
+/** Counters of a {@link RedisBus}. */
+export interface RedisBusStats {
+  /** Messages published. */
+  published: number;
+  /** Messages that could not be published. */
+  publishFailures: number;
+  /** Messages received from other instances and passed to the handlers. */
+  received: number;
+  /** Received messages that were not valid and were dropped. */
+  invalid: number;
+  /** Times the subscriber reconnected. */
+  reconnects: number;
+}
+
+/**
+ * Pub/sub invalidation messages between processes (used by `@cache/multilevel`), on a channel
+ * of Redis. Publishing uses the given or created client; receiving uses a dedicated subscriber
+ * connection (`client.duplicate()`) that resubscribes after a reconnection and then emits
+ * `'reconnect'`. Create one with {@link redisBus}.
+ */
+export class RedisBus {
+  /** The channel. */
+  readonly channel: string;
+  /** This instance's id, the `origin` of the messages it publishes. */
+  readonly instanceId: string;
+  readonly #connection: RedisConnection;
+  readonly #events = new Emitter<RedisBusEvents>();
+  readonly #handlers = new Set<(message: BusMessage) => void>();
+  readonly #stats: RedisBusStats = {
+    published: 0,
+    publishFailures: 0,
+    received: 0,
+    invalid: 0,
+    reconnects: 0,
+  };
+  readonly #timeout: number;
+  #subscriber: RedisClient | undefined;
+  #subscribed: Promise<void> | undefined;
+
+  /** Prefer {@link redisBus}. */
+  constructor(options: RedisBusOptions = {}) {
+    const { channel, instanceId, ...connectionOptions } = options;
+    this.channel = channel ?? 'cache:invalidate';
+    this.instanceId = instanceId ?? randomUUID();
+    if (typeof this.channel !== 'string' || this.channel === '') {
+      throw new InvalidArgumentError('channel', 'expected a non-empty string');
+    }
+    this.#timeout = connectionOptions.timeout ?? 1000;
+    this.#connection = new RedisConnection(connectionOptions, { checkMemoryPolicy: false });
+  }
+
+  /**
+   * Publishes `message` to the other instances (`origin` is filled in). Rejects with a
+   * `StoreError` when Redis fails; the failure is also counted and emitted as `'error'`.
+   */
+  async publish(message: Omit<BusMessage, 'origin'>): Promise<void> {
+    const text = JSON.stringify({ ...message, origin: this.instanceId });
+    try {
+      await this.#connection.run((client) => client.publish(this.channel, text));
+      this.#stats.published++;
+    } catch (error) {
+      this.#stats.publishFailures++;
+      this.#events.emit('error', error as Error);
+      throw error;
+    }
+  }
+
+  /**
+   * Calls `handler` with every message other instances publish. Resolves, once the subscriber
+   * connection has subscribed, to a function that removes the handler.
+   */
+  async subscribe(handler: (message: BusMessage) => void): Promise<() => void> {
+    this.#handlers.add(handler);
+    const unsubscribe = () => {
+      this.#handlers.delete(handler);
+    };
+    try {
+      this.#subscribed ??= this.#startSubscriber();
+      await this.#subscribed;
+    } catch (error) {
+      unsubscribe();
+      this.#subscribed = undefined;
+      throw error;
+    }
+    return unsubscribe;
+  }
+
+  async #startSubscriber(): Promise<void> {
+    // A subscriber may wait in ioredis' offline queue: it is bounded by the timeout below.
+    const client = this.#connection.client;
+    const subscriber = isCluster(client)
+      ? client.duplicate(undefined, { enableOfflineQueue: true })
+      : client.duplicate({ enableOfflineQueue: true });
+    this.#subscriber = subscriber;
+    subscriber.on('error', () => {
+      // The subscriber reconnects by itself; 'reconnect' tells when it is back.
+    });
+    subscriber.on('message', (channel: string, text: string) => {
+      if (channel === this.channel) this.#receive(text);
+    });
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        subscriber.subscribe(this.channel),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), this.#timeout);
+        }),
+      ]);
+    } catch (error) {
+      subscriber.disconnect();
+      this.#subscriber = undefined;
+      throw new StoreError('redis', `cannot subscribe to "${this.channel}": ${messageOf(error)}`, {
+        cause: error,
+        code: 'E_STORE_UNAVAILABLE',
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    subscriber.on('ready', () => {
+      // ioredis has just sent the resubscription; a PING answered after it proves it is done.
+      subscriber.ping().then(
+        () => {
+          this.#stats.reconnects++;
+          this.#events.emit('reconnect', undefined);
+        },
+        () => {},
+      );
+    });
+  }
+
+  #receive(text: string): void {
+    let message: BusMessage;
+    try {
+      message = JSON.parse(text) as BusMessage;
+      if (!message || !['delete', 'clear', 'tags'].includes(message.type)) throw new Error(text);
+    } catch {
+      this.#stats.invalid++;
+      this.#events.emit('error', new Error(`[cache] [redis] invalid bus message: ${text}`));
+      return;
+    }
+    if (message.origin === this.instanceId) return;
+    this.#stats.received++;
+    for (const handler of this.#handlers) handler(message);
+  }
+
+  /** Listens to `'reconnect'` or `'error'`; returns a function that removes the listener. */
+  on<E extends keyof RedisBusEvents>(event: E, listener: RedisBusEvents[E]): () => void {
+    return this.#events.on(event, listener);
+  }
+
+  /** The counters. */
+  stats(): RedisBusStats {
+    return { ...this.#stats };
+  }
+
+  /** Closes the subscriber connection, and the publishing client if the bus created it. */
+  async close(): Promise<void> {
+    this.#handlers.clear();
+    this.#subscriber?.disconnect();
+    this.#subscriber = undefined;
+    await this.#connection.close();
+  }
+}
+
+/**
+ * Creates a {@link RedisBus}. Pass the store's `client` to publish on its connection; the bus
+ * always opens one more connection to subscribe.
+ *
+ * @example
+ * ```ts
+ * const bus = redisBus({ client: store.client, channel: 'app:invalidate' });
+ * await bus.subscribe((message) => l1.deleteMany(message.keys ?? []));
+ * await bus.publish({ type: 'delete', keys: ['user:1'] });
+ * ```
+ */
+export function redisBus(options: RedisBusOptions = {}): RedisBus {
+  return new RedisBus(options);
+}

@@ -1,0 +1,242 @@
+import type { CacheEntry, CacheStore, Serializer } from '@cache/core';
+import { defaultSerializer, InvalidArgumentError, StoreError } from '@cache/core';
+import type { Redis } from 'ioredis';
+import { decodeEntry, encodeEntry, physicalExpiry } from './codec.js';
+import {
+  isCluster,
+  RedisConnection,
+  type RedisConnectionOptions,
+  type RedisEvents,
+  type RedisStats,
+} from './connection.js';
+import { escapeGlob } from './glob.js';
+
+/** Options of {@link redisStore}. */
+export interface RedisStoreOptions extends RedisConnectionOptions {
+  /**
+   * Prepended to every key in Redis. `clear()` only removes keys under it, so give each cache
+   * sharing a database its own prefix.
+   * @default 'cache:'
+   */
+  prefix?: string;
+  /**
+   * Encodes values. The entry's metadata travels in a short header next to the encoded value.
+   * @default defaultSerializer (devalue, from `@cache/core`)
+   */
+  serializer?: Serializer;
+  /**
+   * Keys read and removed per `SCAN` round trip in `clear()`.
+   * @default 1000
+   */
+  scanCount?: number;
+}
+
+// Lets withSerializer() build a view that shares its parent's connection.
+let sharedConnection: RedisConnection | undefined;
+
+/**
+ * A {@link CacheStore} on Redis (a single node or a Cluster) through ioredis. Concurrent `get`s
+ * of one tick go out as one `MGET` (one per hash slot on a Cluster), entries expire in Redis
+ * with `PX` at `staleUntil ?? expiresAt`, and `clear()` walks the prefix with `SCAN` and
+ * `UNLINK`. Every failure rejects with a `StoreError`; a timeout and a circuit breaker make
+ * calls to a dead Redis fail fast instead of hanging. Create one with {@link redisStore}.
+ */
+export class RedisStore implements CacheStore {
+  /** Always `'redis'`. */
+  readonly name = 'redis';
+  /** The key prefix in Redis. */
+  readonly prefix: string;
+  /** The serializer that encodes values. */
+  readonly serializer: Serializer;
+  readonly #connection: RedisConnection;
+  readonly #scanCount: number;
+
+  /** Prefer {@link redisStore}. */
+  constructor(options: RedisStoreOptions = {}) {
+    const { prefix, serializer, scanCount, ...connectionOptions } = options;
+    this.prefix = prefix ?? 'cache:';
+    this.serializer = serializer ?? defaultSerializer;
+    this.#scanCount = scanCount ?? 1000;
+    if (typeof this.prefix !== 'string') {
+      throw new InvalidArgumentError('prefix', 'expected a string');
+    }
+    if (!(Number.isInteger(this.#scanCount) && this.#scanCount > 0)) {
+      throw new InvalidArgumentError('scanCount', 'expected a positive integer');
+    }
+    const timeout = connectionOptions.timeout;
+    if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
+      throw new InvalidArgumentError('timeout', 'expected a positive number of milliseconds');
+    }
+    this.#connection = sharedConnection ?? new RedisConnection(connectionOptions);
+  }
+
+  /** The ioredis client (`Redis` or `Cluster`) the store uses. */
+  get client(): RedisConnection['client'] {
+    return this.#connection.client;
+  }
+
+  /** Returns the entry, or `undefined` on a miss; batched with the other reads of this tick. */
+  get(key: string): Promise<CacheEntry | undefined> {
+    return this.#connection.get(this.prefix + key, this.serializer);
+  }
+
+  /** Returns the entries of `keys`, in order, with one `MGET` (one per slot on a Cluster). */
+  async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
+    const texts = await this.#connection.mget(keys.map((key) => this.prefix + key));
+    const now = Date.now();
+    return texts.map((text) =>
+      text == null ? undefined : decodeEntry(text, this.serializer, now),
+    );
+  }
+
+  /**
+   * Stores the entry with `SET … PX` until `staleUntil ?? expiresAt`; an entry already past it
+   * is removed instead. Rejects with a `SerializationError` when the value cannot be encoded.
+   */
+  async set(key: string, entry: CacheEntry): Promise<void> {
+    const text = encodeEntry(entry, this.serializer);
+    const ttl = ttlOf(entry, Date.now());
+    const redisKey = this.prefix + key;
+    if (ttl === 0) await this.#connection.unlink([redisKey]);
+    else if (ttl === undefined) await this.#connection.run((client) => client.set(redisKey, text));
+    else await this.#connection.run((client) => client.set(redisKey, text, 'PX', ttl));
+  }
+
+  /** Stores every entry: one pipeline on a single node, concurrent commands on a Cluster. */
+  async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
+    if (entries.length === 0) return;
+    const now = Date.now();
+    const writes = entries.map(([key, entry]) => ({
+      key: this.prefix + key,
+      text: encodeEntry(entry, this.serializer),
+      ttl: ttlOf(entry, now),
+    }));
+    if (isCluster(this.client)) {
+      await Promise.all(
+        writes.map(({ key, text, ttl }) =>
+          ttl === 0
+            ? this.#connection.unlink([key])
+            : this.#connection.run((client) =>
+                ttl === undefined ? client.set(key, text) : client.set(key, text, 'PX', ttl),
+              ),
+        ),
+      );
+      return;
+    }
+    const results = await this.#connection.run((client) => {
+      const pipeline = (client as Redis).pipeline();
+      for (const { key, text, ttl } of writes) {
+        if (ttl === 0) pipeline.unlink(key);
+        else if (ttl === undefined) pipeline.set(key, text);
+        else pipeline.set(key, text, 'PX', ttl);
+      }
+      return pipeline.exec();
+    });
+    const failed = results?.find(([error]) => error);
+    if (failed) {
+      throw new StoreError(this.name, `setMany failed: ${failed[0]!.message}`, {
+        cause: failed[0],
+      });
+    }
+  }
+
+  /** Removes the key with `UNLINK`; returns whether it existed. */
+  async delete(key: string): Promise<boolean> {
+    return (await this.#connection.unlink([this.prefix + key])) > 0;
+  }
+
+  /** Removes the keys with `UNLINK` (one per slot on a Cluster); returns how many existed. */
+  deleteMany(keys: string[]): Promise<number> {
+    return this.#connection.unlink(keys.map((key) => this.prefix + key));
+  }
+
+  /**
+   * Removes every key of this store that starts with `prefix` (every key under
+   * {@link RedisStoreOptions.prefix} without one) with `SCAN` and `UNLINK` in batches, on every
+   * master of a Cluster. Glob characters in the prefixes match literally. Never `KEYS` or
+   * `FLUSHDB`.
+   */
+  async clear(prefix = ''): Promise<void> {
+    const match = escapeGlob(this.prefix + prefix) + '*';
+    const client = this.client;
+    const nodes = isCluster(client) ? client.nodes('master') : [client];
+    await Promise.all(nodes.map((node) => this.#clearNode(node, match)));
+  }
+
+  async #clearNode(node: Redis, match: string): Promise<void> {
+    const count = String(this.#scanCount);
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.#connection.run(() =>
+        node.scan(cursor, 'MATCH', match, 'COUNT', count),
+      );
+      cursor = next;
+      if (keys.length === 0) continue;
+      if (!isCluster(this.client)) {
+        await this.#connection.run(() => node.unlink(keys));
+        continue;
+      }
+      // The keys of one node span many slots, and a multi-key UNLINK must stay in one slot.
+      await this.#connection.run(() => {
+        const pipeline = node.pipeline();
+        for (const key of keys) pipeline.unlink(key);
+        return pipeline.exec();
+      });
+    } while (cursor !== '0');
+  }
+
+  /**
+   * Returns a view of this store that encodes values with `serializer`; it shares this store's
+   * connection, batcher and circuit breaker, so closing either closes both.
+   */
+  withSerializer(serializer: Serializer): RedisStore {
+    sharedConnection = this.#connection;
+    try {
+      return new RedisStore({ prefix: this.prefix, serializer, scanCount: this.#scanCount });
+    } finally {
+      sharedConnection = undefined;
+    }
+  }
+
+  /** Counters of the connection: commands, batched keys, failures, timeouts, breaker state. */
+  stats(): RedisStats {
+    return this.#connection.stats();
+  }
+
+  /**
+   * Listens to `'breaker'` (the circuit opened, half-opened or closed), `'warning'` (a risky
+   * server setting such as `maxmemory-policy noeviction`) or `'connectionError'` (the client the
+   * store created lost Redis; it keeps reconnecting). Returns a function that removes the listener.
+   */
+  on<E extends keyof RedisEvents>(event: E, listener: RedisEvents[E]): () => void {
+    return this.#connection.events.on(event, listener);
+  }
+
+  /** Stops using Redis: quits the client if the store created it, leaves a given one open. */
+  close(): Promise<void> {
+    return this.#connection.close();
+  }
+}
+
+/** Returns the `PX` of an entry: `undefined` for no expiry, `0` when it is already past it. */
+function ttlOf(entry: CacheEntry, now: number): number | undefined {
+  const until = physicalExpiry(entry);
+  if (until === Number.POSITIVE_INFINITY) return undefined;
+  if (!Number.isFinite(until)) {
+    throw new InvalidArgumentError('entry.expiresAt', 'expected a number of ms since the epoch');
+  }
+  return Math.max(0, Math.ceil(until - now));
+}
+
+/**
+ * Creates a {@link RedisStore}: pass an existing ioredis `client` (a `Redis` or a `Cluster`), or
+ * ioredis options / a `url` and the store creates (and on `close()` quits) its own client.
+ *
+ * @example
+ * ```ts
+ * const store = redisStore({ url: 'redis://localhost:6379', prefix: 'app:' });
+ * ```
+ */
+export function redisStore(options: RedisStoreOptions = {}): RedisStore {
+  return new RedisStore(options);
+}

@@ -1,0 +1,232 @@
+import type { CacheEntry } from '@cache/core';
+import { jsonSerializer, SerializationError } from '@cache/core';
+import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { type RedisStore, redisStore } from '../src/index.js';
+
+let server: RedisServer;
+let raw: Redis;
+let store: RedisStore;
+
+const hour = 3_600_000;
+const entry = <V>(value: V, extra: Partial<CacheEntry<V>> = {}): CacheEntry<V> => ({
+  value,
+  expiresAt: Date.now() + hour,
+  ...extra,
+});
+
+async function callsOf(command: string): Promise<number> {
+  const info = await raw.info('commandstats');
+  return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+}
+
+beforeAll(async () => {
+  server = await startRedis();
+  raw = new Redis(server.port);
+});
+afterAll(async () => {
+  raw?.disconnect();
+  await server?.stop();
+});
+beforeEach(async () => {
+  await raw.flushdb();
+  await raw.config('RESETSTAT');
+  store = redisStore({ port: server.port, prefix: 'test:' });
+});
+afterEach(async () => {
+  await store.close();
+});
+
+describe('redisStore on a single node', () => {
+  test('a stored entry comes back with its metadata', async () => {
+    const stored = entry(
+      { name: 'Ada', born: new Date('1815-12-10') },
+      {
+        staleUntil: Date.now() + 2 * hour,
+        tags: ['people', 'math'],
+        version: 3,
+      },
+    );
+    await store.set('user:1', stored);
+    expect(await store.get('user:1')).toEqual(stored);
+  });
+
+  test('a missing key reads as undefined', async () => {
+    expect(await store.get('nothing')).toBeUndefined();
+  });
+
+  test('null is a value, distinct from a miss', async () => {
+    await store.set('empty', entry(null));
+    expect(await store.get('empty')).toMatchObject({ value: null });
+  });
+
+  test('keys live in Redis under the prefix with a PX expiry at staleUntil', async () => {
+    const now = Date.now();
+    await store.set('k', entry(1, { expiresAt: now + 10_000, staleUntil: now + 60_000 }));
+    const pttl = await raw.pttl('test:k');
+    expect(pttl).toBeGreaterThan(10_000);
+    expect(pttl).toBeLessThanOrEqual(60_000);
+  });
+
+  test('an entry already past its expiry is not written and replaces the previous one', async () => {
+    await store.set('k', entry('old'));
+    await store.set('k', entry('new', { expiresAt: Date.now() - 1 }));
+    expect(await raw.exists('test:k')).toBe(0);
+    expect(await store.get('k')).toBeUndefined();
+  });
+
+  test('concurrent gets in one tick go out as a single MGET', async () => {
+    await store.setMany(Array.from({ length: 50 }, (_, i) => [`k${i}`, entry(i)]));
+    const before = await callsOf('mget');
+    const entries = await Promise.all(Array.from({ length: 100 }, (_, i) => store.get(`k${i}`)));
+    expect(await callsOf('mget')).toBe(before + 1);
+    expect(entries.map((found) => found?.value)).toEqual(
+      Array.from({ length: 100 }, (_, i) => (i < 50 ? i : undefined)),
+    );
+  });
+
+  test('getMany, setMany and deleteMany work on many keys at once', async () => {
+    await store.setMany([
+      ['a', entry('A')],
+      ['b', entry('B')],
+      ['gone', entry('G', { expiresAt: Date.now() - 1 })],
+    ]);
+    expect((await store.getMany(['a', 'x', 'b', 'gone'])).map((found) => found?.value)).toEqual([
+      'A',
+      undefined,
+      'B',
+      undefined,
+    ]);
+    expect(await store.deleteMany(['a', 'b', 'x'])).toBe(2);
+    expect(await store.getMany(['a', 'b'])).toEqual([undefined, undefined]);
+    expect(await store.getMany([])).toEqual([]);
+  });
+
+  test('delete says whether the key existed', async () => {
+    await store.set('k', entry(1));
+    expect(await store.delete('k')).toBe(true);
+    expect(await store.delete('k')).toBe(false);
+  });
+
+  test('binary, unicode and 1 MB values round-trip', async () => {
+    const binary = Buffer.from([0, 1, 2, 253, 254, 255, 0x0a, 0x0d]);
+    const bytes = new Uint8Array([9, 8, 7, 0]);
+    const unicode = 'héllo, 世界 🚀 \u0000 \n | zero-width\u200b';
+    const large = 'x'.repeat(1024 * 1024);
+    await store.setMany([
+      ['binary', entry(binary)],
+      ['bytes', entry(bytes)],
+      ['unicode', entry({ [unicode]: unicode })],
+      ['large', entry(large)],
+      ['clé 🔑', entry('unicode key')],
+    ]);
+    const [b, u8, u, l, k] = await Promise.all(
+      ['binary', 'bytes', 'unicode', 'large', 'clé 🔑'].map((key) => store.get(key)),
+    );
+    expect(Buffer.isBuffer(b?.value)).toBe(true);
+    expect(b?.value).toEqual(binary);
+    expect(u8?.value).toEqual(bytes);
+    expect(u?.value).toEqual({ [unicode]: unicode });
+    expect(l?.value).toBe(large);
+    expect(k?.value).toBe('unicode key');
+  });
+
+  test('Date, Map, Set, BigInt and undefined inside objects round-trip', async () => {
+    const value = {
+      at: new Date(0),
+      map: new Map([['a', 1]]),
+      set: new Set([1, 2]),
+      big: 10n ** 20n,
+      missing: undefined,
+    };
+    await store.set('rich', entry(value));
+    expect((await store.get('rich'))?.value).toEqual(value);
+  });
+
+  test('clear(prefix) treats * ? [ ] in the prefix literally', async () => {
+    const keys = ['a*b:1', 'a?b:1', 'a[b]:1', 'axb:1', 'a\\b:1', 'ab:1'];
+    await store.setMany(keys.map((key) => [key, entry(key)]));
+    await store.clear('a*b');
+    await store.clear('a[b]');
+    await store.clear('a\\b');
+    const left = await store.getMany(keys);
+    expect(left.map((found) => found?.value)).toEqual([
+      undefined,
+      'a?b:1',
+      undefined,
+      'axb:1',
+      undefined,
+      'ab:1',
+    ]);
+  });
+
+  test('clear() removes every key of the store and nothing else, in batches', async () => {
+    const small = redisStore({ port: server.port, prefix: 'test:', scanCount: 7 });
+    const other = redisStore({ port: server.port, prefix: 'other:' });
+    try {
+      await small.setMany(Array.from({ length: 100 }, (_, i) => [`k${i}`, entry(i)]));
+      await other.set('k0', entry('kept'));
+      await raw.set('foreign', 'kept');
+      await small.clear();
+      expect(await raw.keys('test:*')).toEqual([]);
+      expect((await other.get('k0'))?.value).toBe('kept');
+      expect(await raw.get('foreign')).toBe('kept');
+      expect(await callsOf('keys')).toBe(1); // the assertion above, never the store
+      expect(await callsOf('flushdb')).toBe(0);
+    } finally {
+      await small.close();
+      await other.close();
+    }
+  });
+
+  test('a view with another serializer shares the connection and reads its own format', async () => {
+    const json = store.withSerializer(jsonSerializer);
+    expect(json.client).toBe(store.client);
+    await json.set('j', entry({ a: 1 }));
+    expect((await json.get('j'))?.value).toEqual({ a: 1 });
+    expect(await raw.get('test:j')).toContain('{"a":1}');
+  });
+
+  test('a value the serializer cannot encode rejects with a SerializationError', async () => {
+    await expect(
+      store.set(
+        'fn',
+        entry(() => 1),
+      ),
+    ).rejects.toBeInstanceOf(SerializationError);
+  });
+
+  test('text not written by the store rejects that read only', async () => {
+    await store.set('good', entry('fine'));
+    await raw.set('test:bad', 'not an entry');
+    const [good, bad] = await Promise.allSettled([store.get('good'), store.get('bad')]);
+    expect(good).toMatchObject({ status: 'fulfilled', value: { value: 'fine' } });
+    expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(SerializationError) });
+  });
+
+  test('a client passed in is shared and left open on close', async () => {
+    const client = new Redis(server.port);
+    const shared = redisStore({ client, prefix: 'test:' });
+    await shared.set('k', entry(1));
+    await shared.close();
+    expect(await client.get('test:k')).toContain('1');
+    client.disconnect();
+  });
+});
+
+describe('maxmemory-policy check', () => {
+  test('warns when a maxmemory is set with noeviction', async () => {
+    await raw.config('SET', 'maxmemory', '100mb');
+    await raw.config('SET', 'maxmemory-policy', 'noeviction');
+    try {
+      const watched = redisStore({ port: server.port, lazyConnect: true });
+      const warning = new Promise((resolve) => watched.on('warning', resolve));
+      await watched.get('k');
+      expect(await warning).toMatchObject({ code: 'E_NOEVICTION' });
+      await watched.close();
+    } finally {
+      await raw.config('SET', 'maxmemory', '0');
+    }
+  });
+});
