@@ -37,7 +37,10 @@ export interface CacheOptions {
   store: CacheStore;
   /** How long a value stays fresh. `0` means values are not cached. @default '1h' */
   ttl?: Duration;
-  /** Spread each TTL uniformly by ± this much, so keys written together do not expire together. @default 0 */
+  /**
+   * Spread each TTL uniformly by ± this much (at most half the TTL), so keys written together do
+   * not expire together. The seed's `ttl: '1h', jitter: '5m'` gives 55 to 65 minutes. @default 0
+   */
   jitter?: Duration;
   /** How long past its TTL a value may still be served when the loader fails or is slow. @default false */
   grace?: Duration | false;
@@ -557,7 +560,11 @@ export class Cache {
     const ttlOfValue = context?.ttl ?? plan.ttl;
     let ttl = value === null ? (plan.negativeTtl ?? ttlOfValue) : ttlOfValue;
     if (ttl === 0) return undefined;
-    if (plan.jitter > 0) ttl = Math.max(1, Math.round(ttl + (Math.random() * 2 - 1) * plan.jitter));
+    if (plan.jitter > 0) {
+      // Never spread by more than half the TTL, so a short per-call TTL stays short.
+      const spread = Math.min(plan.jitter, ttl / 2);
+      ttl = Math.max(1, Math.round(ttl + (Math.random() * 2 - 1) * spread));
+    }
     const entry: CacheEntry = { value, expiresAt: Date.now() + ttl };
     if (plan.grace > 0) entry.staleUntil = entry.expiresAt + plan.grace;
     const tags = context?.tags ?? plan.tags;

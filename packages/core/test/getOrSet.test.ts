@@ -121,6 +121,16 @@ describe('getOrSet', () => {
     expect(new Set(ttls.map((t) => Math.floor(t / 60_000))).size).toBeGreaterThan(5);
   });
 
+  test('never spreads a TTL by more than half of it', async () => {
+    const store = new TestStore();
+    const cache = createCache({ store, ttl: '1h', jitter: '5m' });
+    const now = Date.now();
+    await Promise.all(Array.from({ length: 200 }, (_, i) => cache.set(`k${i}`, i, { ttl: 1_000 })));
+    const ttls = [...store.data.values()].map((e) => (e as { expiresAt: number }).expiresAt - now);
+    expect(Math.min(...ttls)).toBeGreaterThanOrEqual(500);
+    expect(Math.max(...ttls)).toBeLessThanOrEqual(1_500 + 100);
+  });
+
   test('reloads when the cached value is of another version', async () => {
     const cache = createCache({ store: new TestStore() });
     await cache.getOrSet('doc', async () => 'v1 data', { version: 1 });
