@@ -9,8 +9,9 @@ export interface CircuitBreakerOptions {
    */
   threshold?: number;
   /**
-   * Time in ms the circuit stays open before a probe (`PING`) may close it. The circuit also
-   * closes as soon as the client reconnects.
+   * Time in ms the circuit stays open before a probe (`PING`) is sent: its answer closes the
+   * circuit, a failure keeps it open for another `resetTimeout`. The circuit also closes as soon
+   * as the client reconnects.
    * @default 1000
    */
   resetTimeout?: number;
@@ -20,25 +21,17 @@ export interface CircuitBreakerOptions {
 export class CircuitBreaker {
   #state: BreakerState = 'closed';
   #failures = 0;
-  #openedAt = 0;
   readonly #threshold: number;
-  readonly #resetTimeout: number;
   readonly #onChange: (state: BreakerState) => void;
 
   constructor(options: CircuitBreakerOptions, onChange: (state: BreakerState) => void) {
     this.#threshold = options.threshold ?? 5;
-    this.#resetTimeout = options.resetTimeout ?? 1000;
     this.#onChange = onChange;
   }
 
   /** The current state. */
   get state(): BreakerState {
     return this.#state;
-  }
-
-  /** Whether the circuit is open and its reset timeout has passed, so a probe is due. */
-  probeDue(now: number): boolean {
-    return this.#state === 'open' && now - this.#openedAt >= this.#resetTimeout;
   }
 
   /** Records a successful operation; closes the circuit. */
@@ -54,7 +47,6 @@ export class CircuitBreaker {
       this.#state === 'half-open' ||
       (this.#state === 'closed' && this.#failures >= this.#threshold)
     ) {
-      this.#openedAt = Date.now();
       this.#set('open');
     }
   }

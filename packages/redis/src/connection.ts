@@ -100,6 +100,7 @@ export class RedisConnection {
     breakerOpened: 0,
   };
   #everReady = false;
+  #probeTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #ready: Promise<void> | undefined;
   #keys: string[] = [];
@@ -126,7 +127,10 @@ export class RedisConnection {
       breaker === false
         ? undefined
         : new CircuitBreaker(breaker ?? {}, (state) => {
-            if (state === 'open') this.#counters.breakerOpened++;
+            if (state === 'open') {
+              this.#counters.breakerOpened++;
+              this.#scheduleProbe(breaker?.resetTimeout ?? 1000);
+            }
             this.events.emit('breaker', state);
           });
     const onReady = () => {
@@ -233,7 +237,6 @@ export class RedisConnection {
     }
     const breaker = this.#breaker;
     if (breaker && breaker.state !== 'closed') {
-      if (breaker.probeDue(Date.now())) this.#probe();
       return this.#reject('the circuit breaker is open after repeated failures');
     }
     const status = this.client.status;
@@ -308,8 +311,17 @@ export class RedisConnection {
     return this.#ready;
   }
 
+  #scheduleProbe(delay: number): void {
+    clearTimeout(this.#probeTimer);
+    this.#probeTimer = setTimeout(() => this.#probe(), delay);
+    this.#probeTimer.unref();
+  }
+
+  // Half-opens the circuit and sends one PING: its answer closes the circuit, a failure reopens
+  // it (and schedules the next probe).
   #probe(): void {
     const breaker = this.#breaker!;
+    if (this.#closed || breaker.state !== 'open') return;
     breaker.probing();
     if (this.client.status !== 'ready') {
       breaker.failure();
@@ -346,6 +358,7 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    clearTimeout(this.#probeTimer);
     this.#detach();
     if (!this.#owned) return;
     try {

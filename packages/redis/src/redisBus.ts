@@ -99,6 +99,11 @@ export class RedisBus {
     this.#connection = new RedisConnection(connectionOptions, { checkMemoryPolicy: false });
   }
 
+  /** The client that publishes (given or created); the subscriber is a duplicate of it. */
+  get client(): RedisClient {
+    return this.#connection.client;
+  }
+
   /**
    * Publishes `message` to the other instances (`origin` is filled in). Rejects with a
    * `StoreError` when Redis fails; the failure is also counted and emitted as `'error'`.

@@ -1,12 +1,11 @@
 import type { CacheEntry } from '@cache/core';
 import { jsonSerializer, SerializationError } from '@cache/core';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
+import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
+import { useRedis } from './redis.js';
 
-let server: RedisServer;
-let raw: Redis;
+const redis = useRedis();
 let store: RedisStore;
 
 const hour = 3_600_000;
@@ -17,22 +16,14 @@ const entry = <V>(value: V, extra: Partial<CacheEntry<V>> = {}): CacheEntry<V> =
 });
 
 async function callsOf(command: string): Promise<number> {
-  const info = await raw.info('commandstats');
+  const info = await redis.raw.info('commandstats');
   return Number(new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
 }
 
-beforeAll(async () => {
-  server = await startRedis();
-  raw = new Redis(server.port);
-});
-afterAll(async () => {
-  raw?.disconnect();
-  await server?.stop();
-});
 beforeEach(async () => {
-  await raw.flushdb();
-  await raw.config('RESETSTAT');
-  store = redisStore({ port: server.port, prefix: 'test:' });
+  await redis.raw.flushdb();
+  await redis.raw.config('RESETSTAT');
+  store = redisStore({ port: redis.server.port, prefix: 'test:' });
 });
 afterEach(async () => {
   await store.close();
@@ -64,7 +55,7 @@ describe('redisStore on a single node', () => {
   test('keys live in Redis under the prefix with a PX expiry at staleUntil', async () => {
     const now = Date.now();
     await store.set('k', entry(1, { expiresAt: now + 10_000, staleUntil: now + 60_000 }));
-    const pttl = await raw.pttl('test:k');
+    const pttl = await redis.raw.pttl('test:k');
     expect(pttl).toBeGreaterThan(10_000);
     expect(pttl).toBeLessThanOrEqual(60_000);
   });
@@ -72,7 +63,7 @@ describe('redisStore on a single node', () => {
   test('an entry already past its expiry is not written and replaces the previous one', async () => {
     await store.set('k', entry('old'));
     await store.set('k', entry('new', { expiresAt: Date.now() - 1 }));
-    expect(await raw.exists('test:k')).toBe(0);
+    expect(await redis.raw.exists('test:k')).toBe(0);
     expect(await store.get('k')).toBeUndefined();
   });
 
@@ -162,16 +153,16 @@ describe('redisStore on a single node', () => {
   });
 
   test('clear() removes every key of the store and nothing else, in batches', async () => {
-    const small = redisStore({ port: server.port, prefix: 'test:', scanCount: 7 });
-    const other = redisStore({ port: server.port, prefix: 'other:' });
+    const small = redisStore({ port: redis.server.port, prefix: 'test:', scanCount: 7 });
+    const other = redisStore({ port: redis.server.port, prefix: 'other:' });
     try {
       await small.setMany(Array.from({ length: 100 }, (_, i) => [`k${i}`, entry(i)]));
       await other.set('k0', entry('kept'));
-      await raw.set('foreign', 'kept');
+      await redis.raw.set('foreign', 'kept');
       await small.clear();
-      expect(await raw.keys('test:*')).toEqual([]);
+      expect(await redis.raw.keys('test:*')).toEqual([]);
       expect((await other.get('k0'))?.value).toBe('kept');
-      expect(await raw.get('foreign')).toBe('kept');
+      expect(await redis.raw.get('foreign')).toBe('kept');
       expect(await callsOf('keys')).toBe(1); // the assertion above, never the store
       expect(await callsOf('flushdb')).toBe(0);
     } finally {
@@ -185,7 +176,7 @@ describe('redisStore on a single node', () => {
     expect(json.client).toBe(store.client);
     await json.set('j', entry({ a: 1 }));
     expect((await json.get('j'))?.value).toEqual({ a: 1 });
-    expect(await raw.get('test:j')).toContain('{"a":1}');
+    expect(await redis.raw.get('test:j')).toContain('{"a":1}');
   });
 
   test('a value the serializer cannot encode rejects with a SerializationError', async () => {
@@ -199,14 +190,14 @@ describe('redisStore on a single node', () => {
 
   test('text not written by the store rejects that read only', async () => {
     await store.set('good', entry('fine'));
-    await raw.set('test:bad', 'not an entry');
+    await redis.raw.set('test:bad', 'not an entry');
     const [good, bad] = await Promise.allSettled([store.get('good'), store.get('bad')]);
     expect(good).toMatchObject({ status: 'fulfilled', value: { value: 'fine' } });
     expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(SerializationError) });
   });
 
   test('a client passed in is shared and left open on close', async () => {
-    const client = new Redis(server.port);
+    const client = new Redis(redis.server.port);
     const shared = redisStore({ client, prefix: 'test:' });
     await shared.set('k', entry(1));
     await shared.close();
@@ -217,16 +208,16 @@ describe('redisStore on a single node', () => {
 
 describe('maxmemory-policy check', () => {
   test('warns when a maxmemory is set with noeviction', async () => {
-    await raw.config('SET', 'maxmemory', '100mb');
-    await raw.config('SET', 'maxmemory-policy', 'noeviction');
+    await redis.raw.config('SET', 'maxmemory', '100mb');
+    await redis.raw.config('SET', 'maxmemory-policy', 'noeviction');
     try {
-      const watched = redisStore({ port: server.port, lazyConnect: true });
+      const watched = redisStore({ port: redis.server.port, lazyConnect: true });
       const warning = new Promise((resolve) => watched.on('warning', resolve));
       await watched.get('k');
       expect(await warning).toMatchObject({ code: 'E_NOEVICTION' });
       await watched.close();
     } finally {
-      await raw.config('SET', 'maxmemory', '0');
+      await redis.raw.config('SET', 'maxmemory', '0');
     }
   });
 });

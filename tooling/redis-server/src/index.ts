@@ -24,6 +24,10 @@ export interface RedisServer {
   kill(): Promise<void>;
   /** Starts the server again on the same port (its data is gone: persistence is off). */
   restart(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open but nothing answers, like a hung server. */
+  pause(): void;
+  /** Thaws a paused process (SIGCONT). */
+  resume(): void;
 }
 
 /** A Redis Cluster of masters this helper started. */
@@ -175,6 +179,8 @@ function waitForExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
   return new Promise((resolve) => {
     child.once('exit', () => resolve());
     child.kill(signal);
+    // A paused (SIGSTOP) server only handles SIGTERM once it runs again.
+    if (signal !== 'SIGKILL') child.kill('SIGCONT');
   });
 }
 
@@ -221,6 +227,12 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     async restart() {
       await halt('SIGKILL');
       current = await spawnServer(bin, port, dir, args);
+    },
+    pause() {
+      current.kill('SIGSTOP');
+    },
+    resume() {
+      current.kill('SIGCONT');
     },
   };
 }

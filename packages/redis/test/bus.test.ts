@@ -1,0 +1,96 @@
+import { once } from 'node:events';
+import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type BusMessage, type RedisBus, redisBus } from '../src/index.js';
+
+let server: RedisServer;
+
+beforeAll(async () => {
+  server = await startRedis();
+});
+afterAll(async () => {
+  await server?.stop();
+});
+
+function nextMessage(bus: RedisBus): Promise<BusMessage> {
+  return new Promise((resolve) => {
+    const pending = bus.subscribe((message) => {
+      void pending.then((off) => off());
+      resolve(message);
+    });
+  });
+}
+
+describe('redisBus', () => {
+  test('a message published by one instance reaches the others, not itself', async () => {
+    const a = redisBus({ port: server.port, channel: 'inv' });
+    const b = redisBus({ port: server.port, channel: 'inv' });
+    try {
+      const ownMessages: BusMessage[] = [];
+      await a.subscribe((message) => ownMessages.push(message));
+      const received: BusMessage[] = [];
+      const twoReceived = new Promise<void>((resolve) => {
+        void b.subscribe((message) => {
+          received.push(message);
+          if (received.length === 2) resolve();
+        });
+      });
+      // Wait until b's subscriber is in place: its subscribe() resolves once subscribed.
+      await b.subscribe(() => {});
+      await a.publish({ type: 'delete', keys: ['user:1', 'user:2'] });
+      await a.publish({ type: 'tags', tags: ['users'] });
+      await twoReceived;
+      expect(received).toEqual([
+        { type: 'delete', keys: ['user:1', 'user:2'], origin: a.instanceId },
+        { type: 'tags', tags: ['users'], origin: a.instanceId },
+      ]);
+      // b's messages are published after a's, so a has had every chance to see its own.
+      const back = nextMessage(a);
+      await b.publish({ type: 'clear', prefix: 'users:' });
+      expect(await back).toEqual({ type: 'clear', prefix: 'users:', origin: b.instanceId });
+      expect(ownMessages.filter((message) => message.origin === a.instanceId)).toEqual([]);
+      expect(a.stats()).toMatchObject({ published: 2, received: 1 });
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  test('an invalid message is counted and reported, not passed on', async () => {
+    const bus = redisBus({ port: server.port, channel: 'inv2' });
+    const raw = new Redis(server.port);
+    try {
+      await bus.subscribe(() => {
+        throw new Error('must not be called');
+      });
+      const reported = new Promise<Error>((resolve) => bus.on('error', resolve));
+      await raw.publish('inv2', 'not json');
+      expect((await reported).message).toContain('invalid bus message');
+      expect(bus.stats().invalid).toBe(1);
+    } finally {
+      raw.disconnect();
+      await bus.close();
+    }
+  });
+
+  test('after Redis restarts, the subscriber resubscribes and emits reconnect', async () => {
+    const publisher = redisBus({ port: server.port, channel: 'inv3' });
+    const subscriber = redisBus({ port: server.port, channel: 'inv3' });
+    try {
+      await subscriber.subscribe(() => {});
+      const reconnected = new Promise<void>((resolve) => subscriber.on('reconnect', resolve));
+      await server.kill();
+      await server.restart();
+      await reconnected;
+      const received = nextMessage(subscriber);
+      if (publisher.client.status !== 'ready') await once(publisher.client, 'ready');
+      await publisher.publish({ type: 'delete', keys: ['k'] });
+      expect(await received).toMatchObject({ type: 'delete', keys: ['k'] });
+      expect(subscriber.stats().reconnects).toBe(1);
+    } finally {
+      await publisher.close();
+      await subscriber.close();
+    }
+  });
+});

@@ -1,0 +1,80 @@
+import type { CacheEntry } from '@cache/core';
+import { type RedisCluster, startRedisCluster } from '@cache-tooling/redis-server';
+import { Cluster } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { type RedisStore, redisStore } from '../src/index.js';
+import { keySlot } from '../src/slot.js';
+
+let cluster: RedisCluster;
+let client: Cluster;
+let store: RedisStore;
+
+const entry = (value: unknown): CacheEntry => ({ value, expiresAt: Date.now() + 60_000 });
+const keys = Array.from({ length: 300 }, (_, i) => `user:${i}`);
+
+beforeAll(async () => {
+  cluster = await startRedisCluster();
+  client = new Cluster(cluster.nodes);
+  store = redisStore({ client, prefix: 'c:' });
+  await store.clear();
+});
+afterAll(async () => {
+  await store?.close();
+  client?.disconnect();
+  await cluster?.stop();
+});
+
+describe('redisStore on a 3-master Cluster', () => {
+  test('slots are computed as Redis computes them', async () => {
+    for (const key of ['user:1', 'c:{tag}a', 'clé 🔑', '{}x', 'a{}b{c}']) {
+      expect(keySlot(key)).toBe(await client.cluster('KEYSLOT', key));
+    }
+  });
+
+  test('concurrent gets over many slots never fail with CROSSSLOT', async () => {
+    await store.setMany(keys.map((key, i) => [key, entry(i)]));
+    const values = await Promise.all([...keys, 'missing'].map((key) => store.get(key)));
+    expect(values.map((found) => found?.value)).toEqual([...keys.map((_, i) => i), undefined]);
+  });
+
+  test('getMany and deleteMany span every master', async () => {
+    await store.setMany(keys.map((key, i) => [key, entry(i)]));
+    expect((await store.getMany(keys)).map((found) => found?.value)).toEqual(keys.map((_, i) => i));
+    expect(await store.deleteMany([...keys.slice(0, 100), 'missing'])).toBe(100);
+    expect((await store.getMany(keys.slice(0, 101))).filter(Boolean)).toHaveLength(1);
+  });
+
+  test('keys with one hash tag share a slot and batch together', async () => {
+    await store.setMany([
+      ['{user:1}:profile', entry('p')],
+      ['{user:1}:posts', entry([1, 2])],
+    ]);
+    const [profile, posts] = await Promise.all([
+      store.get('{user:1}:profile'),
+      store.get('{user:1}:posts'),
+    ]);
+    expect([profile?.value, posts?.value]).toEqual(['p', [1, 2]]);
+  });
+
+  test('clear(prefix) removes matching keys on every master and keeps the rest', async () => {
+    await store.setMany([
+      ...keys.map((key, i): [string, CacheEntry] => [key, entry(i)]),
+      ['post:1', entry('kept')],
+      ['user*:1', entry('glob')],
+    ]);
+    await store.clear('user*');
+    expect((await store.get('user*:1'))?.value).toBeUndefined();
+    expect((await store.get('user:1'))?.value).toBe(1);
+    await store.clear('user:');
+    expect((await store.getMany(keys)).filter(Boolean)).toEqual([]);
+    expect((await store.get('post:1'))?.value).toBe('kept');
+    await store.clear();
+    expect(await store.get('post:1')).toBeUndefined();
+  });
+
+  test('delete and set with an expiry work per key', async () => {
+    await store.set('one', entry(1));
+    expect(await store.delete('one')).toBe(true);
+    expect(await store.delete('one')).toBe(false);
+  });
+});
