@@ -135,6 +135,29 @@ describe('redisStore on a single node', () => {
     expect((await store.get('rich'))?.value).toEqual(value);
   });
 
+  test('plain JSON values are stored as JSON, anything devalue treats differently is not', async () => {
+    const shared = { id: 1 };
+    const values: [string, unknown, boolean][] = [
+      ['plain', { a: [1, 'two', null, true, { b: 2.5 }] }, true],
+      ['string', 'text', true],
+      ['undefinedMember', { a: undefined }, false],
+      ['negativeZero', -0, false],
+      // biome-ignore lint/suspicious/noSparseArray: a hole is the case under test
+      ['sparse', [1, , 3], false],
+      ['sharedReference', { x: shared, y: shared }, false],
+      ['nullPrototype', Object.assign(Object.create(null), { a: 1 }), false],
+      ['nan', Number.NaN, false],
+    ];
+    await store.setMany(values.map(([key, value]) => [key, entry(value)]));
+    for (const [key, value, asJson] of values) {
+      expect((await redis.raw.get(`test:${key}`))?.startsWith('j|'), key).toBe(asJson);
+      const found = (await store.get(key))?.value;
+      expect(found, key).toStrictEqual(value);
+    }
+    const back = (await store.get('sharedReference'))?.value as { x: object; y: object };
+    expect(back.x).toBe(back.y);
+  });
+
   test('clear(prefix) treats * ? [ ] in the prefix literally', async () => {
     const keys = ['a*b:1', 'a?b:1', 'a[b]:1', 'axb:1', 'a\\b:1', 'ab:1'];
     await store.setMany(keys.map((key) => [key, entry(key)]));
