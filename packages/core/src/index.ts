@@ -34,6 +34,8 @@ export type {
   CacheLock,
   CacheStore,
   Duration,
+  InvalidationBus,
+  InvalidationMessage,
   LockHandle,
   MaybePromise,
   Serializer,

@@ -83,3 +83,31 @@ export interface CacheLock {
     options: { ttl: number; timeout: number; signal?: AbortSignal },
   ): Promise<LockHandle | undefined>;
 }
+
+/** An invalidation passed between processes that share lower tiers (see `@cache/multilevel`). */
+export interface InvalidationMessage {
+  /** `'delete'`: drop `keys`; `'clear'`: drop every key under `prefix` (all without one); `'tags'`: drop `tags`. */
+  type: 'delete' | 'clear' | 'tags';
+  /** The keys to drop, for `'delete'`. */
+  keys?: string[];
+  /** The prefix to clear, for `'clear'`. */
+  prefix?: string;
+  /** The tags invalidated, for `'tags'`. */
+  tags?: string[];
+}
+
+/**
+ * Carries {@link InvalidationMessage}s between processes, such as `redisBus` from
+ * `@cache/redis`. A bus never delivers a message to the instance that published it.
+ */
+export interface InvalidationBus {
+  /** Sends the message to every other instance; rejects when it could not be sent. */
+  publish(message: InvalidationMessage): Promise<void>;
+  /** Calls `handler` with every message from other instances; resolves to an unsubscribe function. */
+  subscribe(handler: (message: InvalidationMessage) => void): Promise<() => void>;
+  /**
+   * `'reconnect'`: the bus was disconnected and may have missed messages. Returns a function
+   * that removes the listener.
+   */
+  on(event: 'reconnect', listener: () => void): () => void;
+}
