@@ -1,0 +1,16 @@
+export { QueueFullError, WriteBehindClosedError } from './errors.js';
+export type {
+  WriteBehindEvents,
+  WriteBehindListener,
+  WriteBehindOperation,
+  WriteBehindStats,
+} from './events.js';
+export { MemoryQueue, memoryQueue } from './memoryQueue.js';
+export type { WriteBehindEntry, WriteQueue } from './queue.js';
+export {
+  type BatchWriter,
+  type RetryOptions,
+  WriteBehind,
+  type WriteBehindOptions,
+  writeBehind,
+} from './writeBehind.js';

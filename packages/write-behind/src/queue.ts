@@ -1,0 +1,34 @@
+/** One write as the database writer receives it. */
+export interface WriteBehindEntry<V = unknown> {
+  /** The key given to `write()`. */
+  readonly key: string;
+  /** The value given to `write()`: in a batch, the key's last value. */
+  readonly value: V;
+  /**
+   * The queue's id of the write, increasing in the order writes were queued: a counter for the
+   * memory queue, the stream entry ID (`'1718000000000-0'`) for the Redis Streams queue.
+   */
+  readonly id: string;
+}
+
+/**
+ * Where writes wait until they are in the database. A queue hands out writes oldest first and
+ * forgets them only once acknowledged, so a write taken but never acknowledged (the process
+ * died) can be delivered again. Implement it to keep writes somewhere else.
+ */
+export interface WriteQueue<V = unknown> {
+  /** A short name used in errors, such as `'memory'` or `'redis'`. */
+  readonly name: string;
+  /** Whether writes survive the process: `false` keeps the process alive until they are flushed. */
+  readonly durable: boolean;
+  /** Writes queued and not yet acknowledged, as best the queue knows without a round trip. */
+  readonly depth: number;
+  /** Appends a write; resolves once it is stored (durably, for a durable queue). */
+  push(key: string, value: V): void | Promise<void>;
+  /** Takes up to `max` writes nobody has taken, oldest first; an empty array when there are none. */
+  take(max: number): WriteBehindEntry<V>[] | Promise<WriteBehindEntry<V>[]>;
+  /** Forgets writes that are in the database (or were handed to the dead-letter handler). */
+  ack(entries: WriteBehindEntry<V>[]): void | Promise<void>;
+  /** Releases connections; called by `close()` once the queue is drained. */
+  close?(): Promise<void>;
+}

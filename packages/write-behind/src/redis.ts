@@ -1,0 +1,5 @@
+export {
+  RedisStreamQueue,
+  type RedisStreamQueueOptions,
+  redisStreamQueue,
+} from './redisStreamQueue.js';

@@ -1,0 +1,281 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type Duration,
+  defaultSerializer,
+  InvalidArgumentError,
+  parseDuration,
+  type Serializer,
+} from '@cache/core';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { WriteBehindEntry, WriteQueue } from './queue.js';
+
+/** Options of {@link redisStreamQueue}. */
+export interface RedisStreamQueueOptions {
+  /** The stream's key. Give each writer of a key space its own stream: see the README on ordering. */
+  stream: string;
+  /**
+   * An ioredis client (`Redis` or `Cluster`), never quit by the queue; or a `redis://` URL or
+   * ioredis options for a client the queue creates and quits on `close()`.
+   */
+  client: Redis | Cluster | string | RedisOptions;
+  /** The consumer group. @default 'write-behind' */
+  group?: string;
+  /**
+   * This process's name in the group. A process restarted under the same name first takes back
+   * the writes it had taken and not acknowledged.
+   * @default `${hostname}-${pid}-${random}`
+   */
+  consumer?: string;
+  /**
+   * How long a write taken by another consumer may stay unacknowledged before this one claims it
+   * (`XAUTOCLAIM`), taking over from a consumer that died. Keep it well above the longest flush.
+   * `0` claims every pending write at once: only for a process that knows the others are dead.
+   * @default '30s'
+   */
+  claimIdle?: Duration;
+  /** Encodes values in the stream. @default defaultSerializer (devalue, from @cache/core) */
+  serializer?: Serializer;
+}
+
+type StreamEntry = [id: string, fields: string[] | null];
+
+interface Pending {
+  key: string;
+  text: string;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * A durable queue on a Redis Stream. `push` resolves once `XADD` succeeded; the flusher reads
+ * with a consumer group and acknowledges (`XACK`, then `XDEL`) only after the database commit, so
+ * a write is never lost once `write()` resolved: if the process dies, the writes it had taken are
+ * claimed by another consumer (`XAUTOCLAIM`) and written again. Create it with {@link redisStreamQueue}.
+ */
+export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
+  /** Always `'redis'`. */
+  readonly name = 'redis';
+  /** Always `true`: writes live in Redis. */
+  readonly durable = true;
+  /** The stream's key. */
+  readonly stream: string;
+  /** The consumer group. */
+  readonly group: string;
+  /** This process's consumer name. */
+  readonly consumer: string;
+  readonly #client: Redis | Cluster;
+  readonly #owned: boolean;
+  readonly #claimIdle: number;
+  readonly #serializer: Serializer;
+  #ready: Promise<void> | undefined;
+  #buffer: Pending[] = [];
+  // Stream length at the last round trip, plus the writes pushed since.
+  #length = 0;
+  #unsent = 0;
+  // Whether this consumer's own pending writes (from before a restart, or a failed ack) must be read.
+  #ownPending = true;
+  #claimCursor = '0-0';
+  #nextClaim = 0;
+
+  /** @internal Use {@link redisStreamQueue}. */
+  constructor(options: RedisStreamQueueOptions) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('options', 'expected an object with stream and client');
+    }
+    const { stream, client, group = 'write-behind', serializer = defaultSerializer } = options;
+    for (const [name, value] of [
+      ['stream', stream],
+      ['group', group],
+    ] as const) {
+      if (typeof value !== 'string' || value.length === 0) {
+        throw new InvalidArgumentError(name, 'expected a non-empty string');
+      }
+    }
+    if (client === null || (typeof client !== 'object' && typeof client !== 'string')) {
+      throw new InvalidArgumentError(
+        'client',
+        'expected an ioredis client, a URL or ioredis options',
+      );
+    }
+    if (typeof serializer?.serialize !== 'function') {
+      throw new InvalidArgumentError(
+        'serializer',
+        'expected an object with serialize and deserialize',
+      );
+    }
+    this.stream = stream;
+    this.group = group;
+    this.consumer =
+      options.consumer ?? `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+    if (typeof this.consumer !== 'string' || this.consumer.length === 0) {
+      throw new InvalidArgumentError('consumer', 'expected a non-empty string');
+    }
+    this.#claimIdle = parseDuration(options.claimIdle ?? '30s', 'claimIdle');
+    this.#serializer = serializer;
+    const isClient = typeof client === 'object' && typeof (client as Redis).xadd === 'function';
+    this.#owned = !isClient;
+    this.#client = isClient
+      ? (client as Redis | Cluster)
+      : typeof client === 'string'
+        ? new Redis(client)
+        : new Redis(client as RedisOptions);
+  }
+
+  /** Writes in the stream not yet acknowledged, as of the last round trip plus those pushed since. */
+  get depth(): number {
+    return this.#length + this.#unsent;
+  }
+
+  /**
+   * Appends a write with `XADD`; resolves once Redis has it. Writes pushed in the same tick go
+   * out in one pipeline. Throws `SerializationError` for a value the serializer cannot encode.
+   */
+  push(key: string, value: V): Promise<void> {
+    const text = this.#serializer.serialize(value);
+    return new Promise((resolve, reject) => {
+      if (this.#buffer.push({ key, text, resolve, reject }) === 1)
+        process.nextTick(() => this.#send());
+      this.#unsent++;
+    });
+  }
+
+  /**
+   * Takes up to `max` writes: first this consumer's own unacknowledged ones (after a restart),
+   * then writes other consumers left pending longer than `claimIdle`, then new ones.
+   */
+  async take(max: number): Promise<WriteBehindEntry<V>[]> {
+    await this.#init();
+    if (this.#ownPending) {
+      const own = await this.#read(max, '0');
+      if (own.length > 0) return own;
+      this.#ownPending = false;
+    }
+    if (Date.now() >= this.#nextClaim) {
+      const claimed = await this.#claim(max);
+      if (claimed.length > 0) return claimed;
+    }
+    return this.#read(max, '>');
+  }
+
+  /** Acknowledges and deletes the entries, so they are neither delivered again nor kept. */
+  async ack(entries: WriteBehindEntry<V>[]): Promise<void> {
+    if (entries.length === 0) return;
+    const ids = entries.map((entry) => entry.id);
+    try {
+      const results = await this.#client
+        .pipeline()
+        .xack(this.stream, this.group, ...ids)
+        .xdel(this.stream, ...ids)
+        .xlen(this.stream)
+        .exec();
+      const failure = results?.find(([error]) => error !== null)?.[0];
+      if (failure) throw failure;
+      this.#length = Number(results?.[2]?.[1] ?? this.#length);
+    } catch (error) {
+      // The entries stay pending: read them again, so they are written and acknowledged later.
+      this.#ownPending = true;
+      throw error;
+    }
+  }
+
+  /** Quits the client if the queue created it. */
+  async close(): Promise<void> {
+    if (this.#owned) await this.#client.quit();
+  }
+
+  #init(): Promise<void> {
+    this.#ready ??= this.#client.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM').then(
+      () => undefined,
+      (error: Error) => {
+        if (!/BUSYGROUP/.test(error.message)) {
+          this.#ready = undefined;
+          throw error;
+        }
+      },
+    );
+    return this.#ready;
+  }
+
+  async #send(): Promise<void> {
+    const sending = this.#buffer;
+    this.#buffer = [];
+    const pipeline = this.#client.pipeline();
+    for (const { key, text } of sending) pipeline.xadd(this.stream, '*', 'k', key, 'v', text);
+    pipeline.xlen(this.stream);
+    let results: [Error | null, unknown][] | null;
+    try {
+      results = await pipeline.exec();
+    } catch (error) {
+      results = sending.map(() => [error as Error, null]);
+    }
+    this.#unsent -= sending.length;
+    const length = results?.[sending.length];
+    if (length && length[0] === null) this.#length = Number(length[1]);
+    sending.forEach((pending, i) => {
+      const error = results?.[i]?.[0];
+      if (error) pending.reject(error);
+      else pending.resolve();
+    });
+  }
+
+  async #read(max: number, from: '0' | '>'): Promise<WriteBehindEntry<V>[]> {
+    const reply = (await this.#client.xreadgroup(
+      'GROUP',
+      this.group,
+      this.consumer,
+      'COUNT',
+      max,
+      'STREAMS',
+      this.stream,
+      from,
+    )) as [stream: string, entries: StreamEntry[]][] | null;
+    return this.#decode(reply?.[0]?.[1] ?? []);
+  }
+
+  async #claim(max: number): Promise<WriteBehindEntry<V>[]> {
+    const [cursor, entries, deleted] = (await this.#client.xautoclaim(
+      this.stream,
+      this.group,
+      this.consumer,
+      this.#claimIdle,
+      this.#claimCursor,
+      'COUNT',
+      max,
+    )) as [cursor: string, entries: StreamEntry[], deleted?: string[]];
+    this.#claimCursor = cursor;
+    // A full pass over the pending list is done: look again once more writes could be idle enough.
+    if (cursor === '0-0') this.#nextClaim = Date.now() + Math.max(this.#claimIdle, 1000);
+    if (deleted && deleted.length > 0) await this.#client.xack(this.stream, this.group, ...deleted);
+    return this.#decode(entries);
+  }
+
+  #decode(entries: StreamEntry[]): WriteBehindEntry<V>[] {
+    const decoded: WriteBehindEntry<V>[] = [];
+    for (const [id, fields] of entries) {
+      if (fields === null) continue;
+      let key: string | undefined;
+      let text: string | undefined;
+      for (let i = 0; i + 1 < fields.length; i += 2) {
+        if (fields[i] === 'k') key = fields[i + 1];
+        else if (fields[i] === 'v') text = fields[i + 1];
+      }
+      if (key === undefined || text === undefined) continue;
+      decoded.push({ key, value: this.#serializer.deserialize(text) as V, id });
+    }
+    return decoded;
+  }
+}
+
+/**
+ * Creates a durable {@link RedisStreamQueue} for `writeBehind({ queue })`.
+ *
+ * @example
+ * import { redisStreamQueue } from '@cache/write-behind/redis';
+ * const queue = redisStreamQueue({ client: redis, stream: 'users:writes' });
+ */
+export function redisStreamQueue<V = unknown>(
+  options: RedisStreamQueueOptions,
+): RedisStreamQueue<V> {
+  return new RedisStreamQueue<V>(options);
+}

@@ -1,0 +1,458 @@
+import { EventEmitter } from 'node:events';
+import {
+  type Cache,
+  type Duration,
+  InvalidArgumentError,
+  parseDuration,
+  type SetOptions,
+} from '@cache/core';
+import { QueueFullError, WriteBehindClosedError } from './errors.js';
+import type {
+  WriteBehindEvents,
+  WriteBehindListener,
+  WriteBehindOperation,
+  WriteBehindStats,
+} from './events.js';
+import { memoryQueue } from './memoryQueue.js';
+import type { WriteBehindEntry, WriteQueue } from './queue.js';
+
+/** Writes one batch to the database; throws (or rejects) when it did not commit. */
+export type BatchWriter<V> = (batch: WriteBehindEntry<V>[]) => unknown;
+
+/** How a failing batch is retried. Delays grow ×2 per attempt, each jittered down by up to half. */
+export interface RetryOptions {
+  /** Attempts after the first before the batch is split and its failing rows dead-lettered. @default 10 */
+  retries?: number;
+  /** Delay before the first retry. @default '100ms' */
+  minDelay?: Duration;
+  /** Longest delay between two attempts. @default '10s' */
+  maxDelay?: Duration;
+}
+
+/** Options of {@link writeBehind}. Durations are ms or strings such as `'500ms'`, `'1s'`. */
+export interface WriteBehindOptions<V = unknown> {
+  /**
+   * Writes one batch to the database: one row per key, in the order of each key's last write. It
+   * must be idempotent (an upsert): after a crash a batch may be delivered again.
+   */
+  write: BatchWriter<V>;
+  /** The cache `write()` updates at once. Leave it out in a process that only drains a queue. */
+  cache?: Cache;
+  /** The longest a write waits in the queue before a flush starts. @default '1s' */
+  flushInterval?: Duration;
+  /** The most writes taken off the queue per batch; a full batch is flushed at once. @default 1000 */
+  maxBatch?: number;
+  /**
+   * The most writes the queue holds before `write()` waits or rejects (see `onFull`); at least
+   * `maxBatch`, or `Infinity` for no limit.
+   * @default 100_000
+   */
+  maxQueue?: number;
+  /**
+   * What `write()` does when the queue is full: `'wait'` until a flush makes room (in call
+   * order), or `'reject'` with {@link QueueFullError}.
+   * @default 'wait'
+   */
+  onFull?: 'wait' | 'reject';
+  /** Retries of a failing batch. */
+  retry?: RetryOptions;
+  /** Where writes wait. @default memoryQueue() */
+  queue?: WriteQueue<V>;
+  /**
+   * Receives rows that failed every retry; they are not written again. Each is also a
+   * `deadLettered` event and counts in `stats().deadLettered`.
+   */
+  deadLetter?: (entries: WriteBehindEntry<V>[], error: unknown) => unknown;
+}
+
+interface Retry {
+  retries: number;
+  minDelay: number;
+  maxDelay: number;
+}
+
+type Outcome = { ok: true } | { ok: false; error: unknown };
+const OK: Outcome = { ok: true };
+
+const EVENT_NAMES: (keyof WriteBehindEvents)[] = [
+  'queued',
+  'flushed',
+  'retried',
+  'deadLettered',
+  'error',
+];
+
+/**
+ * Creates a {@link WriteBehind}: `write(key, value)` updates the cache at once and queues the
+ * write; a flusher writes the queue to the database in batches. Throws
+ * {@link InvalidArgumentError} naming the option for bad options.
+ *
+ * @example
+ * const users = writeBehind({ cache, write: (batch) => upsertUsers(pool, batch) });
+ * await users.write('user:1', { name: 'Ada' }); // cached now, in PostgreSQL within a second
+ * process.once('SIGTERM', () => users.close());
+ */
+export function writeBehind<V = unknown>(options: WriteBehindOptions<V>): WriteBehind<V> {
+  return new WriteBehind(options);
+}
+
+/**
+ * Write-behind over a cache and a database. Writes are coalesced per key within a batch, a key's
+ * writes reach the database in order, failing batches are retried with backoff and jitter, rows
+ * that keep failing go to the dead-letter handler, and `close()` drains the queue. Create it with
+ * {@link writeBehind}.
+ */
+export class WriteBehind<V = unknown> {
+  readonly #write: BatchWriter<V>;
+  readonly #cache: Cache | undefined;
+  readonly #queue: WriteQueue<V>;
+  readonly #interval: number;
+  readonly #maxBatch: number;
+  readonly #maxQueue: number;
+  readonly #reject: boolean;
+  readonly #retry: Retry;
+  readonly #deadLetter: WriteBehindOptions<V>['deadLetter'];
+  readonly #emitter = new EventEmitter();
+  readonly #listening = Object.fromEntries(EVENT_NAMES.map((name) => [name, false])) as Record<
+    keyof WriteBehindEvents,
+    boolean
+  >;
+  readonly #stats: Omit<WriteBehindStats, 'depth' | 'flushLatency'> = {
+    queued: 0,
+    flushed: 0,
+    coalesced: 0,
+    batches: 0,
+    retried: 0,
+    deadLettered: 0,
+    errors: 0,
+  };
+  readonly #latency = { last: 0, total: 0, max: 0, count: 0 };
+  // Writers waiting for room in the queue, in call order, and how many were let in but not queued yet.
+  readonly #waiting: (() => void)[] = [];
+  #admitted = 0;
+  // Pushes to the queue not settled yet (a durable queue's round trip).
+  #pushing = 0;
+  // Callers of flush() waiting for the queue to be empty.
+  readonly #flushing: (() => void)[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  #busy = false;
+  #closed = false;
+  #closing: Promise<void> | undefined;
+
+  /** @internal Use {@link writeBehind}. */
+  constructor(options: WriteBehindOptions<V>) {
+    if (options === null || typeof options !== 'object') {
+      throw new InvalidArgumentError('options', 'expected an object with a write function');
+    }
+    if (typeof options.write !== 'function') {
+      throw new InvalidArgumentError('write', `expected a function, got ${typeof options.write}`);
+    }
+    const { cache, queue, deadLetter, onFull = 'wait' } = options;
+    if (cache !== undefined && typeof cache?.set !== 'function') {
+      throw new InvalidArgumentError('cache', 'expected a Cache from createCache()');
+    }
+    if (
+      queue !== undefined &&
+      (typeof queue?.push !== 'function' ||
+        typeof queue.take !== 'function' ||
+        typeof queue.ack !== 'function')
+    ) {
+      throw new InvalidArgumentError('queue', 'expected a WriteQueue (push, take and ack)');
+    }
+    if (deadLetter !== undefined && typeof deadLetter !== 'function') {
+      throw new InvalidArgumentError('deadLetter', `expected a function, got ${typeof deadLetter}`);
+    }
+    if (onFull !== 'wait' && onFull !== 'reject') {
+      throw new InvalidArgumentError(
+        'onFull',
+        `expected 'wait' or 'reject', got ${String(onFull)}`,
+      );
+    }
+    this.#write = options.write;
+    this.#cache = cache;
+    this.#queue = queue ?? memoryQueue<V>();
+    this.#deadLetter = deadLetter;
+    this.#reject = onFull === 'reject';
+    this.#interval = parseDuration(options.flushInterval ?? '1s', 'flushInterval');
+    this.#maxBatch = count(options.maxBatch ?? 1000, 'maxBatch', 1);
+    this.#maxQueue =
+      options.maxQueue === Number.POSITIVE_INFINITY
+        ? options.maxQueue
+        : count(options.maxQueue ?? 100_000, 'maxQueue', this.#maxBatch);
+    const retry = options.retry ?? {};
+    if (retry === null || typeof retry !== 'object') {
+      throw new InvalidArgumentError('retry', 'expected an object such as { retries: 5 }');
+    }
+    this.#retry = {
+      retries: count(retry.retries ?? 10, 'retry.retries', 0),
+      minDelay: parseDuration(retry.minDelay ?? '100ms', 'retry.minDelay'),
+      maxDelay: parseDuration(retry.maxDelay ?? '10s', 'retry.maxDelay'),
+    };
+    this.#arm();
+  }
+
+  /** The queue writes wait in. */
+  get queue(): WriteQueue<V> {
+    return this.#queue;
+  }
+
+  /**
+   * Updates the cache (when there is one) and queues the write. Resolves once the write is in
+   * the queue (with the Redis Streams queue: once `XADD` succeeded), so a resolved write survives
+   * what the queue survives. When the queue is full it waits for room, or rejects with
+   * {@link QueueFullError} if `onFull` is `'reject'`. Rejects with {@link InvalidArgumentError}
+   * for an empty key or an `undefined` value, and with {@link WriteBehindClosedError} after `close()`.
+   * `options` go to `cache.set` (ttl, tags, …); if the cache rejects them the write is still queued.
+   */
+  async write(key: string, value: V, options?: SetOptions): Promise<void> {
+    if (typeof key !== 'string' || key.length === 0) {
+      throw new InvalidArgumentError(
+        'key',
+        typeof key === 'string'
+          ? 'expected a non-empty string'
+          : `expected a string, got ${typeof key}`,
+      );
+    }
+    if (value === undefined) {
+      throw new InvalidArgumentError('value', 'undefined cannot be written; write null instead');
+    }
+    if (this.#closed) throw new WriteBehindClosedError();
+    if (this.#waiting.length > 0 || this.#queue.depth + this.#admitted >= this.#maxQueue) {
+      if (this.#reject) throw new QueueFullError(this.#maxQueue);
+      await new Promise<void>((resolve) => this.#waiting.push(resolve));
+      this.#admitted--;
+    }
+    // Queue first, synchronously, so writes of a key enter the queue in call order.
+    const queued = this.#queue.push(key, value);
+    if (!this.#queue.durable && this.#queue.depth === 1) this.#timer?.ref();
+    if (this.#queue.depth >= this.#maxBatch) this.#start();
+    const cached = this.#cache?.set(key, value, options);
+    if (queued !== undefined) {
+      this.#pushing++;
+      try {
+        await queued;
+      } finally {
+        this.#pushing--;
+      }
+    }
+    this.#stats.queued++;
+    if (this.#listening.queued) this.#emit('queued', { key, depth: this.#queue.depth });
+    if (cached !== undefined) {
+      try {
+        await cached;
+      } catch (error) {
+        this.#fail(error, 'cache');
+        throw error;
+      }
+    }
+  }
+
+  /**
+   * Writes everything in the queue to the database now, and resolves once the queue is empty
+   * (rows that failed every retry are dead-lettered, not retried forever). Under a steady stream
+   * of writes it resolves when the flusher has caught up.
+   */
+  flush(): Promise<void> {
+    return new Promise((resolve) => {
+      this.#flushing.push(resolve);
+      this.#start();
+    });
+  }
+
+  /**
+   * Stops accepting writes ({@link WriteBehindClosedError}), lets writers waiting for room in,
+   * drains the queue into the database and closes the queue. Call it on SIGTERM: nothing queued
+   * is lost. Calling it again returns the same promise.
+   */
+  close(): Promise<void> {
+    this.#closed = true;
+    this.#closing ??= (async () => {
+      do await this.flush();
+      while (
+        this.#waiting.length > 0 ||
+        this.#admitted > 0 ||
+        this.#pushing > 0 ||
+        (!this.#queue.durable && this.#queue.depth > 0)
+      );
+      clearTimeout(this.#timer);
+      await this.#queue.close?.();
+    })();
+    return this.#closing;
+  }
+
+  /** A snapshot of the counters. */
+  stats(): WriteBehindStats {
+    const { last, total, max, count } = this.#latency;
+    return {
+      ...this.#stats,
+      depth: this.#queue.depth,
+      flushLatency: { last, mean: count === 0 ? 0 : total / count, max },
+    };
+  }
+
+  /** Subscribes to an event. */
+  on<E extends keyof WriteBehindEvents<V>>(event: E, listener: WriteBehindListener<V, E>): this {
+    this.#emitter.on(event, listener);
+    this.#listening[event] = true;
+    return this;
+  }
+
+  /** Subscribes to the next occurrence of an event. */
+  once<E extends keyof WriteBehindEvents<V>>(event: E, listener: WriteBehindListener<V, E>): this {
+    this.#emitter.once(event, listener);
+    this.#listening[event] = true;
+    return this;
+  }
+
+  /** Unsubscribes a listener. */
+  off<E extends keyof WriteBehindEvents<V>>(event: E, listener: WriteBehindListener<V, E>): this {
+    this.#emitter.off(event, listener);
+    this.#listening[event] = this.#emitter.listenerCount(event) > 0;
+    return this;
+  }
+
+  // Runs the flusher now unless it is running (it then sees the new demand before it stops).
+  #start(): void {
+    if (this.#busy) return;
+    this.#busy = true;
+    clearTimeout(this.#timer);
+    void this.#run();
+  }
+
+  #arm(): void {
+    if (this.#closing !== undefined && this.#flushing.length === 0) return;
+    this.#timer = setTimeout(() => this.#start(), this.#interval);
+    // Only in-memory writes (and callers of flush) keep the process alive: durable ones can wait.
+    if ((this.#queue.durable || this.#queue.depth === 0) && this.#flushing.length === 0) {
+      this.#timer.unref();
+    }
+  }
+
+  async #run(): Promise<void> {
+    for (;;) {
+      const waiters = this.#flushing.length;
+      let batch: WriteBehindEntry<V>[];
+      try {
+        batch = await this.#queue.take(this.#maxBatch);
+      } catch (error) {
+        this.#fail(error, 'take');
+        break;
+      }
+      if (batch.length === 0) {
+        for (const resolve of this.#flushing.splice(0, waiters)) resolve();
+        if (this.#flushing.length === 0) break;
+        continue;
+      }
+      await this.#flushBatch(batch);
+      if (this.#flushing.length === 0 && this.#queue.depth < this.#maxBatch) break;
+    }
+    this.#busy = false;
+    this.#arm();
+  }
+
+  async #flushBatch(batch: WriteBehindEntry<V>[]): Promise<void> {
+    const started = performance.now();
+    // One row per key: its last write, placed where that write was.
+    const last = new Map<string, WriteBehindEntry<V>>();
+    for (const entry of batch) {
+      last.delete(entry.key);
+      last.set(entry.key, entry);
+    }
+    const rows = [...last.values()];
+    this.#stats.coalesced += batch.length - rows.length;
+    const flushed = this.#stats.flushed;
+    const outcome = await this.#attempt(rows, this.#retry.retries);
+    if (!outcome.ok) await this.#isolate(rows, outcome.error);
+    try {
+      await this.#queue.ack(batch);
+    } catch (error) {
+      this.#fail(error, 'ack');
+    }
+    const duration = performance.now() - started;
+    const latency = this.#latency;
+    latency.last = duration;
+    latency.total += duration;
+    latency.count++;
+    if (duration > latency.max) latency.max = duration;
+    if (this.#listening.flushed) {
+      const written = this.#stats.flushed - flushed;
+      this.#emit('flushed', { rows: written, writes: batch.length, duration });
+    }
+    this.#admit();
+  }
+
+  // Calls the writer, retrying up to `retries` times with exponential backoff and jitter.
+  async #attempt(rows: WriteBehindEntry<V>[], retries: number): Promise<Outcome> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#write(rows);
+        this.#stats.batches++;
+        this.#stats.flushed += rows.length;
+        return OK;
+      } catch (error) {
+        if (attempt > retries) return { ok: false, error };
+        const { minDelay, maxDelay } = this.#retry;
+        const ceiling = Math.min(maxDelay, minDelay * 2 ** (attempt - 1));
+        const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+        this.#stats.retried++;
+        if (this.#listening.retried) {
+          this.#emit('retried', { rows: rows.length, attempt, delay, error });
+        }
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
+    }
+  }
+
+  // A batch failed every retry: halve it until the failing rows are alone, so one bad row
+  // neither holds back nor takes down the rows around it.
+  async #isolate(rows: WriteBehindEntry<V>[], error: unknown): Promise<void> {
+    if (rows.length === 1) {
+      await this.#dead(rows, error);
+      return;
+    }
+    const middle = rows.length >> 1;
+    for (const half of [rows.slice(0, middle), rows.slice(middle)]) {
+      const outcome = await this.#attempt(half, 0);
+      if (!outcome.ok) await this.#isolate(half, outcome.error);
+    }
+  }
+
+  async #dead(entries: WriteBehindEntry<V>[], error: unknown): Promise<void> {
+    this.#stats.deadLettered += entries.length;
+    if (this.#listening.deadLettered) this.#emit('deadLettered', { entries, error });
+    if (this.#deadLetter === undefined) return;
+    try {
+      await this.#deadLetter(entries, error);
+    } catch (failure) {
+      this.#fail(failure, 'dead-letter');
+    }
+  }
+
+  // Lets waiting writers in, in call order, while there is room.
+  #admit(): void {
+    while (this.#waiting.length > 0 && this.#queue.depth + this.#admitted < this.#maxQueue) {
+      this.#admitted++;
+      this.#waiting.shift()!();
+    }
+  }
+
+  #fail(error: unknown, operation: WriteBehindOperation): void {
+    this.#stats.errors++;
+    if (this.#listening.error) this.#emit('error', { error, operation });
+  }
+
+  #emit<E extends keyof WriteBehindEvents<V>>(event: E, payload: WriteBehindEvents<V>[E]): void {
+    try {
+      this.#emitter.emit(event, payload);
+    } catch {
+      // A throwing listener must not break the flusher.
+    }
+  }
+}
+
+function count(value: number, argument: string, min: number): number {
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidArgumentError(argument, `expected an integer ≥ ${min}, got ${String(value)}`);
+  }
+  return value;
+}

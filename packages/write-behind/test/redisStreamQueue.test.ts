@@ -1,0 +1,161 @@
+import { writeBehind } from '@cache/write-behind';
+import { redisStreamQueue } from '@cache/write-behind/redis';
+import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
+import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { postgresWriter } from '../examples/postgresWriter.js';
+import { createPool, createTable, gate, readTable } from './support.js';
+
+let postgres: PostgresServer;
+let redisServer: RedisServer;
+let pool: pg.Pool;
+let redis: Redis;
+let streams = 0;
+
+beforeAll(async () => {
+  [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
+  pool = createPool(postgres);
+  redis = new Redis(redisServer.url);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await pool?.end();
+  await Promise.all([postgres?.stop(), redisServer?.stop()]);
+});
+
+function streamName(): string {
+  return `writes:${++streams}`;
+}
+
+async function pendingCount(stream: string, group = 'write-behind'): Promise<number> {
+  const [count] = (await redis.xpending(stream, group)) as [number];
+  return count;
+}
+
+describe('redisStreamQueue', () => {
+  it('resolves write() once the write is in the stream, and deletes it once in PostgreSQL', async () => {
+    const table = await createTable(pool);
+    const stream = streamName();
+    const users = writeBehind({
+      write: postgresWriter(pool, table),
+      queue: redisStreamQueue({ client: redis, stream }),
+      flushInterval: '1h',
+    });
+    await users.write('user:1', { name: 'Ada' });
+    expect(await redis.xlen(stream)).toBe(1);
+    expect(users.stats().depth).toBe(1);
+    await users.flush();
+    expect(await readTable(pool, table)).toEqual(new Map([['user:1', { name: 'Ada' }]]));
+    expect(await redis.xlen(stream)).toBe(0);
+    expect(await pendingCount(stream)).toBe(0);
+    expect(users.stats().depth).toBe(0);
+    await users.close();
+  });
+
+  it('acknowledges a batch only after the database committed it', async () => {
+    const table = await createTable(pool);
+    const stream = streamName();
+    const slow = gate();
+    const upsert = postgresWriter(pool, table);
+    const started = gate();
+    const users = writeBehind({
+      write: async (batch) => {
+        started.open();
+        await slow.promise;
+        await upsert(batch);
+      },
+      queue: redisStreamQueue({ client: redis, stream }),
+      flushInterval: '1h',
+    });
+    for (let n = 0; n < 3; n++) await users.write(`k${n}`, n);
+    const flushed = users.flush();
+    await started.promise;
+    expect(await pendingCount(stream)).toBe(3);
+    slow.open();
+    await flushed;
+    expect(await pendingCount(stream)).toBe(0);
+    expect((await readTable(pool, table)).size).toBe(3);
+    await users.close();
+  });
+
+  it('writes what a dead consumer took and never acknowledged', async () => {
+    const table = await createTable(pool);
+    const stream = streamName();
+    const dying = redisStreamQueue({ client: redis, stream, consumer: 'dying' });
+    for (let n = 0; n < 5; n++) await dying.push(`k${n}`, n);
+    // The consumer takes the writes, then its process dies before the database commit.
+    expect(await dying.take(10)).toHaveLength(5);
+    expect(await pendingCount(stream)).toBe(5);
+    const survivor = writeBehind({
+      write: postgresWriter(pool, table),
+      queue: redisStreamQueue({ client: redis, stream, consumer: 'survivor', claimIdle: 0 }),
+      flushInterval: '1h',
+    });
+    await survivor.flush();
+    expect((await readTable(pool, table)).size).toBe(5);
+    expect(await pendingCount(stream)).toBe(0);
+    await survivor.close();
+  });
+
+  it('takes back its own unacknowledged writes first when restarted under the same name', async () => {
+    const stream = streamName();
+    const before = redisStreamQueue({ client: redis, stream, consumer: 'web-1' });
+    await before.push('k', 'old');
+    expect(await before.take(10)).toMatchObject([{ key: 'k', value: 'old' }]);
+    await before.push('k', 'new');
+    const after = redisStreamQueue({ client: redis, stream, consumer: 'web-1' });
+    const own = await after.take(10);
+    expect(own).toMatchObject([{ key: 'k', value: 'old' }]);
+    await after.ack(own);
+    const next = await after.take(10);
+    expect(next).toMatchObject([{ key: 'k', value: 'new' }]);
+  });
+
+  it('round-trips values with their types through the stream', async () => {
+    const stream = streamName();
+    const received: unknown[] = [];
+    const users = writeBehind({
+      write: (batch) => {
+        received.push(...batch.map((entry) => entry.value));
+      },
+      queue: redisStreamQueue({ client: redis, stream }),
+      flushInterval: '1h',
+    });
+    const value = {
+      at: new Date(0),
+      tags: new Set(['a']),
+      big: 10n,
+      nested: { missing: undefined },
+    };
+    await users.write('k', value);
+    await users.close();
+    expect(received).toEqual([value]);
+  });
+
+  it('connects with a redis:// URL', async () => {
+    const stream = streamName();
+    const queue = redisStreamQueue({ client: redisServer.url, stream });
+    const users = writeBehind({ write: () => {}, queue, flushInterval: '1h' });
+    await users.write('k', 1);
+    await users.close();
+    expect(await redis.xlen(stream)).toBe(0);
+  });
+
+  it('rejects bad options with InvalidArgumentError naming the option', () => {
+    const bad: [object, string][] = [
+      [{ client: redis }, 'stream'],
+      [{ client: redis, stream: 's', group: '' }, 'group'],
+      [{ stream: 's' }, 'client'],
+      [{ client: redis, stream: 's', claimIdle: -1 }, 'claimIdle'],
+      [{ client: redis, stream: 's', consumer: '' }, 'consumer'],
+    ];
+    for (const [options, argument] of bad) {
+      expect(() => redisStreamQueue(options as never), argument).toThrow(
+        expect.objectContaining({ code: 'E_INVALID_ARGUMENT', argument }),
+      );
+    }
+  });
+});

@@ -1,0 +1,55 @@
+import type { CacheEntry, CacheStore } from '@cache/core';
+import type { PostgresServer } from '@cache-tooling/postgres-server';
+import pg from 'pg';
+
+/** A plain in-process store for `createCache`, so these tests need no other @cache package. */
+export function mapStore(): CacheStore & { entries: Map<string, CacheEntry> } {
+  const entries = new Map<string, CacheEntry>();
+  return {
+    name: 'map',
+    entries,
+    get: (key) => entries.get(key),
+    set: (key, entry) => {
+      entries.set(key, entry);
+    },
+    delete: (key) => entries.delete(key),
+    clear: () => entries.clear(),
+  };
+}
+
+let tables = 0;
+
+/** Creates a fresh table `(key text primary key, value jsonb, updated_at)`; returns its name. */
+export async function createTable(pool: pg.Pool, extra = ''): Promise<string> {
+  const name = `writes_${process.pid}_${++tables}`;
+  await pool.query(
+    `CREATE TABLE ${name} (key text PRIMARY KEY, value jsonb NOT NULL, updated_at timestamptz${extra})`,
+  );
+  return name;
+}
+
+/** Every row of `table` as a key → value map. */
+export async function readTable(pool: pg.Pool, table: string): Promise<Map<string, unknown>> {
+  const { rows } = await pool.query<{ key: string; value: unknown }>(
+    `SELECT key, value FROM ${table}`,
+  );
+  return new Map(rows.map((row) => [row.key, row.value]));
+}
+
+/** A pool on `server` whose idle-client errors (a dropped connection) are not fatal. */
+export function createPool(server: PostgresServer, port = server.port): pg.Pool {
+  const pool = new pg.Pool({ ...server.config, port, max: 4, connectionTimeoutMillis: 2000 });
+  pool.on('error', () => {
+    // A connection dropped while idle: the pool replaces it on the next query.
+  });
+  return pool;
+}
+
+/** A promise with its resolve function, to hold a writer until a test lets it go. */
+export function gate(): { promise: Promise<void>; open: () => void } {
+  let open!: () => void;
+  const promise = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}

@@ -1,0 +1,9 @@
+export {
+  findPostgresBin,
+  freePort,
+  type PostgresConfig,
+  type PostgresServer,
+  type StartPostgresOptions,
+  startPostgres,
+} from './postgres.js';
+export { startTcpProxy, type TcpProxy } from './proxy.js';
