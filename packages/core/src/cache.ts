@@ -8,6 +8,7 @@ import {
   SerializationError,
   StoreError,
 } from './errors.js';
+import type { EventSource } from './eventSource.js';
 import type {
   CacheEvents,
   CacheListener,
@@ -15,6 +16,7 @@ import type {
   CacheStats,
   StaleReason,
 } from './events.js';
+import { escapeGlob, globToRegExp } from './glob.js';
 import {
   type Plan,
   type Policy,
@@ -22,11 +24,13 @@ import {
   resolvePolicy,
   type TimeoutOptions,
 } from './policy.js';
+import { checkTags, RESERVED_PREFIX, stamp, tagKey, voidedByTags } from './tags.js';
 import type {
   CacheEntry,
   CacheLock,
   CacheStore,
   Duration,
+  InvalidationMessage,
   LockHandle,
   Serializer,
 } from './types.js';
@@ -60,6 +64,39 @@ export interface CacheOptions {
   lockTimeout?: Duration;
   /** How long the shared lock is held at most. @default '30s' */
   lockTtl?: Duration;
+  /**
+   * How long a tag invalidation is remembered. Entries carrying a tag must not live longer
+   * (TTL plus grace) than this, or an invalidated entry could come back. @default '30d'
+   */
+  tagTtl?: Duration;
+}
+
+/**
+ * What an invalidation handler returns: keys to delete (a key or an array of keys), or an object
+ * naming keys, tags to invalidate, prefixes to clear and glob patterns to delete. All are
+ * relative to the cache (or namespace) the handlers were registered on.
+ */
+export type InvalidationTarget =
+  | string
+  | string[]
+  | { keys?: string[]; tags?: string[]; prefixes?: string[]; patterns?: string[] }
+  | undefined
+  | void;
+
+/** Handlers of {@link Cache.invalidateOn}, by event name. */
+export type InvalidationHandlers = Record<
+  string,
+  (payload: any) => InvalidationTarget | Promise<InvalidationTarget>
+>;
+
+/** Options of {@link Cache.namespace}. */
+export interface NamespaceOptions {
+  /**
+   * Give the namespace a version, so that {@link Cache.invalidate} voids all of its entries in
+   * O(1), across tiers and processes, instead of clearing them one by one. Open it with this
+   * option everywhere it is written. @default false
+   */
+  versioned?: boolean;
 }
 
 /** Options of {@link Cache.set} and the storing half of {@link Cache.getOrSet}. */
@@ -117,7 +154,16 @@ interface Shared {
   readonly emitter: EventEmitter;
   readonly listening: Record<keyof CacheEvents, boolean>;
   readonly counters: Omit<CacheStats, 'inflight'>;
-  readonly inflight: Map<string, Promise<unknown>>;
+  readonly inflight: Map<string, Flight>;
+  readonly unsubscribe: (() => void) | undefined;
+}
+
+// One loader call in progress. `voided` is set when the key is deleted, overwritten or
+// invalidated meanwhile: the loader's result is then returned to its callers but not stored.
+interface Flight {
+  readonly key: string;
+  voided: boolean;
+  promise: Promise<unknown>;
 }
 
 const EVENT_NAMES: (keyof CacheEvents)[] = [
@@ -127,6 +173,7 @@ const EVENT_NAMES: (keyof CacheEvents)[] = [
   'set',
   'delete',
   'clear',
+  'invalidate',
   'error',
 ];
 
@@ -156,6 +203,7 @@ export function createCache(options: CacheOptions): Cache {
     );
   }
   const emitter = new EventEmitter();
+  const inflight = new Map<string, Flight>();
   const shared: Shared = {
     store: serializer && store.withSerializer ? store.withSerializer(serializer) : store,
     policy: resolvePolicy(options),
@@ -172,10 +220,12 @@ export function createCache(options: CacheOptions): Cache {
       errors: 0,
       droppedWrites: 0,
     },
-    inflight: new Map(),
+    inflight,
+    // Invalidations from other processes void this process's loads of the same keys.
+    unsubscribe: store.subscribe?.((message) => voidFlights(inflight, matcherOf(message))),
   };
   const prefix = options.namespace === undefined ? '' : namespacePrefix('', options.namespace);
-  return new Cache(shared, prefix);
+  return new Cache(shared, prefix, []);
 }
 
 /**
@@ -188,12 +238,15 @@ export class Cache {
   readonly #shared: Shared;
   readonly #store: CacheStore;
   readonly #prefix: string;
+  // Tags every entry written through this view gets: one per versioned namespace it is in.
+  readonly #scopeTags: string[];
 
   /** @internal Use {@link createCache} or {@link Cache.namespace}. */
-  constructor(shared: Shared, prefix: string) {
+  constructor(shared: Shared, prefix: string, scopeTags: string[]) {
     this.#shared = shared;
     this.#store = shared.store;
     this.#prefix = prefix;
+    this.#scopeTags = scopeTags;
   }
 
   /** The prefix this cache puts before every key (`''`, or `'users:'` for a namespace). */
@@ -230,7 +283,8 @@ export class Cache {
     if (
       found !== undefined &&
       (found as CacheEntry).expiresAt > Date.now() &&
-      (options?.version === undefined || (found as CacheEntry).version === options.version)
+      (options?.version === undefined || (found as CacheEntry).version === options.version) &&
+      ((found as CacheEntry).tags === undefined || this.#tagsHold(found as CacheEntry) === true)
     ) {
       this.#shared.counters.hits++;
       if (this.#shared.listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
@@ -242,14 +296,14 @@ export class Cache {
   /** Returns the fresh value of `key`, or `undefined` when it is missing, expired, of another version or the store failed. */
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     const fullKey = this.#key(key);
-    const entry = this.#fresh(fullKey, await this.#read(fullKey), options?.version);
+    const entry = await this.#fresh(fullKey, await this.#read(fullKey), options?.version);
     return entry?.value as T | undefined;
   }
 
   /** Returns whether `key` holds a fresh value (of `options.version`, when given). */
   async has(key: string, options?: GetOptions): Promise<boolean> {
     const fullKey = this.#key(key);
-    return this.#fresh(fullKey, await this.#read(fullKey), options?.version) !== undefined;
+    return (await this.#fresh(fullKey, await this.#read(fullKey), options?.version)) !== undefined;
   }
 
   /**
@@ -261,6 +315,7 @@ export class Cache {
     const fullKey = this.#key(key);
     const entry = this.#entry(value, resolvePlan(this.#shared.policy, options), undefined);
     if (entry === undefined) return this.#remove(fullKey);
+    voidFlights(this.#shared.inflight, (k) => k === fullKey);
     return this.#write(fullKey, entry, true);
   }
 
@@ -281,9 +336,10 @@ export class Cache {
       this.#error(error, 'get', undefined, false);
       entries = [];
     }
-    return fullKeys.map(
-      (k, i) => this.#fresh(k, entries[i], options?.version)?.value as T | undefined,
+    const fresh = await Promise.all(
+      fullKeys.map((k, i) => this.#fresh(k, entries[i], options?.version)),
     );
+    return fresh.map((entry) => entry?.value as T | undefined);
   }
 
   /**
@@ -302,6 +358,8 @@ export class Cache {
       else writes.push([fullKey, entry]);
     }
     if (removals.length > 0) await this.#removeMany(removals);
+    const written = new Set(writes.map(([k]) => k));
+    voidFlights(this.#shared.inflight, (k) => written.has(k));
     try {
       if (this.#store.setMany) await this.#store.setMany(writes);
       else await Promise.all(writes.map(([k, e]) => this.#store.set(k, e)));
@@ -324,18 +382,125 @@ export class Cache {
 
   /** Removes every key of this cache: the whole store, or only this namespace's keys. */
   async clear(): Promise<void> {
-    const prefix = this.#prefix === '' ? undefined : this.#prefix;
-    try {
-      await this.#store.clear(prefix);
-      if (this.#shared.listening.clear) this.#emit('clear', { prefix, store: this.#store.name });
-    } catch (error) {
-      this.#error(error, 'clear', prefix, true);
-    }
+    await this.#clear(this.#prefix);
   }
 
-  /** Returns a view of this cache whose keys are prefixed with `name:`; it shares store, events and stats. */
-  namespace(name: string): Cache {
-    return new Cache(this.#shared, namespacePrefix(this.#prefix, name));
+  /**
+   * Returns a view of this cache whose keys are prefixed with `name:`; it shares store, events
+   * and stats. A `versioned` namespace can be invalidated as a whole in O(1).
+   */
+  namespace(name: string, options?: NamespaceOptions): Cache {
+    const prefix = namespacePrefix(this.#prefix, name);
+    const scopeTags = options?.versioned ? [...this.#scopeTags, `__ns:${prefix}`] : this.#scopeTags;
+    return new Cache(this.#shared, prefix, scopeTags);
+  }
+
+  /**
+   * Invalidates every entry carrying one of `tags`, in every tier and every process sharing
+   * the store, without scanning keys: the invalidation time is stored per tag and checked when
+   * a tagged entry is read. A load in flight meanwhile is not served afterwards. Resolves
+   * `false` when the store failed (an `error` event says why).
+   */
+  async invalidateTags(tags: string[]): Promise<boolean> {
+    checkTags(tags);
+    return this.#invalidate(tags);
+  }
+
+  /**
+   * Invalidates every entry of this namespace. For a namespace opened with `versioned: true`
+   * this bumps its version (O(1), across tiers and processes); otherwise it clears the prefix.
+   */
+  async invalidate(): Promise<boolean> {
+    const own = this.#scopeTags.at(-1);
+    if (own === `__ns:${this.#prefix}`) return this.#invalidate([own]);
+    await this.clear();
+    return true;
+  }
+
+  /**
+   * Event-driven invalidation: for each event of `source`, runs its handler and deletes the
+   * keys, invalidates the tags, clears the prefixes and deletes the patterns it returns. A
+   * handler that throws, or an invalidation that fails, is an `error` event (operation
+   * `'invalidate'`), never a crash. Resolves, once listening, to a function that stops it.
+   *
+   * @example
+   * const stop = await cache.invalidateOn(fromEventEmitter(bus), {
+   *   'user.updated': (e) => [`user:${e.userId}`, `user_profile:${e.userId}`],
+   *   'user.deleted': (e) => ({ patterns: [`*:${e.userId}:*`] }),
+   * });
+   */
+  async invalidateOn(source: EventSource, handlers: InvalidationHandlers): Promise<() => void> {
+    if (source === null || typeof source?.subscribe !== 'function') {
+      throw new InvalidArgumentError(
+        'source',
+        'expected an EventSource with subscribe(event, listener)',
+      );
+    }
+    if (handlers === null || typeof handlers !== 'object') {
+      throw new InvalidArgumentError('handlers', 'expected an object of event handlers');
+    }
+    const stops = await Promise.all(
+      Object.entries(handlers).map(([event, handler]) => {
+        if (typeof handler !== 'function') {
+          throw new InvalidArgumentError(`handlers.${event}`, 'expected a function');
+        }
+        return source.subscribe(event, (payload) => {
+          this.#follow(handler, payload).catch((error: unknown) =>
+            this.#error(error, 'invalidate', event, false),
+          );
+        });
+      }),
+    );
+    return () => {
+      for (const stop of stops) stop();
+    };
+  }
+
+  // Applies what an invalidation handler returned; store failures are already error events.
+  async #follow(handler: InvalidationHandlers[string], payload: unknown): Promise<void> {
+    const target = await handler(payload);
+    if (target === undefined) return;
+    const { keys, tags, prefixes, patterns } =
+      typeof target === 'string' || Array.isArray(target)
+        ? { keys: typeof target === 'string' ? [target] : target }
+        : (target as Exclude<InvalidationTarget, string | string[] | undefined | void>);
+    await Promise.all([
+      keys?.length ? this.deleteMany(keys) : undefined,
+      tags?.length ? this.invalidateTags(tags) : undefined,
+      ...(prefixes ?? []).map((prefix) => this.#clear(this.#prefix + prefix)),
+      ...(patterns ?? []).map((pattern) => this.deletePattern(pattern)),
+    ]);
+  }
+
+  /**
+   * Deletes every key of this cache (or namespace) matching a Redis-style glob, such as the
+   * seed's `'*:123:*'` (`*`, `?`, `[...]`, and a backslash escapes). Resolves how many were
+   * deleted, `0` when the store failed. Rejects with {@link StoreError} (`E_UNSUPPORTED`) for a
+   * store without `deletePattern`.
+   */
+  async deletePattern(pattern: string): Promise<number> {
+    const matches = globToRegExp(pattern);
+    const full = escapeGlob(this.#prefix) + pattern;
+    if (typeof this.#store.deletePattern !== 'function') {
+      throw new StoreError(this.#store.name, 'this store cannot delete by pattern', {
+        code: 'E_UNSUPPORTED',
+      });
+    }
+    voidFlights(
+      this.#shared.inflight,
+      (k) => k.startsWith(this.#prefix) && matches.test(k.slice(this.#prefix.length)),
+    );
+    try {
+      const count = await this.#store.deletePattern(full);
+      this.#shared.counters.deletes += count;
+      if (this.#shared.listening.invalidate) {
+        this.#emit('invalidate', { pattern: full, store: this.#store.name });
+      }
+      return count;
+    } catch (error) {
+      this.#error(error, 'delete', full, true);
+      return 0;
+    }
   }
 
   /**
@@ -390,6 +555,7 @@ export class Cache {
 
   /** Closes the store (connections, timers). */
   async close(): Promise<void> {
+    this.#shared.unsubscribe?.();
     await this.#store.close?.();
   }
 
@@ -401,8 +567,7 @@ export class Cache {
   ): Promise<T> {
     const version = options?.version;
     let entry = await this.#settle(fullKey, found);
-    if (entry !== undefined && version !== undefined && entry.version !== version)
-      entry = undefined;
+    if (entry !== undefined && !(await this.#holds(entry, version))) entry = undefined;
     if (entry !== undefined && entry.expiresAt > Date.now()) {
       this.#shared.counters.hits++;
       if (this.#shared.listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
@@ -412,7 +577,7 @@ export class Cache {
     if (this.#shared.listening.miss) this.#emit('miss', { key: fullKey, store: this.#store.name });
     const flightKey = version === undefined ? fullKey : `${fullKey}\u0000${String(version)}`;
     const running = this.#shared.inflight.get(flightKey);
-    if (running !== undefined) return running as Promise<T>;
+    if (running !== undefined) return running.promise as Promise<T>;
     const plan = resolvePlan(this.#shared.policy, options);
     const flight = this.#fly(fullKey, flightKey, entry as CacheEntry<T> | undefined, loader, plan);
     return flight;
@@ -434,18 +599,26 @@ export class Cache {
       stale?.value,
     );
     counters.loads++;
-    const loading = this.#load(fullKey, loader, context, plan);
+    const flight: Flight = { key: fullKey, voided: false, promise: undefined as never };
+    const loading = this.#load(fullKey, loader, context, plan, flight);
     const outcome = this.#guard(fullKey, loading, stale, plan, controller);
-    inflight.set(flightKey, outcome);
+    flight.promise = outcome;
+    inflight.set(flightKey, flight);
     const done = () => {
-      if (inflight.get(flightKey) === outcome) inflight.delete(flightKey);
+      if (inflight.get(flightKey) === flight) inflight.delete(flightKey);
     };
     loading.then(done, done);
     return outcome;
   }
 
   // Runs the loader (under the shared lock, if any) and stores what it returns.
-  async #load<T>(fullKey: string, loader: Loader<T>, context: Context<T>, plan: Plan): Promise<T> {
+  async #load<T>(
+    fullKey: string,
+    loader: Loader<T>,
+    context: Context<T>,
+    plan: Plan,
+    flight: Flight,
+  ): Promise<T> {
     let handle: LockHandle | undefined;
     if (plan.lock) {
       try {
@@ -458,7 +631,7 @@ export class Cache {
         this.#error(error, 'lock', fullKey, false);
       }
       // Another process may have loaded the key while this one waited for the lock.
-      const loaded = this.#fresh(fullKey, await this.#read(fullKey), plan.version);
+      const loaded = await this.#fresh(fullKey, await this.#read(fullKey), plan.version);
       if (loaded !== undefined) {
         this.#release(handle, fullKey);
         return loaded.value as T;
@@ -472,7 +645,7 @@ export class Cache {
         this.#shared.counters.loadErrors++;
         throw new LoaderError(context.key, error);
       }
-      if (!context.skipped) {
+      if (!context.skipped && !flight.voided) {
         const entry = this.#entry(value, plan, context);
         if (entry !== undefined) await this.#write(fullKey, entry, false);
       }
@@ -567,8 +740,13 @@ export class Cache {
     }
     const entry: CacheEntry = { value, expiresAt: Date.now() + ttl };
     if (plan.grace > 0) entry.staleUntil = entry.expiresAt + plan.grace;
-    const tags = context?.tags ?? plan.tags;
-    if (tags !== undefined && tags.length > 0) entry.tags = tags;
+    const own = context?.tags ?? plan.tags;
+    const tags = this.#scopeTags.length === 0 ? own : [...this.#scopeTags, ...(own ?? [])];
+    if (tags !== undefined && tags.length > 0) {
+      entry.tags = tags;
+      // A load counts from when it started: a tag invalidated while it ran voids its result.
+      entry.createdAt = context?.startedAt ?? stamp();
+    }
     if (plan.version !== undefined) entry.version = plan.version;
     return entry;
   }
@@ -604,17 +782,14 @@ export class Cache {
     return this.#settle(fullKey, found);
   }
 
-  #fresh(
+  async #fresh(
     fullKey: string,
-    entry: CacheEntry | undefined,
+    found: CacheEntry | undefined,
     version: number | string | undefined,
-  ): CacheEntry | undefined {
-    const fresh =
-      entry !== undefined &&
-      entry.expiresAt > Date.now() &&
-      (version === undefined || entry.version === version);
+  ): Promise<CacheEntry | undefined> {
+    const entry = found !== undefined && (await this.#holds(found, version)) ? found : undefined;
     const { counters, listening } = this.#shared;
-    if (fresh) {
+    if (entry !== undefined && entry.expiresAt > Date.now()) {
       counters.hits++;
       if (listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
       return entry;
@@ -622,6 +797,48 @@ export class Cache {
     counters.misses++;
     if (listening.miss) this.#emit('miss', { key: fullKey, store: this.#store.name });
     return undefined;
+  }
+
+  // Whether an entry may be used at all: of the asked version, and not voided by a tag.
+  async #holds(entry: CacheEntry, version: number | string | undefined): Promise<boolean> {
+    if (version !== undefined && entry.version !== version) return false;
+    if (entry.tags === undefined) return true;
+    try {
+      return !(await voidedByTags(this.#store, entry));
+    } catch (error) {
+      // Without the tag records the entry cannot be trusted: treat it as a miss.
+      this.#error(error, 'get', undefined, false);
+      return false;
+    }
+  }
+
+  // The synchronous tag check of the fast path: undefined when the store answers asynchronously.
+  #tagsHold(entry: CacheEntry): boolean | undefined {
+    try {
+      const voided = voidedByTags(this.#store, entry);
+      if (typeof voided === 'boolean') return !voided;
+      voided.catch(() => {});
+    } catch {
+      // The slow path reads the tag records again and reports the failure.
+    }
+    return undefined;
+  }
+
+  async #invalidate(tags: string[]): Promise<boolean> {
+    const now = stamp();
+    const record: CacheEntry = { value: now, expiresAt: now + this.#shared.policy.tagTtl };
+    const writes = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);
+    try {
+      if (this.#store.setMany) await this.#store.setMany(writes);
+      else await Promise.all(writes.map(([k, e]) => this.#store.set(k, e)));
+    } catch (error) {
+      this.#error(error, 'set', undefined, true);
+      return false;
+    }
+    if (this.#shared.listening.invalidate) {
+      this.#emit('invalidate', { tags, store: this.#store.name });
+    }
+    return true;
   }
 
   // Stores an entry. Store failures resolve false (and emit); a serializer failure throws when `strict`.
@@ -641,6 +858,7 @@ export class Cache {
   }
 
   async #remove(fullKey: string): Promise<boolean> {
+    voidFlights(this.#shared.inflight, (k) => k === fullKey);
     try {
       const existed = await this.#store.delete(fullKey);
       this.#shared.counters.deletes++;
@@ -653,7 +871,20 @@ export class Cache {
     }
   }
 
+  async #clear(fullPrefix: string): Promise<void> {
+    const prefix = fullPrefix === '' ? undefined : fullPrefix;
+    voidFlights(this.#shared.inflight, (k) => k.startsWith(fullPrefix));
+    try {
+      await this.#store.clear(prefix);
+      if (this.#shared.listening.clear) this.#emit('clear', { prefix, store: this.#store.name });
+    } catch (error) {
+      this.#error(error, 'clear', prefix, true);
+    }
+  }
+
   async #removeMany(fullKeys: string[]): Promise<number> {
+    const removed = new Set(fullKeys);
+    voidFlights(this.#shared.inflight, (k) => removed.has(k));
     try {
       const count = this.#store.deleteMany
         ? await this.#store.deleteMany(fullKeys)
@@ -675,6 +906,9 @@ export class Cache {
 
   #key(key: string): string {
     if (typeof key !== 'string' || key.length === 0) throw invalidKey(key);
+    if (this.#prefix === '' && key.startsWith(RESERVED_PREFIX)) {
+      throw new InvalidArgumentError('key', `keys starting with "${RESERVED_PREFIX}" are reserved`);
+    }
     return this.#prefix + key;
   }
 
@@ -709,6 +943,7 @@ class Context<T> implements LoaderContext<T> {
   ttl: number | undefined;
   tags: string[] | undefined;
   skipped = false;
+  readonly startedAt = stamp();
 
   constructor(
     readonly key: string,
@@ -721,9 +956,7 @@ class Context<T> implements LoaderContext<T> {
   }
 
   setTags(tags: string[]): void {
-    if (!Array.isArray(tags) || tags.some((tag) => typeof tag !== 'string' || tag === '')) {
-      throw new InvalidArgumentError('tags', 'expected an array of non-empty strings');
-    }
+    checkTags(tags);
     this.tags = tags;
   }
 
@@ -746,4 +979,28 @@ function namespacePrefix(parent: string, name: string): string {
     throw new InvalidArgumentError('namespace', 'expected a non-empty string');
   }
   return `${parent}${name}:`;
+}
+
+function voidFlights(inflight: Map<string, Flight>, matches: (fullKey: string) => boolean): void {
+  for (const flight of inflight.values()) {
+    if (!flight.voided && matches(flight.key)) flight.voided = true;
+  }
+}
+
+// Which keys an invalidation from another process covers (tags are handled by their records).
+function matcherOf(message: InvalidationMessage): (fullKey: string) => boolean {
+  switch (message.type) {
+    case 'delete': {
+      const keys = new Set(message.keys);
+      return (k) => keys.has(k);
+    }
+    case 'clear':
+      return (k) => message.prefix === undefined || k.startsWith(message.prefix);
+    case 'pattern': {
+      const pattern = message.pattern === undefined ? undefined : globToRegExp(message.pattern);
+      return (k) => pattern?.test(k) ?? false;
+    }
+    default:
+      return () => false;
+  }
 }

@@ -4,7 +4,15 @@ import type { CacheEntry } from './types.js';
 export type StaleReason = 'loader-error' | 'soft-timeout' | 'hard-timeout' | 'backoff';
 
 /** The operation that failed, as reported by an `error` event. */
-export type CacheOperation = 'get' | 'set' | 'delete' | 'clear' | 'loader' | 'lock' | 'serialize';
+export type CacheOperation =
+  | 'get'
+  | 'set'
+  | 'delete'
+  | 'clear'
+  | 'loader'
+  | 'lock'
+  | 'serialize'
+  | 'invalidate';
 
 /** The events a cache emits, and the payload each listener receives. */
 export interface CacheEvents {
@@ -20,6 +28,8 @@ export interface CacheEvents {
   delete: { key: string; store: string };
   /** Every key, or every key under `prefix`, was removed. */
   clear: { prefix: string | undefined; store: string };
+  /** `tags` were invalidated, or the keys matching `pattern` deleted. */
+  invalidate: { tags?: string[]; pattern?: string; store: string };
   /**
    * Something failed without failing the call: a store read or write, a lock, a loader whose
    * error was answered with a stale value. `dropped` is true when a write was lost.

@@ -4,8 +4,11 @@ export {
   createCache,
   type GetOptions,
   type GetOrSetOptions,
+  type InvalidationHandlers,
+  type InvalidationTarget,
   type Loader,
   type LoaderContext,
+  type NamespaceOptions,
   type SetOptions,
 } from './cache.js';
 export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
@@ -19,6 +22,7 @@ export {
   SerializationError,
   StoreError,
 } from './errors.js';
+export { type EmitterLike, type EventSource, fromEventEmitter } from './eventSource.js';
 export type {
   CacheEvents,
   CacheListener,
@@ -26,6 +30,7 @@ export type {
   CacheStats,
   StaleReason,
 } from './events.js';
+export { escapeGlob, globToRegExp } from './glob.js';
 export type { TimeoutOptions } from './policy.js';
 export { defaultSerializer, jsonSerializer } from './serializer.js';
 export { hashKey, stableEncode } from './stableEncode.js';

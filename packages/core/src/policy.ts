@@ -1,6 +1,7 @@
 import type { CacheOptions, GetOrSetOptions } from './cache.js';
 import { parseOptionalDuration as optional, parseDuration } from './duration.js';
 import { InvalidArgumentError } from './errors.js';
+import { checkTags } from './tags.js';
 import type { CacheLock, Duration } from './types.js';
 
 /** Loader timeouts. `soft` needs a stale value to serve; `hard` rejects or serves stale. */
@@ -23,6 +24,7 @@ export interface Policy {
   readonly lock: CacheLock | undefined;
   readonly lockTimeout: number;
   readonly lockTtl: number;
+  readonly tagTtl: number;
 }
 
 /** The settings of one call: the policy overridden by the call's options. */
@@ -47,6 +49,7 @@ export function resolvePolicy(options: CacheOptions): Policy {
     lock,
     lockTimeout: parseDuration(options.lockTimeout ?? '10s', 'lockTimeout'),
     lockTtl: parseDuration(options.lockTtl ?? '30s', 'lockTtl'),
+    tagTtl: parseDuration(options.tagTtl ?? '30d', 'tagTtl'),
   };
 }
 
@@ -54,12 +57,7 @@ export function resolvePolicy(options: CacheOptions): Policy {
 export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined): Plan {
   if (options === undefined) return policy;
   const { tags, version } = options;
-  if (
-    tags !== undefined &&
-    (!Array.isArray(tags) || tags.some((t) => typeof t !== 'string' || t === ''))
-  ) {
-    throw new InvalidArgumentError('tags', 'expected an array of non-empty strings');
-  }
+  if (tags !== undefined) checkTags(tags);
   if (version !== undefined && typeof version !== 'string' && !Number.isFinite(version)) {
     throw new InvalidArgumentError(
       'version',
@@ -86,6 +84,7 @@ export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined
     lock: options.lock === false ? undefined : (options.lock ?? policy.lock),
     lockTimeout: policy.lockTimeout,
     lockTtl: policy.lockTtl,
+    tagTtl: policy.tagTtl,
     tags,
     version,
   };

@@ -19,6 +19,11 @@ export interface CacheEntry<V = unknown> {
   tags?: string[];
   /** The version the entry was stored with. */
   version?: number | string;
+  /**
+   * When the value was read from its source (ms since the epoch; for a loaded value, when the
+   * loader started). Set on tagged entries: a tag invalidated at or after it voids the entry.
+   */
+  createdAt?: number;
 }
 
 /**
@@ -42,6 +47,16 @@ export interface CacheStore {
   deleteMany?(keys: string[]): MaybePromise<number>;
   /** Removes every key that starts with `prefix`, or every key of this store without one. */
   clear(prefix?: string): MaybePromise<void>;
+  /**
+   * Removes every key matching a Redis-style glob (`*`, `?`, `[...]`, `\\` escapes; see
+   * `globToRegExp`); returns how many it removed.
+   */
+  deletePattern?(pattern: string): MaybePromise<number>;
+  /**
+   * Calls `listener` with invalidations that reach this store from other processes (a
+   * multilevel store's bus), so the cache can void loads in flight. Returns an unsubscribe function.
+   */
+  subscribe?(listener: (message: InvalidationMessage) => void): () => void;
   /** Releases connections and timers; the store is unusable afterwards. */
   close?(): Promise<void>;
   /**
@@ -86,12 +101,17 @@ export interface CacheLock {
 
 /** An invalidation passed between processes that share lower tiers (see `@cache/multilevel`). */
 export interface InvalidationMessage {
-  /** `'delete'`: drop `keys`; `'clear'`: drop every key under `prefix` (all without one); `'tags'`: drop `tags`. */
-  type: 'delete' | 'clear' | 'tags';
+  /**
+   * `'delete'`: drop `keys`; `'clear'`: drop every key under `prefix` (all without one);
+   * `'pattern'`: drop keys matching the glob `pattern`; `'tags'`: `tags` were invalidated.
+   */
+  type: 'delete' | 'clear' | 'pattern' | 'tags';
   /** The keys to drop, for `'delete'`. */
   keys?: string[];
   /** The prefix to clear, for `'clear'`. */
   prefix?: string;
+  /** The glob, for `'pattern'`. */
+  pattern?: string;
   /** The tags invalidated, for `'tags'`. */
   tags?: string[];
 }

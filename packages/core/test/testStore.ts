@@ -2,6 +2,8 @@ import {
   type CacheEntry,
   type CacheStore,
   defaultSerializer,
+  globToRegExp,
+  type InvalidationMessage,
   type Serializer,
   StoreError,
 } from '../src/index.js';
@@ -55,6 +57,27 @@ export class TestStore implements CacheStore {
         if (prefix === undefined || key.startsWith(prefix)) this.data.delete(key);
       }
     });
+  }
+
+  deletePattern(pattern: string) {
+    return this.#answer(() => {
+      const re = globToRegExp(pattern);
+      let count = 0;
+      for (const key of [...this.data.keys()]) if (re.test(key) && this.data.delete(key)) count++;
+      return count;
+    });
+  }
+
+  readonly listeners = new Set<(message: InvalidationMessage) => void>();
+
+  /** Delivers `message` as if another process had published it. */
+  receive(message: InvalidationMessage): void {
+    for (const listener of this.listeners) listener(message);
+  }
+
+  subscribe(listener: (message: InvalidationMessage) => void) {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
   }
 
   withSerializer(serializer: Serializer): TestStore {
