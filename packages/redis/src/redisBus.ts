@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { InvalidationBus, InvalidationMessage } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
 import {
   isCluster,
@@ -9,16 +10,8 @@ import {
 } from './connection.js';
 import { Emitter } from './emitter.js';
 
-/** An invalidation message sent between the cache instances of several processes. */
-export interface BusMessage {
-  /** `'delete'`: drop `keys`; `'clear'`: drop every key under `prefix`; `'tags'`: drop `tags`. */
-  type: 'delete' | 'clear' | 'tags';
-  /** The keys to drop, for `'delete'`. */
-  keys?: string[];
-  /** The prefix to clear, for `'clear'` (every key without one). */
-  prefix?: string;
-  /** The tags to invalidate, for `'tags'`. */
-  tags?: string[];
+/** An {@link InvalidationMessage} as it travels on the channel: with its sender's id. */
+export interface BusMessage extends InvalidationMessage {
   /** The id of the bus instance that published it; a bus ignores its own messages. */
   origin: string;
 }
@@ -68,7 +61,7 @@ export interface RedisBusStats {
  * connection (`client.duplicate()`) that resubscribes after a reconnection and then emits
  * `'reconnect'`. Create one with {@link redisBus}.
  */
-export class RedisBus {
+export class RedisBus implements InvalidationBus {
   /** The channel. */
   readonly channel: string;
   /** This instance's id, the `origin` of the messages it publishes. */
@@ -108,7 +101,7 @@ export class RedisBus {
    * Publishes `message` to the other instances (`origin` is filled in). Rejects with a
    * `StoreError` when Redis fails; the failure is also counted and emitted as `'error'`.
    */
-  async publish(message: Omit<BusMessage, 'origin'>): Promise<void> {
+  async publish(message: InvalidationMessage): Promise<void> {
     const text = JSON.stringify({ ...message, origin: this.instanceId });
     try {
       await this.#connection.run((client) => client.publish(this.channel, text));

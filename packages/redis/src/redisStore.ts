@@ -67,6 +67,14 @@ export class RedisStore implements CacheStore {
     if (timeout !== undefined && !(Number.isFinite(timeout) && timeout > 0)) {
       throw new InvalidArgumentError('timeout', 'expected a positive number of milliseconds');
     }
+    const keyPrefix = (connectionOptions.client?.options ?? connectionOptions).keyPrefix;
+    if (keyPrefix) {
+      // SCAN patterns and the keys it returns ignore ioredis' keyPrefix, so clear() would miss.
+      throw new InvalidArgumentError(
+        'keyPrefix',
+        `use the store's \`prefix\` option instead of ioredis' keyPrefix ("${keyPrefix}")`,
+      );
+    }
     this.#connection = sharedConnection ?? new RedisConnection(connectionOptions);
   }
 

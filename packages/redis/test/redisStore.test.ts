@@ -1,5 +1,5 @@
 import type { CacheEntry } from '@cache/core';
-import { jsonSerializer, SerializationError } from '@cache/core';
+import { InvalidArgumentError, jsonSerializer, SerializationError } from '@cache/core';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type RedisStore, redisStore } from '../src/index.js';
@@ -217,6 +217,13 @@ describe('redisStore on a single node', () => {
     const [good, bad] = await Promise.allSettled([store.get('good'), store.get('bad')]);
     expect(good).toMatchObject({ status: 'fulfilled', value: { value: 'fine' } });
     expect(bad).toMatchObject({ status: 'rejected', reason: expect.any(SerializationError) });
+  });
+
+  test('an ioredis keyPrefix is refused in favour of the prefix option', () => {
+    const client = new Redis(redis.server.port, { keyPrefix: 'app:', lazyConnect: true });
+    expect(() => redisStore({ client })).toThrow(InvalidArgumentError);
+    expect(() => redisStore({ keyPrefix: 'app:', lazyConnect: true })).toThrow(/prefix/);
+    client.disconnect();
   });
 
   test('a client passed in is shared and left open on close', async () => {
