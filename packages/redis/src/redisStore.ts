@@ -167,6 +167,8 @@ export class RedisStore implements CacheStore {
   async clear(prefix = ''): Promise<void> {
     const match = escapeGlob(this.prefix + prefix) + '*';
     const client = this.client;
+    // A Cluster knows its masters only once connected: wait for that (within the timeout).
+    if (client.status !== 'ready') await this.#connection.run((ready) => ready.ping());
     const nodes = isCluster(client) ? client.nodes('master') : [client];
     await Promise.all(nodes.map((node) => this.#clearNode(node, match)));
   }

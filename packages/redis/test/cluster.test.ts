@@ -78,3 +78,16 @@ describe('redisStore on a 3-master Cluster', () => {
     expect(await store.delete('one')).toBe(false);
   });
 });
+
+test('clear() on a Cluster client that has not connected yet still reaches every master', async () => {
+  const fresh = new Cluster(cluster.nodes, { lazyConnect: true });
+  const late = redisStore({ client: fresh, prefix: 'c:' });
+  try {
+    await store.set('late', entry(1));
+    await late.clear();
+    expect(await store.get('late')).toBeUndefined();
+  } finally {
+    await late.close();
+    fresh.disconnect();
+  }
+});
