@@ -1,0 +1,123 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { checkTags, HttpCache } from './httpCache.js';
+import { captureResponse, restoreConditions, sendStored, takeConditions } from './nodeResponse.js';
+import type { HttpCacheOptions, RouteOptions } from './options.js';
+
+export type { HttpCacheOptions, RouteOptions } from './options.js';
+
+/**
+ * Response caching for an Express 5 app. Create it once with {@link httpCache}, then put
+ * {@link ExpressHttpCache.cache} before the routes to cache and {@link ExpressHttpCache.invalidate}
+ * before the routes that change what they return.
+ */
+export class ExpressHttpCache {
+  readonly #engine: HttpCache<Request>;
+
+  /** Prefer {@link httpCache}; throws an `InvalidArgumentError` naming a bad option. */
+  constructor(options: HttpCacheOptions<Request>) {
+    this.#engine = new HttpCache(options);
+  }
+
+  /**
+   * Middleware that answers `GET` and `HEAD` requests from the cache and stores what the route
+   * answers, following `Cache-Control`, `Vary` and the safety rules. `options` override the
+   * defaults given to {@link httpCache} for this route. Throws an `InvalidArgumentError` naming a
+   * bad option.
+   *
+   * @example
+   * app.get('/users/:id', http.cache({ ttl: '5m', tags: (req) => [`user:${req.params.id}`] }), getUser);
+   */
+  cache(options?: RouteOptions<Request>): RequestHandler {
+    const engine = this.#engine;
+    const route = engine.route(options);
+    return (req: Request, res: Response, next: NextFunction) => {
+      const request = { method: req.method, url: req.originalUrl, headers: req.headers };
+      engine
+        .handle(route, req, request, (context) => {
+          const conditions = takeConditions(req.headers);
+          const head = req.method === 'HEAD';
+          let restored = false;
+          const done = () => {
+            if (restored) return;
+            restored = true;
+            restoreConditions(req.headers, conditions);
+          };
+          return captureResponse(res, context, conditions, head, () => next(), done);
+        })
+        .then((outcome) => {
+          switch (outcome.type) {
+            case 'bypass':
+              return next();
+            case 'pass':
+              res.setHeader('x-cache', 'MISS');
+              return next();
+            case 'hit': {
+              const { response } = outcome;
+              const label = response.expires > Date.now() ? 'HIT' : 'STALE';
+              const conditions = {
+                ifNoneMatch: req.headers['if-none-match'],
+                ifModifiedSince: req.headers['if-modified-since'],
+              };
+              return sendStored(res, response, req.method === 'HEAD', conditions, label);
+            }
+            // 'filled' and 'failed': the capture has answered this request already.
+          }
+        }, next);
+    };
+  }
+
+  /**
+   * Middleware for routes that change data (`POST /users/:id`): once the route has answered, and
+   * before the response completes, it invalidates `tags` (or the tags a function of the request
+   * returns), so the client's next `GET` is never served the old response. Responses with a 4xx
+   * status invalidate nothing (the request changed nothing); 2xx, 3xx and 5xx do.
+   *
+   * @example
+   * app.post('/users/:id', http.invalidate((req) => [`user:${req.params.id}`]), updateUser);
+   */
+  invalidate(tags: readonly string[] | ((request: Request) => readonly string[])): RequestHandler {
+    const engine = this.#engine;
+    if (typeof tags !== 'function') checkTags(tags);
+    return (req: Request, res: Response, next: NextFunction) => {
+      let resolved: readonly string[];
+      try {
+        resolved = typeof tags === 'function' ? checkTags(tags(req)) : tags;
+      } catch (error) {
+        return next(error);
+      }
+      const end = res.end;
+      res.end = function (this: Response, ...args: any[]) {
+        res.end = end;
+        if (res.statusCode >= 400 && res.statusCode < 500) return end.apply(res, args as never);
+        // A failed invalidation is reported by the cache's `error` event; the response goes out anyway.
+        const finish = () => end.apply(res, args as never);
+        engine.invalidateTags(resolved).then(finish, finish);
+        return res;
+      } as Response['end'];
+      next();
+    };
+  }
+
+  /**
+   * Makes every response stored with one of `tags` a miss, in every process sharing the store.
+   * Rejects when the store refused the write.
+   */
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.#engine.invalidateTags(tags);
+  }
+}
+
+/**
+ * Creates response caching for Express over a `@cache/core` cache (any store).
+ *
+ * @example
+ * import { createCache } from '@cache/core';
+ * import { memoryStore } from '@cache/memory';
+ * import { httpCache } from '@cache/http/express';
+ *
+ * const http = httpCache({ cache: createCache({ store: memoryStore() }), ttl: '1m' });
+ * app.get('/products', http.cache(), listProducts);
+ */
+export function httpCache(options: HttpCacheOptions<Request>): ExpressHttpCache {
+  return new ExpressHttpCache(options);
+}

@@ -1,0 +1,250 @@
+import type { OutgoingHttpHeaders } from 'node:http';
+import { Readable } from 'node:stream';
+import type { Context, Middleware, Next } from 'koa';
+import type { Conditions } from './conditional.js';
+import { NOT_MODIFIED_HEADERS } from './conditional.js';
+import {
+  checkTags,
+  type FillContext,
+  type Filled,
+  HttpCache,
+  type StoredResponse,
+} from './httpCache.js';
+import {
+  ageOf,
+  HandlerStatusError,
+  type Label,
+  notModified,
+  ownHeaders,
+  restoreConditions,
+  takeConditions,
+} from './nodeResponse.js';
+import type { HttpCacheOptions, RouteOptions } from './options.js';
+
+export type { HttpCacheOptions, RouteOptions } from './options.js';
+
+/**
+ * Response caching for a Koa 3 app. Create it once with {@link httpCache}, then put
+ * {@link KoaHttpCache.cache} before the routes to cache and {@link KoaHttpCache.invalidate}
+ * before the routes that change what they return.
+ */
+export class KoaHttpCache {
+  readonly #engine: HttpCache<Context>;
+
+  /** Prefer {@link httpCache}; throws an `InvalidArgumentError` naming a bad option. */
+  constructor(options: HttpCacheOptions<Context>) {
+    this.#engine = new HttpCache(options);
+  }
+
+  /**
+   * Middleware that answers `GET` and `HEAD` requests from the cache and stores what the
+   * downstream middleware answers (a Buffer, string, JSON or stream body), following
+   * `Cache-Control`, `Vary` and the safety rules. `options` override the defaults given to
+   * {@link httpCache} for this route. Throws an `InvalidArgumentError` naming a bad option.
+   *
+   * @example
+   * router.get('/users/:id', http.cache({ tags: (ctx) => [`user:${ctx.params.id}`] }), getUser);
+   */
+  cache(options?: RouteOptions<Context>): Middleware {
+    const engine = this.#engine;
+    const route = engine.route(options);
+    return async (ctx: Context, next: Next) => {
+      const headers = ctx.req.headers;
+      const request = { method: ctx.method, url: ctx.originalUrl, headers };
+      let conditions: Conditions = { ifNoneMatch: undefined, ifModifiedSince: undefined };
+      let preexisting: OutgoingHttpHeaders = {};
+      let clientError: unknown;
+      const outcome = await engine.handle(route, ctx, request, async (context) => {
+        conditions = takeConditions(headers);
+        preexisting = { ...ctx.res.getHeaders() };
+        try {
+          await next();
+        } catch (error) {
+          // A thrown 4xx (ctx.throw(404)) is an answer, not a failure that grace should cover.
+          if (statusOf(error) >= 500) throw error;
+          clientError = error;
+          return undefined;
+        } finally {
+          restoreConditions(headers, conditions);
+        }
+        return capture(ctx, context, preexisting);
+      });
+      switch (outcome.type) {
+        case 'bypass':
+          return next();
+        case 'pass':
+          ctx.set('X-Cache', 'MISS');
+          return next();
+        case 'hit': {
+          const { response } = outcome;
+          const label = response.expires > Date.now() ? 'HIT' : 'STALE';
+          const asked = {
+            ifNoneMatch: headers['if-none-match'],
+            ifModifiedSince: headers['if-modified-since'],
+          };
+          return send(ctx, response, label, asked);
+        }
+        case 'filled':
+          if (clientError !== undefined) throw clientError;
+          if (outcome.response === undefined) ctx.set('X-Cache', 'MISS');
+          else send(reset(ctx, preexisting), outcome.response, 'MISS', conditions);
+          return;
+        case 'failed':
+          if (outcome.stale !== undefined) {
+            return send(reset(ctx, preexisting), outcome.stale, 'STALE', conditions);
+          }
+          if (!(outcome.error instanceof HandlerStatusError)) throw outcome.error;
+          ctx.set('X-Cache', 'MISS');
+      }
+    };
+  }
+
+  /**
+   * Middleware for routes that change data (`POST /users/:id`): after the downstream middleware
+   * and before the response is sent, it invalidates `tags` (or the tags a function of the context
+   * returns), so the client's next `GET` is never served the old response. A 4xx status (thrown or
+   * set) invalidates nothing; 2xx, 3xx, 5xx and other errors do. A failed invalidation is reported
+   * by the cache's `error` event and does not fail the request.
+   *
+   * @example
+   * router.post('/users/:id', http.invalidate((ctx) => [`user:${ctx.params.id}`]), updateUser);
+   */
+  invalidate(tags: readonly string[] | ((ctx: Context) => readonly string[])): Middleware {
+    const engine = this.#engine;
+    if (typeof tags !== 'function') checkTags(tags);
+    return async (ctx: Context, next: Next) => {
+      const resolved = typeof tags === 'function' ? checkTags(tags(ctx)) : tags;
+      const invalidate = (status: number) =>
+        status >= 400 && status < 500 ? undefined : engine.invalidateTags(resolved).catch(noop);
+      try {
+        await next();
+      } catch (error) {
+        await invalidate(statusOf(error));
+        throw error;
+      }
+      await invalidate(ctx.status);
+    };
+  }
+
+  /**
+   * Makes every response stored with one of `tags` a miss, in every process sharing the store.
+   * Rejects when the store refused the write.
+   */
+  invalidateTags(tags: readonly string[]): Promise<void> {
+    return this.#engine.invalidateTags(tags);
+  }
+}
+
+/**
+ * Creates response caching for Koa over a `@cache/core` cache (any store).
+ *
+ * @example
+ * import { createCache } from '@cache/core';
+ * import { memoryStore } from '@cache/memory';
+ * import { httpCache } from '@cache/http/koa';
+ *
+ * const http = httpCache({ cache: createCache({ store: memoryStore() }), ttl: '1m' });
+ * router.get('/products', http.cache(), listProducts);
+ */
+export function httpCache(options: HttpCacheOptions<Context>): KoaHttpCache {
+  return new KoaHttpCache(options);
+}
+
+// Reads what the downstream middleware answered; undefined when it must not be stored.
+async function capture(
+  ctx: Context,
+  context: FillContext,
+  preexisting: OutgoingHttpHeaders,
+): Promise<Filled | undefined> {
+  const status = ctx.status;
+  const verdict = context.judge(status, ctx.res.getHeaders());
+  if (verdict === 'error') throw new HandlerStatusError(status);
+  if (verdict === 'pass') return undefined;
+  const body = await bodyOf(ctx, context.maxBodySize);
+  if (body === undefined) return undefined;
+  return { status, headers: ownHeaders(ctx.res.getHeaders(), preexisting), body, ttl: verdict };
+}
+
+// The body as Koa would send it, or undefined when it is too large or of a kind not stored.
+async function bodyOf(ctx: Context, maxBodySize: number): Promise<Buffer | undefined> {
+  const body: unknown = ctx.body;
+  let buffer: Buffer;
+  if (body === undefined || body === null) {
+    // Koa answers a missing body with the status text; only a deliberately empty one is stored.
+    if (ctx.status !== 204) return undefined;
+    buffer = Buffer.alloc(0);
+  } else if (Buffer.isBuffer(body)) buffer = body;
+  else if (typeof body === 'string') buffer = Buffer.from(body);
+  else if (body instanceof Readable) return readStream(ctx, body, maxBodySize);
+  else if (body instanceof Blob || body instanceof ReadableStream || body instanceof Response) {
+    return undefined;
+  } else buffer = Buffer.from(JSON.stringify(body));
+  return buffer.length > maxBodySize ? undefined : buffer;
+}
+
+// Buffers a stream body up to the bound; past it, the response goes on streaming, unstored.
+async function readStream(
+  ctx: Context,
+  stream: Readable,
+  maxBodySize: number,
+): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const iterator: AsyncIterator<unknown> = stream[Symbol.asyncIterator]();
+  for (;;) {
+    const { value, done } = await iterator.next();
+    if (done) return Buffer.concat(chunks);
+    const chunk = Buffer.isBuffer(value) ? value : Buffer.from(value as string);
+    chunks.push(chunk);
+    size += chunk.length;
+    if (size > maxBodySize) {
+      const length = ctx.res.getHeader('content-length');
+      ctx.body = Readable.from(replay(chunks, iterator));
+      if (length !== undefined) ctx.res.setHeader('content-length', length);
+      return undefined;
+    }
+  }
+}
+
+async function* replay(chunks: Buffer[], rest: AsyncIterator<unknown>): AsyncGenerator<unknown> {
+  yield* chunks;
+  for (;;) {
+    const { value, done } = await rest.next();
+    if (done) return;
+    yield value;
+  }
+}
+
+// Removes what the handler set, keeping the headers earlier middleware set.
+function reset(ctx: Context, preexisting: OutgoingHttpHeaders): Context {
+  for (const name of ctx.res.getHeaderNames()) ctx.res.removeHeader(name);
+  for (const [name, value] of Object.entries(preexisting)) ctx.res.setHeader(name, value!);
+  return ctx;
+}
+
+function send(ctx: Context, response: StoredResponse, label: Label, conditions: Conditions): void {
+  ctx.set('Age', ageOf(response));
+  ctx.set('X-Cache', label);
+  if (notModified(response, conditions)) {
+    ctx.status = 304;
+    for (const name of NOT_MODIFIED_HEADERS) {
+      const value = response.headers[name];
+      if (value !== undefined) ctx.set(name, value);
+    }
+    return;
+  }
+  ctx.status = response.status;
+  const { body } = response;
+  ctx.body = Buffer.isBuffer(body) ? body : Buffer.from(body);
+  // After the body, so that the stored Content-Type and Content-Length win over Koa's guesses.
+  ctx.set(response.headers);
+}
+
+// The status Koa answers a thrown error with.
+function statusOf(error: unknown): number {
+  const { status, statusCode } = (error ?? {}) as { status?: unknown; statusCode?: unknown };
+  const code = status ?? statusCode;
+  return typeof code === 'number' && code >= 400 && code < 600 ? code : 500;
+}
+
+function noop(): void {}

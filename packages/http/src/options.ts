@@ -1,0 +1,77 @@
+import type { Cache, Duration, TimeoutOptions } from '@cache/core';
+
+/**
+ * How one route is cached. `Req` is the framework's request object: Express' `Request`, Koa's
+ * `Context`. Durations are ms or strings such as `'30s'`, `'5m'`.
+ */
+export interface RouteOptions<Req> {
+  /**
+   * How long a response stays fresh when it carries neither `s-maxage` nor `max-age` in its
+   * `Cache-Control` (those win when present).
+   * @default '1m'
+   */
+  ttl?: Duration;
+  /**
+   * How long past its TTL a response may still be served: when the handler fails (answers 5xx or
+   * throws) the stale response is served instead (stale-if-error), and with `timeouts.soft` it is
+   * served to concurrent requests while the handler refreshes it (stale-while-revalidate).
+   * @default false
+   */
+  grace?: Duration | false;
+  /**
+   * Handler timeouts for the request that refreshes a response, as in `getOrSet` of
+   * `@cache/core`: after `soft`, requests waiting on a refresh get the stale response (within
+   * `grace`); after `hard`, they stop waiting and run the handler themselves.
+   * @default none
+   */
+  timeouts?: TimeoutOptions;
+  /**
+   * Builds the resource part of the key instead of the normalized URL. The method is always put
+   * before it and the `Vary` headers after it.
+   * @default the URL with sorted query parameters, without `ignoreParams`
+   */
+  key?: (request: Req) => string;
+  /**
+   * Opt-in for personalized responses: returns who the request is for (a user id), or
+   * `undefined` for an anonymous request. With it, every key of the route includes the user, so
+   * requests carrying `Authorization` or `Cookie` are cached per user and `Cache-Control: private`
+   * responses are stored for their user only. Without it, such requests bypass the cache.
+   * @default undefined (credentialed requests bypass the cache)
+   */
+  user?: (request: Req) => string | undefined;
+  /**
+   * Tags of the route's responses, or a function of the request returning them
+   * (`(req) => [`user:${req.params.id}`]`). Invalidating one of them (`invalidate` middleware or
+   * `invalidateTags()`) makes every response stored with it a miss, in every process sharing the store.
+   * @default none
+   */
+  tags?: readonly string[] | ((request: Req) => readonly string[]);
+  /** Whether this request uses the cache at all; `false` lets it through untouched. @default always */
+  condition?: (request: Req) => boolean;
+  /**
+   * The statuses that may be stored. 5xx is never stored, whatever this says.
+   * @default [200, 203, 204, 300, 301, 308, 404, 405, 410, 414]
+   */
+  statuses?: readonly number[];
+  /**
+   * The largest body stored, in bytes. A larger response is sent as usual (streamed) but not stored.
+   * @default 1_048_576 (1 MiB)
+   */
+  maxBodySize?: number;
+}
+
+/** Options of `httpCache()` (Express and Koa) and {@link createHttpCache}: the cache and route defaults. */
+export interface HttpCacheOptions<Req> extends RouteOptions<Req> {
+  /** The cache responses are stored in: `createCache()` of `@cache/core`, over any store. */
+  cache: Cache;
+  /** Every key is stored under this namespace of `cache`. @default 'http' */
+  namespace?: string;
+  /**
+   * Query parameters left out of the key; a name ending in `*` matches every name starting with
+   * the rest.
+   * @default ['utm_*', 'fbclid', 'gclid']
+   */
+  ignoreParams?: readonly string[];
+  /** Add a strong `ETag` (a hash of the body) to stored `200` responses that have none. @default true */
+  etag?: boolean;
+}
