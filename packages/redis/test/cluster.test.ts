@@ -2,7 +2,7 @@ import type { CacheEntry } from '@cache/core';
 import { type RedisCluster, startRedisCluster } from '@cache-tooling/redis-server';
 import { Cluster } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type RedisStore, redisStore } from '../src/index.js';
+import { type BusMessage, type RedisStore, redisBus, redisLock, redisStore } from '../src/index.js';
 import { keySlot } from '../src/slot.js';
 
 let cluster: RedisCluster;
@@ -89,5 +89,28 @@ test('clear() on a Cluster client that has not connected yet still reaches every
   } finally {
     await late.close();
     fresh.disconnect();
+  }
+});
+
+test('the bus and the lock work on a Cluster', async () => {
+  const a = redisBus({ client, channel: 'c:bus' });
+  const b = redisBus({ client: new Cluster(cluster.nodes), channel: 'c:bus' });
+  try {
+    const received = new Promise<BusMessage>((resolve) => {
+      void b.subscribe(resolve);
+    });
+    await b.subscribe(() => {});
+    await a.publish({ type: 'delete', keys: ['x'] });
+    expect(await received).toMatchObject({ type: 'delete', keys: ['x'], origin: a.instanceId });
+
+    const lock = redisLock({ client });
+    const held = await lock.acquire('x', { ttl: 10_000, timeout: 0 });
+    expect(await lock.acquire('x', { ttl: 10_000, timeout: 0 })).toBeUndefined();
+    await held!.release();
+    expect(await lock.acquire('x', { ttl: 10_000, timeout: 0 })).toBeDefined();
+  } finally {
+    await a.close();
+    await b.close();
+    b.client.disconnect();
   }
 });
