@@ -4,6 +4,7 @@ import type { Redis } from 'ioredis';
 import { decodeEntry, encodeEntry, physicalExpiry } from './codec.js';
 import {
   isCluster,
+  type RedisClient,
   RedisConnection,
   type RedisConnectionOptions,
   type RedisEvents,
@@ -79,7 +80,7 @@ export class RedisStore implements CacheStore {
   }
 
   /** The ioredis client (`Redis` or `Cluster`) the store uses. */
-  get client(): RedisConnection['client'] {
+  get client(): RedisClient {
     return this.#connection.client;
   }
 

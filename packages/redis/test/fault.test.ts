@@ -3,7 +3,7 @@ import type { CacheEntry } from '@cache/core';
 import { createCache, StoreError } from '@cache/core';
 import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { type BreakerState, type RedisStore, redisStore } from '../src/index.js';
+import { type BreakerState, type RedisStore, redisLock, redisStore } from '../src/index.js';
 
 const TIMEOUT = 500;
 let server: RedisServer;
@@ -100,7 +100,8 @@ describe('when Redis dies', () => {
 
   test('createCache falls back to the loader and drops writes with an error event', async () => {
     const store = redisStore({ port: server.port, timeout: TIMEOUT });
-    const cache = createCache({ store, ttl: '1m' });
+    const lock = redisLock({ client: store.client, timeout: TIMEOUT });
+    const cache = createCache({ store, ttl: '1m', lock });
     try {
       await cache.set('user', 'cached');
       expect(await cache.getOrSet('user', () => 'loaded')).toBe('cached');
@@ -109,6 +110,9 @@ describe('when Redis dies', () => {
       const errors: unknown[] = [];
       cache.on('error', (event) => errors.push(event.error));
       expect(await cache.getOrSet('user', () => 'loaded')).toBe('loaded');
+      expect(await cache.getOrSet('cold', () => 'loaded without the lock')).toBe(
+        'loaded without the lock',
+      );
       expect(await cache.set('user', 'new')).toBe(false);
       expect(cache.stats().droppedWrites).toBeGreaterThanOrEqual(1);
       expect(errors.length).toBeGreaterThanOrEqual(1);
