@@ -182,30 +182,64 @@ export class RedisConnection {
       );
       return;
     }
-    for (const indexes of groupBySlot(keys).values()) {
-      const group = indexes.map((i) => waiters[i]!);
-      this.#run(() => this.client.mget(indexes.map((i) => keys[i]!))).then(
-        (texts) => settle(texts, group),
+    for (const { groups, replies } of this.#perNode('mget', keys)) {
+      replies.then(
+        (results) => {
+          for (let j = 0; j < groups.length; j++) {
+            const group = groups[j]!.map((i) => waiters[i]!);
+            const [error, texts] = results[j]!;
+            if (error) for (const waiter of group) waiter.reject(error);
+            else settle(texts as (string | null)[], group);
+          }
+        },
         (error) => {
-          for (const waiter of group) waiter.reject(error);
+          for (const indexes of groups) for (const i of indexes) waiters[i]!.reject(error);
         },
       );
     }
+  }
+
+  /**
+   * Sends one `command` per hash slot of `keys`, pipelined per master: one round trip per node
+   * instead of one per slot. Each node's replies come back in the order of its slot groups.
+   */
+  #perNode(
+    command: 'mget' | 'unlink',
+    keys: string[],
+  ): { groups: number[][]; replies: Promise<[StoreError | null, unknown][]> }[] {
+    const cluster = this.client as Cluster;
+    const nodes = new Map<string, number[][]>();
+    for (const [slot, indexes] of groupBySlot(keys)) {
+      // ioredis pipelines a Cluster only when every command maps to the same nodes.
+      const node = cluster.slots[slot]?.join() ?? `slot ${slot}`;
+      const groups = nodes.get(node);
+      if (groups) groups.push(indexes);
+      else nodes.set(node, [indexes]);
+    }
+    return [...nodes.values()].map((groups) => ({
+      groups,
+      replies: this.#run(async () => {
+        const pipeline = cluster.pipeline();
+        for (const indexes of groups) pipeline[command](indexes.map((i) => keys[i]!));
+        const results = (await pipeline.exec()) ?? [];
+        return results.map(([error, reply]): [StoreError | null, unknown] => [
+          error ? commandError(error) : null,
+          reply,
+        ]);
+      }),
+    }));
   }
 
   /** Reads `keys` as one `MGET` (one per slot on a Cluster); raw texts, `null` for a miss. */
   async mget(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
     if (!this.cluster) return this.#run(() => this.client.mget(keys));
-    const texts: (string | null)[] = new Array(keys.length);
-    await Promise.all(
-      [...groupBySlot(keys).values()].map(async (indexes) => {
-        const found = await this.#run(() => this.client.mget(indexes.map((i) => keys[i]!)));
-        indexes.forEach((index, j) => {
-          texts[index] = found[j] ?? null;
-        });
-      }),
-    );
+    const texts: (string | null)[] = new Array(keys.length).fill(null);
+    await this.#eachGroup('mget', keys, (indexes, reply) => {
+      indexes.forEach((index, j) => {
+        texts[index] = (reply as (string | null)[])[j] ?? null;
+      });
+    });
     return texts;
   }
 
@@ -213,12 +247,28 @@ export class RedisConnection {
   async unlink(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
     if (!this.cluster) return this.#run(() => this.client.unlink(keys));
-    const counts = await Promise.all(
-      [...groupBySlot(keys).values()].map((indexes) =>
-        this.#run(() => this.client.unlink(indexes.map((i) => keys[i]!))),
-      ),
+    let count = 0;
+    await this.#eachGroup('unlink', keys, (_, reply) => {
+      count += reply as number;
+    });
+    return count;
+  }
+
+  async #eachGroup(
+    command: 'mget' | 'unlink',
+    keys: string[],
+    onReply: (indexes: number[], reply: unknown) => void,
+  ): Promise<void> {
+    await Promise.all(
+      this.#perNode(command, keys).map(async ({ groups, replies }) => {
+        const results = await replies;
+        for (let j = 0; j < groups.length; j++) {
+          const [error, reply] = results[j]!;
+          if (error) throw error;
+          onReply(groups[j]!, reply);
+        }
+      }),
     );
-    return counts.reduce((sum, count) => sum + count, 0);
   }
 
   /**
@@ -286,7 +336,7 @@ export class RedisConnection {
           clearTimeout(timer);
           if (error instanceof ReplyError) {
             // Redis answered: it is alive, the command was wrong.
-            reject(new StoreError(NAME, `command failed: ${messageOf(error)}`, { cause: error }));
+            reject(commandError(error));
             return;
           }
           this.#failure();
@@ -395,6 +445,10 @@ function settle(texts: (string | null)[], waiters: Waiter[]): void {
       waiter.reject(error);
     }
   }
+}
+
+function commandError(error: unknown): StoreError {
+  return new StoreError(NAME, `command failed: ${messageOf(error)}`, { cause: error });
 }
 
 /** The message of an error, or the thrown value as text. */
