@@ -79,6 +79,7 @@ export class RedisBus implements InvalidationBus {
   readonly #timeout: number;
   #subscriber: RedisClient | undefined;
   #subscribed: Promise<void> | undefined;
+  #closed = false;
 
   /** Prefer {@link redisBus}. */
   constructor(options: RedisBusOptions = {}) {
@@ -118,6 +119,9 @@ export class RedisBus implements InvalidationBus {
    * connection has subscribed, to a function that removes the handler.
    */
   async subscribe(handler: (message: BusMessage) => void): Promise<() => void> {
+    if (this.#closed) {
+      throw new StoreError('redis', 'the bus is closed', { code: 'E_STORE_CLOSED' });
+    }
     this.#handlers.add(handler);
     const unsubscribe = () => {
       this.#handlers.delete(handler);
@@ -203,6 +207,7 @@ export class RedisBus implements InvalidationBus {
 
   /** Closes the subscriber connection, and the publishing client if the bus created it. */
   async close(): Promise<void> {
+    this.#closed = true;
     this.#handlers.clear();
     this.#subscriber?.disconnect();
     this.#subscriber = undefined;

@@ -57,6 +57,12 @@ describe('redisBus', () => {
     }
   });
 
+  test('a closed bus refuses new subscriptions', async () => {
+    const bus = redisBus({ port: server.port, channel: 'inv4' });
+    await bus.close();
+    await expect(bus.subscribe(() => {})).rejects.toMatchObject({ code: 'E_STORE_CLOSED' });
+  });
+
   test('an invalid message is counted and reported, not passed on', async () => {
     const bus = redisBus({ port: server.port, channel: 'inv2' });
     const raw = new Redis(server.port);
