@@ -126,7 +126,16 @@ const NOT_STORED = Symbol('not stored');
 const BYPASS: Outcome = { type: 'bypass' };
 const PASS: Outcome = { type: 'pass' };
 
-type Loaded = StoredResponse | typeof NOT_STORED;
+/** What a URL's key holds for a varying response: the headers its variants are keyed by. */
+interface VaryIndex {
+  vary: string[];
+}
+
+type Loaded = StoredResponse | VaryIndex | typeof NOT_STORED;
+
+function isResponse(value: Loaded | undefined): value is StoredResponse {
+  return typeof value === 'object' && 'status' in value;
+}
 
 /**
  * The framework-agnostic engine behind `@cache/http/express` and `@cache/http/koa`: keys, HTTP
@@ -221,34 +230,29 @@ export class HttpCache<Req> {
     if (personal) base += `\n@${JSON.stringify(user)}`;
     const tags = route.tags?.(native);
     if (tags !== undefined) base += await this.#tags.generation(tags);
-    const index = await this.#cache.get<string[]>(`v:${base}`);
-    let key =
-      index === undefined ? `r:${base}` : `r:${base}${variantSuffix(varyValues(index, headers))}`;
-
-    const context: FillContext = {
-      stale: undefined,
-      judge: (status, responseHeaders) => this.#judge(route, personal, status, responseHeaders),
-      maxBodySize: route.maxBodySize,
-    };
+    let key = `r:${base}`;
+    let context: FillContext | undefined;
     let loading: Promise<Loaded> | undefined;
     const loader = (loaderContext: LoaderContext<Loaded>): Promise<Loaded> => {
       loaderContext.skip(); // the loader stores the response itself, under its variant key
       const { stale } = loaderContext;
-      // Only within the route's grace, even if the store keeps an entry a moment longer.
-      context.stale =
-        stale !== undefined &&
-        stale !== NOT_STORED &&
-        Date.now() < stale.expires + (route.grace || 0)
-          ? stale
-          : undefined;
+      context = {
+        // Only within the route's grace, even if the store keeps an entry a moment longer.
+        stale:
+          isResponse(stale) && Date.now() < stale.expires + (route.grace || 0) ? stale : undefined,
+        judge: (status, responseHeaders) => this.#judge(route, personal, status, responseHeaders),
+        maxBodySize: route.maxBodySize,
+      };
       loading = fill(context).then((filled): Loaded | Promise<Loaded> =>
         filled === undefined
           ? NOT_STORED
-          : this.#store(base, index, this.#build(filled, request), route, tags),
+          : this.#store(base, this.#build(filled, request), route, tags),
       );
       return loading;
     };
-    for (let attempt = 0; ; attempt++) {
+    // At most three lookups: the URL's key, which may hold the Vary index of its variants; the
+    // variant; and once more when a response shared by a filler was stored for other values.
+    for (let attempt = 0; attempt < 3; attempt++) {
       let value: Loaded | undefined;
       try {
         value = await this.#cache.getOrSet(key, loader, route.loadOptions);
@@ -260,19 +264,20 @@ export class HttpCache<Req> {
         // a stale response because the handler was slow.
         try {
           const own = await loading;
-          return { type: 'filled', response: own === NOT_STORED ? undefined : own };
+          return { type: 'filled', response: isResponse(own) ? own : undefined };
         } catch (error) {
-          return { type: 'failed', error, stale: context.stale };
+          return { type: 'failed', error, stale: context!.stale };
         }
       }
       if (value === undefined || value === NOT_STORED) return PASS;
-      if (matchesVary(value.vary, value.varyValues, headers))
+      if (isResponse(value) && matchesVary(value.vary, value.varyValues, headers)) {
         return { type: 'hit', response: value };
-      // A response stored for other values of its Vary headers: look up this request's variant once.
+      }
       const variant = `r:${base}${variantSuffix(varyValues(value.vary, headers))}`;
-      if (attempt > 0 || variant === key) return PASS;
+      if (variant === key) return PASS;
       key = variant;
     }
+    return PASS;
   }
 
   /**
@@ -334,12 +339,12 @@ export class HttpCache<Req> {
 
   async #store(
     base: string,
-    index: string[] | undefined,
     response: StoredResponse,
     route: Route<Req>,
     tags: readonly string[] | undefined,
   ): Promise<StoredResponse> {
     const ttl = response.expires - response.storedAt;
+    const { vary } = response;
     const writes: Promise<unknown>[] = [
       this.#cache.set(`r:${base}${variantSuffix(response.varyValues)}`, response, {
         ttl,
@@ -348,16 +353,13 @@ export class HttpCache<Req> {
         tags: tags === undefined || tags.length === 0 ? undefined : [...tags],
       }),
     ];
-    // The index of a varying response outlives its variants, so that they stay reachable in grace.
-    if (response.vary.length > 0) {
+    // A varying response leaves the index of its variants under the URL's key; the index
+    // outlives them, so that they stay reachable in grace.
+    if (vary.length > 0) {
+      const index: VaryIndex = { vary };
       writes.push(
-        this.#cache.set(`v:${base}`, response.vary, {
-          ttl: ttl + (route.grace || 0),
-          grace: false,
-        }),
+        this.#cache.set(`r:${base}`, index, { ttl: ttl + (route.grace || 0), grace: false }),
       );
-    } else if (index !== undefined) {
-      writes.push(this.#cache.delete(`v:${base}`));
     }
     await Promise.all(writes);
     return response;

@@ -73,7 +73,7 @@ export class KoaHttpCache {
         case 'bypass':
           return next();
         case 'pass':
-          ctx.set('X-Cache', 'MISS');
+          ctx.set('x-cache', 'MISS');
           return next();
         case 'hit': {
           const { response } = outcome;
@@ -86,7 +86,7 @@ export class KoaHttpCache {
         }
         case 'filled':
           if (clientError !== undefined) throw clientError;
-          if (outcome.response === undefined) ctx.set('X-Cache', 'MISS');
+          if (outcome.response === undefined) ctx.set('x-cache', 'MISS');
           else send(reset(ctx, preexisting), outcome.response, 'MISS', conditions);
           return;
         case 'failed':
@@ -94,7 +94,7 @@ export class KoaHttpCache {
             return send(reset(ctx, preexisting), outcome.stale, 'STALE', conditions);
           }
           if (!(outcome.error instanceof HandlerStatusError)) throw outcome.error;
-          ctx.set('X-Cache', 'MISS');
+          ctx.set('x-cache', 'MISS');
       }
     };
   }
@@ -223,8 +223,8 @@ function reset(ctx: Context, preexisting: OutgoingHttpHeaders): Context {
 }
 
 function send(ctx: Context, response: StoredResponse, label: Label, conditions: Conditions): void {
-  ctx.set('Age', ageOf(response));
-  ctx.set('X-Cache', label);
+  ctx.set('age', ageOf(response));
+  ctx.set('x-cache', label);
   if (notModified(response, conditions)) {
     ctx.status = 304;
     for (const name of NOT_MODIFIED_HEADERS) {

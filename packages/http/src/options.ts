@@ -21,8 +21,9 @@ export interface RouteOptions<Req> {
   /**
    * Handler timeouts for the request that refreshes a response, as in `getOrSet` of
    * `@cache/core`: after `soft`, requests waiting on a refresh get the stale response (within
-   * `grace`); after `hard`, they stop waiting and run the handler themselves.
-   * @default none
+   * `grace`); after `hard`, they stop waiting and run the handler themselves. The request running
+   * the handler always gets its own response (or the stale one if the handler fails).
+   * @default the cache's `timeouts`
    */
   timeouts?: TimeoutOptions;
   /**
