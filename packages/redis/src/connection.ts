@@ -319,9 +319,14 @@ export class RedisConnection {
           }),
         );
       }, this.#timeout);
-      const pending = awaitReady
-        ? this.#whenReady().then(() => (settled ? undefined : operation()))
-        : operation();
+      let pending: Promise<T | undefined>;
+      try {
+        pending = awaitReady
+          ? this.#whenReady().then(() => (settled ? undefined : operation()))
+          : operation();
+      } catch (error) {
+        pending = Promise.reject(error);
+      }
       pending.then(
         (value) => {
           if (settled) return;
