@@ -5,8 +5,8 @@ export interface WriteBehindEntry<V = unknown> {
   /** The value given to `write()`: in a batch, the key's last value. */
   readonly value: V;
   /**
-   * The queue's id of the write, increasing in the order writes were queued: a counter for the
-   * memory queue, the stream entry ID (`'1718000000000-0'`) for the Redis Streams queue.
+   * The queue's id of the write: a counter for the memory queue; for the Redis Streams queue the
+   * stream entry ID and the write's place in that entry (`'1718000000000-0/3'`).
    */
   readonly id: string;
 }

@@ -47,11 +47,16 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+// The most writes one stream entry holds: writes pushed in the same tick share entries.
+const WRITES_PER_ENTRY = 100;
+
 /**
  * A durable queue on a Redis Stream. `push` resolves once `XADD` succeeded; the flusher reads
  * with a consumer group and acknowledges (`XACK`, then `XDEL`) only after the database commit, so
  * a write is never lost once `write()` resolved: if the process dies, the writes it had taken are
- * claimed by another consumer (`XAUTOCLAIM`) and written again. Create it with {@link redisStreamQueue}.
+ * claimed by another consumer (`XAUTOCLAIM`) and written again. Writes pushed in the same tick
+ * go out in one pipeline and share stream entries (up to 100 a piece), so an entry is the unit
+ * that is read, claimed and acknowledged. Create it with {@link redisStreamQueue}.
  */
 export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
   /** Always `'redis'`. */
@@ -70,10 +75,15 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
   readonly #serializer: Serializer;
   #ready: Promise<void> | undefined;
   #buffer: Pending[] = [];
-  // Stream length at the last round trip, plus the writes pushed since.
+  // Entries in the stream at the last round trip, and how many writes an entry holds on average.
   #length = 0;
+  #entries = 1;
+  #writes = 1;
+  // Writes pushed and not yet in Redis.
   #unsent = 0;
-  // Whether this consumer's own pending writes (from before a restart, or a failed ack) must be read.
+  // Entries read but not yet handed out (a read returns whole entries; a batch takes whole ones).
+  #carry: WriteBehindEntry<V>[][] = [];
+  // Whether this consumer's own pending writes (from before a restart) are still to be read.
   #ownPending = true;
   #claimCursor = '0-0';
   #nextClaim = 0;
@@ -122,66 +132,81 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
         : new Redis(client as RedisOptions);
   }
 
-  /** Writes in the stream not yet acknowledged, as of the last round trip plus those pushed since. */
+  /**
+   * Writes in the stream not yet acknowledged: estimated from its length at the last round trip
+   * (entries × writes per entry), plus the writes pushed since.
+   */
   get depth(): number {
-    return this.#length + this.#unsent;
+    return Math.round((this.#length * this.#writes) / this.#entries) + this.#unsent;
   }
 
   /**
-   * Appends a write with `XADD`; resolves once Redis has it. Writes pushed in the same tick go
-   * out in one pipeline. Throws `SerializationError` for a value the serializer cannot encode.
+   * Appends a write; resolves once Redis has it. Writes pushed in the same tick go out in one
+   * pipeline of `XADD`s. Throws `SerializationError` for a value the serializer cannot encode.
    */
   push(key: string, value: V): Promise<void> {
     const text = this.#serializer.serialize(value);
     return new Promise((resolve, reject) => {
-      if (this.#buffer.push({ key, text, resolve, reject }) === 1)
+      if (this.#buffer.push({ key, text, resolve, reject }) === 1) {
         process.nextTick(() => this.#send());
+      }
       this.#unsent++;
     });
   }
 
   /**
-   * Takes up to `max` writes: first this consumer's own unacknowledged ones (after a restart),
-   * then writes other consumers left pending longer than `claimIdle`, then new ones.
+   * Takes up to `max` writes in whole stream entries (at least one entry): first this consumer's
+   * own unacknowledged ones (after a restart), then writes other consumers left pending longer
+   * than `claimIdle`, then new ones.
    */
   async take(max: number): Promise<WriteBehindEntry<V>[]> {
-    await this.#init();
-    if (this.#ownPending) {
-      const own = await this.#read(max, '0');
-      if (own.length > 0) return own;
-      this.#ownPending = false;
+    if (this.#carry.length === 0) this.#carry = await this.#fetch(max);
+    let count = 0;
+    let end = 0;
+    while (end < this.#carry.length && (end === 0 || count + this.#carry[end]!.length <= max)) {
+      count += this.#carry[end]!.length;
+      end++;
     }
-    if (Date.now() >= this.#nextClaim) {
-      const claimed = await this.#claim(max);
-      if (claimed.length > 0) return claimed;
-    }
-    return this.#read(max, '>');
+    return this.#carry.splice(0, end).flat();
   }
 
-  /** Acknowledges and deletes the entries, so they are neither delivered again nor kept. */
-  async ack(entries: WriteBehindEntry<V>[]): Promise<void> {
-    if (entries.length === 0) return;
-    const ids = entries.map((entry) => entry.id);
-    try {
-      const results = await this.#client
-        .pipeline()
-        .xack(this.stream, this.group, ...ids)
-        .xdel(this.stream, ...ids)
-        .xlen(this.stream)
-        .exec();
-      const failure = results?.find(([error]) => error !== null)?.[0];
-      if (failure) throw failure;
-      this.#length = Number(results?.[2]?.[1] ?? this.#length);
-    } catch (error) {
-      // The entries stay pending: read them again, so they are written and acknowledged later.
-      this.#ownPending = true;
-      throw error;
-    }
+  /**
+   * Acknowledges and deletes the writes' stream entries, so they are neither delivered again nor
+   * kept. Repeating it after a failure is harmless.
+   */
+  async ack(writes: WriteBehindEntry<V>[]): Promise<void> {
+    const ids = [...new Set(writes.map((write) => write.id.slice(0, write.id.indexOf('/'))))];
+    if (ids.length === 0) return;
+    const results = await this.#client
+      .pipeline()
+      .xack(this.stream, this.group, ...ids)
+      .xdel(this.stream, ...ids)
+      .xlen(this.stream)
+      .exec();
+    const failure = results?.find(([error]) => error !== null)?.[0];
+    if (failure) throw failure;
+    this.#length = Number(results?.[2]?.[1] ?? this.#length);
   }
 
   /** Quits the client if the queue created it. */
   async close(): Promise<void> {
     if (this.#owned) await this.#client.quit();
+  }
+
+  async #fetch(max: number): Promise<WriteBehindEntry<V>[][]> {
+    await this.#init();
+    // Read about `max` writes' worth of entries.
+    const count = Math.max(1, Math.ceil((max * this.#entries) / this.#writes));
+    if (this.#ownPending) {
+      const own = await this.#read(count, '0');
+      if (own.length > 0) return own;
+      this.#ownPending = false;
+    }
+    if (Date.now() >= this.#nextClaim) {
+      const claimed = await this.#claim(count);
+      if (claimed.length > 0) return claimed;
+    }
+    return this.#read(count, '>');
   }
 
   #init(): Promise<void> {
@@ -201,31 +226,40 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     const sending = this.#buffer;
     this.#buffer = [];
     const pipeline = this.#client.pipeline();
-    for (const { key, text } of sending) pipeline.xadd(this.stream, '*', 'k', key, 'v', text);
+    const entries = Math.ceil(sending.length / WRITES_PER_ENTRY);
+    for (let start = 0; start < sending.length; start += WRITES_PER_ENTRY) {
+      const fields: string[] = [];
+      for (const { key, text } of sending.slice(start, start + WRITES_PER_ENTRY)) {
+        fields.push(key, text);
+      }
+      pipeline.xadd(this.stream, '*', ...fields);
+    }
     pipeline.xlen(this.stream);
     let results: [Error | null, unknown][] | null;
     try {
       results = await pipeline.exec();
     } catch (error) {
-      results = sending.map(() => [error as Error, null]);
+      results = Array.from({ length: entries }, () => [error as Error, null]);
     }
     this.#unsent -= sending.length;
-    const length = results?.[sending.length];
+    this.#entries += entries;
+    this.#writes += sending.length;
+    const length = results?.[entries];
     if (length && length[0] === null) this.#length = Number(length[1]);
     sending.forEach((pending, i) => {
-      const error = results?.[i]?.[0];
+      const error = results?.[Math.floor(i / WRITES_PER_ENTRY)]?.[0];
       if (error) pending.reject(error);
       else pending.resolve();
     });
   }
 
-  async #read(max: number, from: '0' | '>'): Promise<WriteBehindEntry<V>[]> {
+  async #read(count: number, from: '0' | '>'): Promise<WriteBehindEntry<V>[][]> {
     const reply = (await this.#client.xreadgroup(
       'GROUP',
       this.group,
       this.consumer,
       'COUNT',
-      max,
+      count,
       'STREAMS',
       this.stream,
       from,
@@ -233,7 +267,7 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     return this.#decode(reply?.[0]?.[1] ?? []);
   }
 
-  async #claim(max: number): Promise<WriteBehindEntry<V>[]> {
+  async #claim(count: number): Promise<WriteBehindEntry<V>[][]> {
     const [cursor, entries, deleted] = (await this.#client.xautoclaim(
       this.stream,
       this.group,
@@ -241,7 +275,7 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
       this.#claimIdle,
       this.#claimCursor,
       'COUNT',
-      max,
+      count,
     )) as [cursor: string, entries: StreamEntry[], deleted?: string[]];
     this.#claimCursor = cursor;
     // A full pass over the pending list is done: look again once more writes could be idle enough.
@@ -250,18 +284,19 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     return this.#decode(entries);
   }
 
-  #decode(entries: StreamEntry[]): WriteBehindEntry<V>[] {
-    const decoded: WriteBehindEntry<V>[] = [];
+  // One array of writes per stream entry, whose fields are key, value, key, value, …
+  #decode(entries: StreamEntry[]): WriteBehindEntry<V>[][] {
+    const decoded: WriteBehindEntry<V>[][] = [];
     for (const [id, fields] of entries) {
       if (fields === null) continue;
-      let key: string | undefined;
-      let text: string | undefined;
+      const writes: WriteBehindEntry<V>[] = [];
       for (let i = 0; i + 1 < fields.length; i += 2) {
-        if (fields[i] === 'k') key = fields[i + 1];
-        else if (fields[i] === 'v') text = fields[i + 1];
+        const value = this.#serializer.deserialize(fields[i + 1]!) as V;
+        writes.push({ key: fields[i]!, value, id: `${id}/${i >> 1}` });
       }
-      if (key === undefined || text === undefined) continue;
-      decoded.push({ key, value: this.#serializer.deserialize(text) as V, id });
+      this.#entries++;
+      this.#writes += writes.length;
+      decoded.push(writes);
     }
     return decoded;
   }

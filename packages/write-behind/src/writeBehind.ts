@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Cache,
   type Duration,
@@ -54,6 +55,13 @@ export interface WriteBehindOptions<V = unknown> {
    * @default 'wait'
    */
   onFull?: 'wait' | 'reject';
+  /**
+   * How many batches may be written at once. Batches written together never share a key, so a
+   * key's writes stay in order; above 1 the writer must allow concurrent calls (a `pg.Pool`
+   * does, one `pg.Client` running a transaction does not).
+   * @default 1
+   */
+  concurrency?: number;
   /** Retries of a failing batch. */
   retry?: RetryOptions;
   /** Where writes wait. @default memoryQueue() */
@@ -109,6 +117,7 @@ export class WriteBehind<V = unknown> {
   readonly #interval: number;
   readonly #maxBatch: number;
   readonly #maxQueue: number;
+  readonly #concurrency: number;
   readonly #reject: boolean;
   readonly #retry: Retry;
   readonly #deadLetter: WriteBehindOptions<V>['deadLetter'];
@@ -136,6 +145,9 @@ export class WriteBehind<V = unknown> {
   readonly #flushing: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
   #busy = false;
+  // Set when a full batch or flush() came while the flusher ran, so that it takes again.
+  #demand = false;
+  #wake: (() => void) | undefined;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -179,6 +191,7 @@ export class WriteBehind<V = unknown> {
       options.maxQueue === Number.POSITIVE_INFINITY
         ? options.maxQueue
         : count(options.maxQueue ?? 100_000, 'maxQueue', this.#maxBatch);
+    this.#concurrency = count(options.concurrency ?? 1, 'concurrency', 1);
     const retry = options.retry ?? {};
     if (retry === null || typeof retry !== 'object') {
       throw new InvalidArgumentError('retry', 'expected an object such as { retries: 5 }');
@@ -311,9 +324,13 @@ export class WriteBehind<V = unknown> {
     return this;
   }
 
-  // Runs the flusher now unless it is running (it then sees the new demand before it stops).
+  // Runs the flusher now, or wakes it if it waits for a batch in flight to finish.
   #start(): void {
-    if (this.#busy) return;
+    if (this.#busy) {
+      this.#demand = true;
+      this.#wake?.();
+      return;
+    }
     this.#busy = true;
     clearTimeout(this.#timer);
     void this.#run();
@@ -329,44 +346,94 @@ export class WriteBehind<V = unknown> {
   }
 
   async #run(): Promise<void> {
+    const inflight = new Set<Promise<void>>();
+    const writing = new Set<string>();
+    let taken = 0;
+    let next = this.#take();
     for (;;) {
-      const waiters = this.#flushing.length;
+      const { batch: taking, waiters } = next;
       let batch: WriteBehindEntry<V>[];
       try {
-        batch = await this.#queue.take(this.#maxBatch);
+        batch = await taking;
       } catch (error) {
         this.#fail(error, 'take');
         break;
       }
       if (batch.length === 0) {
+        await Promise.all(inflight);
+        // Every flush() called before this take started is satisfied: the queue was empty.
         for (const resolve of this.#flushing.splice(0, waiters)) resolve();
-        if (this.#flushing.length === 0) break;
+        if (this.#flushing.length === 0 && !this.#demand) break;
+        next = this.#take();
         continue;
       }
-      await this.#flushBatch(batch);
-      if (this.#flushing.length === 0 && this.#queue.depth < this.#maxBatch) break;
+      // One row per key: its last write, placed where that write was.
+      const last = new Map<string, WriteBehindEntry<V>>();
+      for (const entry of batch) {
+        last.delete(entry.key);
+        last.set(entry.key, entry);
+      }
+      const rows = [...last.values()];
+      // A key's writes stay in order: a batch waits for every batch in flight that holds one of
+      // its keys (to be written and acknowledged), and for a free slot.
+      while (inflight.size >= this.#concurrency || rows.some((row) => writing.has(row.key))) {
+        await Promise.race(inflight);
+      }
+      taken += batch.length;
+      // Take the next batch while this one is written.
+      const more = this.#flushing.length > 0 || this.#queue.depth - taken >= this.#maxBatch;
+      if (more) next = this.#take();
+      for (const row of rows) writing.add(row.key);
+      const flushing: Promise<void> = this.#flushBatch(batch, rows).then(() => {
+        for (const row of rows) writing.delete(row.key);
+        taken -= batch.length;
+        inflight.delete(flushing);
+      });
+      inflight.add(flushing);
+      if (!more) {
+        // Nothing to take yet: wait for a batch to finish or for a full batch or flush() to come.
+        const demand = () =>
+          this.#demand || this.#flushing.length > 0 || this.#queue.depth - taken >= this.#maxBatch;
+        while (!demand() && inflight.size > 0) {
+          await Promise.race([...inflight, new Promise<void>((wake) => (this.#wake = wake))]);
+        }
+        this.#wake = undefined;
+        if (!demand()) break;
+        next = this.#take();
+      }
     }
+    // Only after a failed take are batches still in flight; otherwise nothing asked for a flush
+    // since the last take, and the next run is at the interval.
+    if (inflight.size > 0) await Promise.all(inflight);
     this.#busy = false;
     this.#arm();
   }
 
-  async #flushBatch(batch: WriteBehindEntry<V>[]): Promise<void> {
+  #take(): { batch: Promise<WriteBehindEntry<V>[]>; waiters: number } {
+    const waiters = this.#flushing.length;
+    this.#demand = false;
+    const batch = (async () => this.#queue.take(this.#maxBatch))();
+    // Awaited in #run; until then a rejection must not count as unhandled.
+    batch.catch(() => {});
+    return { batch, waiters };
+  }
+
+  async #flushBatch(batch: WriteBehindEntry<V>[], rows: WriteBehindEntry<V>[]): Promise<void> {
     const started = performance.now();
-    // One row per key: its last write, placed where that write was.
-    const last = new Map<string, WriteBehindEntry<V>>();
-    for (const entry of batch) {
-      last.delete(entry.key);
-      last.set(entry.key, entry);
-    }
-    const rows = [...last.values()];
     this.#stats.coalesced += batch.length - rows.length;
     const flushed = this.#stats.flushed;
     const outcome = await this.#attempt(rows, this.#retry.retries);
     if (!outcome.ok) await this.#isolate(rows, outcome.error);
-    try {
-      await this.#queue.ack(batch);
-    } catch (error) {
-      this.#fail(error, 'ack');
+    // The rows are committed: acknowledge them before a batch holding one of their keys is
+    // written, so that a batch delivered again never lands after a newer one.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#queue.ack(batch);
+        break;
+      } catch (error) {
+        this.#fail(error, 'ack');
+        await sleep(this.#backoff(attempt));
+      }
     }
     const duration = performance.now() - started;
     const latency = this.#latency;
@@ -391,16 +458,21 @@ export class WriteBehind<V = unknown> {
         return OK;
       } catch (error) {
         if (attempt > retries) return { ok: false, error };
-        const { minDelay, maxDelay } = this.#retry;
-        const ceiling = Math.min(maxDelay, minDelay * 2 ** (attempt - 1));
-        const delay = Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
+        const delay = this.#backoff(attempt);
         this.#stats.retried++;
         if (this.#listening.retried) {
           this.#emit('retried', { rows: rows.length, attempt, delay, error });
         }
-        await new Promise((resolve) => setTimeout(resolve, delay));
+        await sleep(delay);
       }
     }
+  }
+
+  // Exponential backoff, each delay jittered down by up to half so that retries spread out.
+  #backoff(attempt: number): number {
+    const { minDelay, maxDelay } = this.#retry;
+    const ceiling = Math.min(maxDelay, minDelay * 2 ** (attempt - 1));
+    return Math.round(ceiling / 2 + (Math.random() * ceiling) / 2);
   }
 
   // A batch failed every retry: halve it until the failing rows are alone, so one bad row

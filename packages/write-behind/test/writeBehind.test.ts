@@ -55,6 +55,20 @@ describe('writeBehind', () => {
     await users.close();
   });
 
+  it('writes null, strings, numbers and objects as JSON values', async () => {
+    const table = await createTable(pool);
+    const users = writeBehind({ write: postgresWriter(pool, table), flushInterval: '1h' });
+    const values = {
+      nothing: null,
+      text: 'a "quoted" text',
+      number: 1.5,
+      object: { a: [1, null] },
+    };
+    for (const [key, value] of Object.entries(values)) await users.write(key, value);
+    await users.close();
+    expect(await readTable(pool, table)).toEqual(new Map(Object.entries(values)));
+  });
+
   it('writes only the last value of a key in a batch, in the order of the last writes', async () => {
     const table = await createTable(pool);
     const { batches, write } = recording(table);
@@ -87,30 +101,50 @@ describe('writeBehind', () => {
     await users.close();
   });
 
-  it("writes a key's values in order across batches, so the last one wins", async () => {
-    const table = await createTable(pool);
-    const { batches, write } = recording(table);
-    const users = writeBehind({ write, maxBatch: 7, flushInterval: '1h' });
-    const writes: Promise<void>[] = [];
-    for (let n = 0; n < 100; n++) writes.push(users.write(`k${n % 3}`, { n }));
-    await Promise.all(writes);
-    await users.close();
-    const seen = new Map<string, number>();
-    for (const batch of batches) {
-      for (const [key, value] of batch) {
-        const n = (value as Row).n;
-        expect(n).toBeGreaterThan(seen.get(key) ?? -1);
-        seen.set(key, n);
+  it.each([1, 3])(
+    "writes a key's values in order across batches, so the last one wins (concurrency %i)",
+    async (concurrency) => {
+      const table = await createTable(pool);
+      const { batches, write } = recording(table);
+      const users = writeBehind({ write, maxBatch: 7, flushInterval: '1h', concurrency });
+      const writes: Promise<void>[] = [];
+      for (let n = 0; n < 100; n++) writes.push(users.write(`k${n % 13}`, { n }));
+      await Promise.all(writes);
+      await users.close();
+      const seen = new Map<string, number>();
+      for (const batch of batches) {
+        for (const [key, value] of batch) {
+          const n = (value as Row).n;
+          expect(n).toBeGreaterThan(seen.get(key) ?? -1);
+          seen.set(key, n);
+        }
       }
-    }
-    expect(batches.length).toBeGreaterThan(1);
-    expect(await readTable(pool, table)).toEqual(
-      new Map([
-        ['k0', { n: 99 }],
-        ['k1', { n: 97 }],
-        ['k2', { n: 98 }],
-      ]),
-    );
+      expect(batches.length).toBeGreaterThan(1);
+      const lastValues = new Map<string, Row>();
+      for (let n = 0; n < 100; n++) lastValues.set(`k${n % 13}`, { n });
+      expect(await readTable(pool, table)).toEqual(lastValues);
+    },
+  );
+
+  it('writes up to `concurrency` batches at once when they share no key', async () => {
+    const table = await createTable(pool);
+    const upsert = postgresWriter(pool, table);
+    const allStarted = gate();
+    let active = 0;
+    const users = writeBehind({
+      write: async (batch) => {
+        if (++active === 3) allStarted.open();
+        await allStarted.promise; // the third concurrent call lets all three finish
+        await upsert(batch);
+        active--;
+      },
+      maxBatch: 10,
+      concurrency: 3,
+      flushInterval: '1h',
+    });
+    for (let n = 0; n < 30; n++) await users.write(`k${n}`, n);
+    await users.close();
+    expect((await readTable(pool, table)).size).toBe(30);
   });
 
   it('flushes a full batch without waiting for the interval', async () => {
@@ -280,6 +314,7 @@ describe('writeBehind', () => {
     const bad: [object, string][] = [
       [{}, 'write'],
       [{ write, maxBatch: 0 }, 'maxBatch'],
+      [{ write, concurrency: 0 }, 'concurrency'],
       [{ write, maxBatch: 10, maxQueue: 5 }, 'maxQueue'],
       [{ write, flushInterval: -1 }, 'flushInterval'],
       [{ write, onFull: 'drop' }, 'onFull'],

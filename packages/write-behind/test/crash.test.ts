@@ -1,0 +1,114 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
+import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPool, createTable, readTable } from './support.js';
+
+const worker = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
+const KEYS = 100_000;
+
+let postgres: PostgresServer;
+let redisServer: RedisServer;
+let pool: pg.Pool;
+let redis: Redis;
+
+beforeAll(async () => {
+  [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
+  pool = createPool(postgres);
+  redis = new Redis(redisServer.url);
+});
+
+afterAll(async () => {
+  redis?.disconnect();
+  await pool?.end();
+  await Promise.all([postgres?.stop(), redisServer?.stop()]);
+});
+
+type Message = { type: string; [field: string]: unknown };
+
+function start(mode: string, settings: object): ChildProcess {
+  return fork(worker, [mode, JSON.stringify(settings)], {
+    execArgv: ['--import', 'tsx', '--conditions=@cache/source'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+}
+
+/** Resolves the first message of `type` from the child; rejects if it exits first. */
+function message(child: ChildProcess, type: string): Promise<Message> {
+  return new Promise((resolve, reject) => {
+    const onMessage = (received: Message) => {
+      if (received.type !== type) return;
+      child.off('exit', onExit);
+      child.off('message', onMessage);
+      resolve(received);
+    };
+    const onExit = (code: number | null) =>
+      reject(new Error(`the child exited with ${code} before sending "${type}"`));
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
+/** Asserts every key is in the table with its last value: the second write for every 10th key. */
+async function expectEveryLastValue(table: string): Promise<void> {
+  const rows = await readTable(pool, table);
+  expect(rows.size).toBe(KEYS);
+  const wrong: string[] = [];
+  for (let i = 0; i < KEYS; i++) {
+    const expected = { i, round: i % 10 === 0 ? 2 : 1 };
+    const actual = rows.get(`key:${i}`) as typeof expected | undefined;
+    if (actual?.i !== expected.i || actual.round !== expected.round) wrong.push(`key:${i}`);
+  }
+  expect(wrong).toEqual([]);
+}
+
+describe('crash safety', () => {
+  it('loses no acknowledged write when the process is SIGKILLed mid-flush (Redis Streams)', async () => {
+    const table = await createTable(pool);
+    const settings = {
+      pg: postgres.config,
+      redis: redisServer.url,
+      stream: 'crash',
+      table,
+      keys: KEYS,
+    };
+    const producer = start('produce', settings);
+    const exited = once(producer, 'exit');
+    await message(producer, 'written');
+    // The 4th batch is committed in PostgreSQL and not yet acknowledged in the stream.
+    await message(producer, 'committed');
+    producer.kill('SIGKILL');
+    await exited;
+
+    const before = await readTable(pool, table);
+    expect(before.size).toBeGreaterThan(0);
+    expect(before.size).toBeLessThan(KEYS);
+    const [pending] = (await redis.xpending('crash', 'write-behind')) as [number];
+    expect(pending).toBeGreaterThan(0);
+
+    const drainer = start('drain', settings);
+    const drained = await message(drainer, 'drained');
+    await once(drainer, 'exit');
+    expect(drained.stats).toMatchObject({ deadLettered: 0, errors: 0 });
+    await expectEveryLastValue(table);
+    expect(await redis.xlen('crash')).toBe(0);
+    const [left] = (await redis.xpending('crash', 'write-behind')) as [number];
+    expect(left).toBe(0);
+  }, 120_000);
+
+  it('writes everything queued before exiting when closed on SIGTERM (memory queue)', async () => {
+    const table = await createTable(pool);
+    const child = start('sigterm', { pg: postgres.config, table, keys: KEYS });
+    const exited = once(child, 'exit');
+    const written = await message(child, 'written');
+    expect(written.depth).toBeGreaterThan(0);
+    child.kill('SIGTERM');
+    const [code] = await exited;
+    expect(code).toBe(0);
+    await expectEveryLastValue(table);
+  }, 120_000);
+});
