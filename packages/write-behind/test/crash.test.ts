@@ -1,32 +1,13 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
-import { Redis } from 'ioredis';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPool, createTable, readTable } from './support.js';
+import { describe, expect, it } from 'vitest';
+import { createTable, readTable, useServers } from './support.js';
 
 const worker = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
 const KEYS = 100_000;
 
-let postgres: PostgresServer;
-let redisServer: RedisServer;
-let pool: pg.Pool;
-let redis: Redis;
-
-beforeAll(async () => {
-  [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
-  pool = createPool(postgres);
-  redis = new Redis(redisServer.url);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await pool?.end();
-  await Promise.all([postgres?.stop(), redisServer?.stop()]);
-});
+const servers = useServers();
 
 type Message = { type: string; [field: string]: unknown };
 
@@ -55,7 +36,7 @@ function message(child: ChildProcess, type: string): Promise<Message> {
 
 /** Asserts every key is in the table with its last value: the second write for every 10th key. */
 async function expectEveryLastValue(table: string): Promise<void> {
-  const rows = await readTable(pool, table);
+  const rows = await readTable(servers.pool, table);
   expect(rows.size).toBe(KEYS);
   const wrong: string[] = [];
   for (let i = 0; i < KEYS; i++) {
@@ -68,10 +49,10 @@ async function expectEveryLastValue(table: string): Promise<void> {
 
 describe('crash safety', () => {
   it('loses no acknowledged write when the process is SIGKILLed mid-flush (Redis Streams)', async () => {
-    const table = await createTable(pool);
+    const table = await createTable(servers.pool);
     const settings = {
-      pg: postgres.config,
-      redis: redisServer.url,
+      pg: servers.postgres.config,
+      redis: servers.redisServer.url,
       stream: 'crash',
       table,
       keys: KEYS,
@@ -84,10 +65,10 @@ describe('crash safety', () => {
     producer.kill('SIGKILL');
     await exited;
 
-    const before = await readTable(pool, table);
+    const before = await readTable(servers.pool, table);
     expect(before.size).toBeGreaterThan(0);
     expect(before.size).toBeLessThan(KEYS);
-    const [pending] = (await redis.xpending('crash', 'write-behind')) as [number];
+    const [pending] = (await servers.redis.xpending('crash', 'write-behind')) as [number];
     expect(pending).toBeGreaterThan(0);
 
     const drainer = start('drain', settings);
@@ -95,14 +76,14 @@ describe('crash safety', () => {
     await once(drainer, 'exit');
     expect(drained.stats).toMatchObject({ deadLettered: 0, errors: 0 });
     await expectEveryLastValue(table);
-    expect(await redis.xlen('crash')).toBe(0);
-    const [left] = (await redis.xpending('crash', 'write-behind')) as [number];
+    expect(await servers.redis.xlen('crash')).toBe(0);
+    const [left] = (await servers.redis.xpending('crash', 'write-behind')) as [number];
     expect(left).toBe(0);
   }, 120_000);
 
   it('writes everything queued before exiting when closed on SIGTERM (memory queue)', async () => {
-    const table = await createTable(pool);
-    const child = start('sigterm', { pg: postgres.config, table, keys: KEYS });
+    const table = await createTable(servers.pool);
+    const child = start('sigterm', { pg: servers.postgres.config, table, keys: KEYS });
     const exited = once(child, 'exit');
     const written = await message(child, 'written');
     expect(written.depth).toBeGreaterThan(0);

@@ -1,65 +1,46 @@
 import { writeBehind } from '@cache/write-behind';
 import { redisStreamQueue } from '@cache/write-behind/redis';
-import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
-import { Redis } from 'ioredis';
-import type pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { postgresWriter } from '../examples/postgresWriter.js';
-import { createPool, createTable, gate, readTable } from './support.js';
+import { createTable, gate, readTable, useServers } from './support.js';
 
-let postgres: PostgresServer;
-let redisServer: RedisServer;
-let pool: pg.Pool;
-let redis: Redis;
+const servers = useServers();
 let streams = 0;
-
-beforeAll(async () => {
-  [postgres, redisServer] = await Promise.all([startPostgres(), startRedis()]);
-  pool = createPool(postgres);
-  redis = new Redis(redisServer.url);
-});
-
-afterAll(async () => {
-  redis?.disconnect();
-  await pool?.end();
-  await Promise.all([postgres?.stop(), redisServer?.stop()]);
-});
 
 function streamName(): string {
   return `writes:${++streams}`;
 }
 
 async function pendingCount(stream: string, group = 'write-behind'): Promise<number> {
-  const [count] = (await redis.xpending(stream, group)) as [number];
+  const [count] = (await servers.redis.xpending(stream, group)) as [number];
   return count;
 }
 
 describe('redisStreamQueue', () => {
   it('resolves write() once the write is in the stream, and deletes it once in PostgreSQL', async () => {
-    const table = await createTable(pool);
+    const table = await createTable(servers.pool);
     const stream = streamName();
     const users = writeBehind({
-      write: postgresWriter(pool, table),
-      queue: redisStreamQueue({ client: redis, stream }),
+      write: postgresWriter(servers.pool, table),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
       flushInterval: '1h',
     });
     await users.write('user:1', { name: 'Ada' });
-    expect(await redis.xlen(stream)).toBe(1);
+    expect(await servers.redis.xlen(stream)).toBe(1);
     expect(users.stats().depth).toBe(1);
     await users.flush();
-    expect(await readTable(pool, table)).toEqual(new Map([['user:1', { name: 'Ada' }]]));
-    expect(await redis.xlen(stream)).toBe(0);
+    expect(await readTable(servers.pool, table)).toEqual(new Map([['user:1', { name: 'Ada' }]]));
+    expect(await servers.redis.xlen(stream)).toBe(0);
     expect(await pendingCount(stream)).toBe(0);
     expect(users.stats().depth).toBe(0);
     await users.close();
   });
 
   it('acknowledges a batch only after the database committed it', async () => {
-    const table = await createTable(pool);
+    const table = await createTable(servers.pool);
     const stream = streamName();
     const slow = gate();
-    const upsert = postgresWriter(pool, table);
+    const upsert = postgresWriter(servers.pool, table);
     const started = gate();
     const users = writeBehind({
       write: async (batch) => {
@@ -67,7 +48,7 @@ describe('redisStreamQueue', () => {
         await slow.promise;
         await upsert(batch);
       },
-      queue: redisStreamQueue({ client: redis, stream }),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
       flushInterval: '1h',
     });
     for (let n = 0; n < 3; n++) await users.write(`k${n}`, n);
@@ -77,36 +58,41 @@ describe('redisStreamQueue', () => {
     slow.open();
     await flushed;
     expect(await pendingCount(stream)).toBe(0);
-    expect((await readTable(pool, table)).size).toBe(3);
+    expect((await readTable(servers.pool, table)).size).toBe(3);
     await users.close();
   });
 
   it('writes what a dead consumer took and never acknowledged', async () => {
-    const table = await createTable(pool);
+    const table = await createTable(servers.pool);
     const stream = streamName();
-    const dying = redisStreamQueue({ client: redis, stream, consumer: 'dying' });
+    const dying = redisStreamQueue({ client: servers.redis, stream, consumer: 'dying' });
     for (let n = 0; n < 5; n++) await dying.push(`k${n}`, n);
     // The consumer takes the writes, then its process dies before the database commit.
     expect(await dying.take(10)).toHaveLength(5);
     expect(await pendingCount(stream)).toBe(5);
     const survivor = writeBehind({
-      write: postgresWriter(pool, table),
-      queue: redisStreamQueue({ client: redis, stream, consumer: 'survivor', claimIdle: 0 }),
+      write: postgresWriter(servers.pool, table),
+      queue: redisStreamQueue({
+        client: servers.redis,
+        stream,
+        consumer: 'survivor',
+        claimIdle: 0,
+      }),
       flushInterval: '1h',
     });
     await survivor.flush();
-    expect((await readTable(pool, table)).size).toBe(5);
+    expect((await readTable(servers.pool, table)).size).toBe(5);
     expect(await pendingCount(stream)).toBe(0);
     await survivor.close();
   });
 
   it('takes back its own unacknowledged writes first when restarted under the same name', async () => {
     const stream = streamName();
-    const before = redisStreamQueue({ client: redis, stream, consumer: 'web-1' });
+    const before = redisStreamQueue({ client: servers.redis, stream, consumer: 'web-1' });
     await before.push('k', 'old');
     expect(await before.take(10)).toMatchObject([{ key: 'k', value: 'old' }]);
     await before.push('k', 'new');
-    const after = redisStreamQueue({ client: redis, stream, consumer: 'web-1' });
+    const after = redisStreamQueue({ client: servers.redis, stream, consumer: 'web-1' });
     const own = await after.take(10);
     expect(own).toMatchObject([{ key: 'k', value: 'old' }]);
     await after.ack(own);
@@ -121,7 +107,7 @@ describe('redisStreamQueue', () => {
       write: (batch) => {
         received.push(...batch.map((entry) => entry.value));
       },
-      queue: redisStreamQueue({ client: redis, stream }),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
       flushInterval: '1h',
     });
     const value = {
@@ -137,20 +123,20 @@ describe('redisStreamQueue', () => {
 
   it('connects with a redis:// URL', async () => {
     const stream = streamName();
-    const queue = redisStreamQueue({ client: redisServer.url, stream });
+    const queue = redisStreamQueue({ client: servers.redisServer.url, stream });
     const users = writeBehind({ write: () => {}, queue, flushInterval: '1h' });
     await users.write('k', 1);
     await users.close();
-    expect(await redis.xlen(stream)).toBe(0);
+    expect(await servers.redis.xlen(stream)).toBe(0);
   });
 
   it('rejects bad options with InvalidArgumentError naming the option', () => {
     const bad: [object, string][] = [
-      [{ client: redis }, 'stream'],
-      [{ client: redis, stream: 's', group: '' }, 'group'],
+      [{ client: servers.redis }, 'stream'],
+      [{ client: servers.redis, stream: 's', group: '' }, 'group'],
       [{ stream: 's' }, 'client'],
-      [{ client: redis, stream: 's', claimIdle: -1 }, 'claimIdle'],
-      [{ client: redis, stream: 's', consumer: '' }, 'consumer'],
+      [{ client: servers.redis, stream: 's', claimIdle: -1 }, 'claimIdle'],
+      [{ client: servers.redis, stream: 's', consumer: '' }, 'consumer'],
     ];
     for (const [options, argument] of bad) {
       expect(() => redisStreamQueue(options as never), argument).toThrow(

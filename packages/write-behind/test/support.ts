@@ -1,6 +1,9 @@
 import type { CacheEntry, CacheStore } from '@cache/core';
-import type { PostgresServer } from '@cache-tooling/postgres-server';
+import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
+import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
 import pg from 'pg';
+import { afterAll, beforeAll } from 'vitest';
 
 /** A plain in-process store for `createCache`, so these tests need no other @cache package. */
 export function mapStore(): CacheStore & { entries: Map<string, CacheEntry> } {
@@ -52,4 +55,28 @@ export function gate(): { promise: Promise<void>; open: () => void } {
     open = resolve;
   });
   return { promise, open };
+}
+
+/** The servers of one test file: a PostgreSQL with a pool, and a redis-server with a client. */
+export interface Servers {
+  postgres: PostgresServer;
+  pool: pg.Pool;
+  redisServer: RedisServer;
+  redis: Redis;
+}
+
+/** Starts PostgreSQL and Redis before the file's tests and stops them after; fills `servers`. */
+export function useServers(): Servers {
+  const servers = {} as Servers;
+  beforeAll(async () => {
+    [servers.postgres, servers.redisServer] = await Promise.all([startPostgres(), startRedis()]);
+    servers.pool = createPool(servers.postgres);
+    servers.redis = new Redis(servers.redisServer.url);
+  });
+  afterAll(async () => {
+    servers.redis?.disconnect();
+    await servers.pool?.end();
+    await Promise.all([servers.postgres?.stop(), servers.redisServer?.stop()]);
+  });
+  return servers;
 }
