@@ -1,6 +1,8 @@
 // Shared vitest options. Tests resolve workspace packages to their TypeScript
 // sources through the `@cache/source` export condition, so `test` needs no build.
-const conditions = ['@cache/source', 'node', 'import', 'module', 'default'];
+// Vite adds 'import' or 'require' by itself; listing them here would also hand them to Node for
+// external packages and make require() inside a CJS dependency (pg) load its ESM build.
+const conditions = ['@cache/source', 'node', 'default'];
 
 /** @type {import('vitest/config').ViteUserConfig} */
 export const vitestBase = {
