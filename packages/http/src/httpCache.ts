@@ -90,16 +90,25 @@ export type Outcome =
   /** This request's handler failed; `stale` is the response to serve instead, if any. */
   | { type: 'failed'; error: unknown; stale: StoredResponse | undefined };
 
-/** A route's options, resolved once. */
+/** A route's options, resolved once by {@link HttpCache.route}. */
 export interface Route<Req> {
+  /** Freshness in ms when the response has no `s-maxage`/`max-age`. */
   readonly ttl: number;
+  /** Grace in ms, or `false`. */
   readonly grace: number | false;
+  /** What `getOrSet` is called with (the route's timeouts). */
   readonly loadOptions: GetOrSetOptions | undefined;
+  /** See {@link RouteOptions.key}. */
   readonly key: ((request: Req) => string) | undefined;
+  /** See {@link RouteOptions.user}. */
   readonly user: ((request: Req) => string | undefined) | undefined;
+  /** The route's tags for a request (checked). */
   readonly tags: ((request: Req) => readonly string[]) | undefined;
+  /** See {@link RouteOptions.condition}. */
   readonly condition: ((request: Req) => boolean) | undefined;
+  /** The statuses that may be stored. */
   readonly statuses: ReadonlySet<number>;
+  /** The largest body stored, in bytes. */
   readonly maxBodySize: number;
 }
 

@@ -48,6 +48,19 @@ export function httpCacheSuite(framework: Framework): void {
     };
   }
 
+  // Holds handlers until `count` requests have reached the cache middleware: truly concurrent.
+  function arrivals(count: number): { promise: Promise<void>; condition: () => boolean } {
+    const all = gate();
+    let arrived = 0;
+    return {
+      promise: all.promise,
+      condition: () => {
+        if (++arrived === count) all.open();
+        return true;
+      },
+    };
+  }
+
   describe(`${framework.name}: storing and serving`, () => {
     test('a second GET is served from the cache with the same status, headers and body', async () => {
       const route = counted('/hello', () => ({
@@ -297,14 +310,18 @@ export function httpCacheSuite(framework: Framework): void {
     });
 
     test('concurrent cold requests for different variants each get their own', async () => {
-      const open = gate();
-      const route = counted('/lang', async (req) => {
-        await open.promise;
-        return {
-          headers: { vary: 'accept-language' },
-          body: `lang=${req.headers['accept-language']}`,
-        };
-      });
+      const all = arrivals(5);
+      const route = counted(
+        '/lang',
+        async (req) => {
+          await all.promise;
+          return {
+            headers: { vary: 'accept-language' },
+            body: `lang=${req.headers['accept-language']}`,
+          };
+        },
+        { condition: all.condition },
+      );
       const { url } = await start([route]);
       const answers = ['de', 'fr', 'en', 'fr', 'de'].map((lang) =>
         request(`${url}/lang`, { headers: { 'accept-language': lang } }).then((a) => [
@@ -312,7 +329,6 @@ export function httpCacheSuite(framework: Framework): void {
           a.text,
         ]),
       );
-      open.open();
       for (const [lang, text] of await Promise.all(answers)) expect(text).toBe(`lang=${lang}`);
     });
 
@@ -326,15 +342,17 @@ export function httpCacheSuite(framework: Framework): void {
 
   describe(`${framework.name}: safety`, () => {
     test('a response carrying Set-Cookie is never stored nor shared, even with concurrent requests', async () => {
-      const open = gate();
-      const route = counted('/session', async (_, call) => {
-        await open.promise;
-        return { headers: { 'set-cookie': `sid=secret-${call}` }, body: `session ${call}` };
-      });
+      const all = arrivals(5);
+      const route = counted(
+        '/session',
+        async (_, call) => {
+          await all.promise;
+          return { headers: { 'set-cookie': `sid=secret-${call}` }, body: `session ${call}` };
+        },
+        { condition: all.condition },
+      );
       const { url } = await start([route]);
-      const answers = Array.from({ length: 5 }, () => request(`${url}/session`));
-      open.open();
-      const results = await Promise.all(answers);
+      const results = await Promise.all(Array.from({ length: 5 }, () => request(`${url}/session`)));
       const cookies = results.map((a) => String(a.headers['set-cookie']));
       expect(new Set(cookies).size).toBe(5);
       for (const answer of results) {
@@ -385,21 +403,20 @@ export function httpCacheSuite(framework: Framework): void {
     });
 
     test('attack: concurrent users on a personal route never share a response', async () => {
-      const open = gate();
+      const all = arrivals(6);
       const route = counted(
         '/inbox',
         async (req) => {
-          await open.promise;
+          await all.promise;
           return { body: `inbox of ${req.headers.cookie}` };
         },
-        { user: (req) => req.headers.cookie },
+        { user: (req) => req.headers.cookie, condition: all.condition },
       );
       const { url } = await start([route]);
       const users = ['u=1', 'u=2', 'u=3', 'u=1', 'u=2', 'u=3'];
       const answers = users.map((cookie) =>
         request(`${url}/inbox`, { headers: { cookie } }).then((a) => [cookie, a.text]),
       );
-      open.open();
       for (const [cookie, text] of await Promise.all(answers))
         expect(text).toBe(`inbox of ${cookie}`);
       expect(route.calls()).toBe(3);
@@ -467,20 +484,14 @@ export function httpCacheSuite(framework: Framework): void {
 
   describe(`${framework.name}: single-flight and grace`, () => {
     test('N identical concurrent requests for a cold route run the handler once', async () => {
-      const open = gate();
-      let arrived = 0;
+      const all = arrivals(20);
       const route = counted(
         '/report',
         async () => {
-          await open.promise;
+          await all.promise;
           return { body: 'expensive report' };
         },
-        {
-          condition: () => {
-            if (++arrived === 20) open.open();
-            return true;
-          },
-        },
+        { condition: all.condition },
       );
       const { url } = await start([route]);
       const answers = await Promise.all(Array.from({ length: 20 }, () => request(`${url}/report`)));
