@@ -1,0 +1,2 @@
+export type { MemoryStoreOptions } from './memoryStore.js';
+export { MemoryStore, memoryStore } from './memoryStore.js';

@@ -1,0 +1,203 @@
+import {
+  type CacheEntry,
+  type CacheStore,
+  defaultSerializer,
+  InvalidArgumentError,
+  SerializationError,
+  type Serializer,
+  StoreError,
+} from '@cache/core';
+import { clock } from './clock.js';
+import { Lru } from './lru.js';
+
+// A JavaScript Map holds at most 2^24 entries.
+const MAX_ENTRIES = 2 ** 24;
+
+/** Options of {@link memoryStore}. */
+export interface MemoryStoreOptions {
+  /**
+   * How many entries the store holds at most; past it the least recently used one is evicted.
+   * An integer from 1 to 16,777,216 (the most a JavaScript `Map` holds).
+   * @default 10_000
+   */
+  maxEntries?: number;
+  /**
+   * The most the sizes of all entries, as measured by {@link MemoryStoreOptions.sizeOf}, may add
+   * up to; least recently used entries are evicted to stay under it. Requires `sizeOf`.
+   * @default undefined (no size limit)
+   */
+  maxSize?: number;
+  /** Measures an entry for {@link MemoryStoreOptions.maxSize}: a finite number, 0 or more. */
+  sizeOf?: (entry: CacheEntry, key: string) => number;
+  /**
+   * Store each entry as serialized text rather than the live object, so that callers get copies
+   * and values the serializer cannot encode are rejected; enables {@link MemoryStore.withSerializer}.
+   * @default false (entries are kept and returned by reference)
+   */
+  clone?: boolean;
+}
+
+/**
+ * An in-process LRU {@link CacheStore}. `get` and the other methods answer synchronously, which
+ * makes it the fast first tier of a cache. Each entry is kept until
+ * `entry.staleUntil ?? entry.expiresAt` and reclaimed lazily after that, when read or evicted.
+ */
+export class MemoryStore implements CacheStore {
+  /** Always `'memory'`. */
+  readonly name = 'memory';
+  /**
+   * With `clone: true` only: a view of the same entries that encodes them with `serializer`
+   * instead of the default serializer of `@cache/core`.
+   */
+  declare readonly withSerializer?: (serializer: Serializer) => MemoryStore;
+  #lru: Lru<unknown>;
+  #serializer: Serializer | undefined;
+  #sizeOf: ((entry: CacheEntry, key: string) => number) | undefined;
+  #maxSize: number;
+
+  /** Prefer {@link memoryStore}; throws an `InvalidArgumentError` naming a bad option. */
+  constructor(options: MemoryStoreOptions = {}) {
+    const { maxEntries = 10_000, maxSize, sizeOf, clone = false } = options;
+    if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_ENTRIES) {
+      throw new InvalidArgumentError(
+        'maxEntries',
+        `must be an integer from 1 to ${MAX_ENTRIES}, got ${String(maxEntries)}`,
+      );
+    }
+    if (maxSize !== undefined && !(maxSize > 0 && maxSize < Number.POSITIVE_INFINITY)) {
+      throw new InvalidArgumentError('maxSize', `must be a finite number above 0, got ${maxSize}`);
+    }
+    if (maxSize !== undefined && typeof sizeOf !== 'function') {
+      throw new InvalidArgumentError('sizeOf', 'must be a function when maxSize is set');
+    }
+    if (sizeOf !== undefined && maxSize === undefined) {
+      throw new InvalidArgumentError('maxSize', 'must be set when sizeOf is given');
+    }
+    this.#lru = new Lru(maxEntries, maxSize);
+    this.#sizeOf = sizeOf;
+    this.#maxSize = maxSize ?? Number.POSITIVE_INFINITY;
+    if (clone) {
+      this.#serializer = defaultSerializer;
+      (this as { withSerializer: (serializer: Serializer) => MemoryStore }).withSerializer = (
+        serializer,
+      ) => this.#view(serializer);
+    }
+  }
+
+  /** How many entries the store holds, counting expired ones not yet reclaimed. */
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  /** Returns the entry, or `undefined` when it is missing or past `staleUntil ?? expiresAt`. */
+  get(key: string): CacheEntry | undefined {
+    const stored = this.#lru.get(key);
+    if (this.#serializer === undefined || stored === undefined) return stored as CacheEntry;
+    return this.#decode(stored as string);
+  }
+
+  /** Returns one entry or `undefined` per key, in order. */
+  getMany(keys: string[]): (CacheEntry | undefined)[] {
+    return keys.map((key) => this.get(key));
+  }
+
+  /**
+   * Stores the entry as the most recently used, evicting others as needed; an entry already past
+   * `staleUntil ?? expiresAt` just removes the key. Throws, leaving the store unchanged, when the
+   * entry is larger than `maxSize` or (with `clone`) cannot be serialized.
+   */
+  set(key: string, entry: CacheEntry): void {
+    const until = entry.staleUntil ?? entry.expiresAt;
+    if (!(until > clock())) {
+      if (typeof until !== 'number' || Number.isNaN(until)) {
+        throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
+      }
+      this.#lru.delete(key);
+      return;
+    }
+    const size = this.#sizeOf === undefined ? 0 : this.#measure(entry, key);
+    const stored = this.#serializer === undefined ? entry : this.#encode(entry);
+    this.#lru.set(key, stored, until, size);
+  }
+
+  /** Stores every entry, in order. */
+  setMany(entries: [key: string, entry: CacheEntry][]): void {
+    for (const [key, entry] of entries) this.set(key, entry);
+  }
+
+  /** Removes the key; returns whether it was held. */
+  delete(key: string): boolean {
+    return this.#lru.delete(key);
+  }
+
+  /** Removes the keys; returns how many were held. */
+  deleteMany(keys: string[]): number {
+    let count = 0;
+    for (const key of keys) if (this.#lru.delete(key)) count++;
+    return count;
+  }
+
+  /** Removes every key that starts with `prefix`, or every key without one. */
+  clear(prefix?: string): void {
+    this.#lru.clear(prefix ?? '');
+  }
+
+  #measure(entry: CacheEntry, key: string): number {
+    const size = this.#sizeOf!(entry, key);
+    if (!(size >= 0 && size < Number.POSITIVE_INFINITY)) {
+      throw new InvalidArgumentError(
+        'sizeOf',
+        `must return a finite number, 0 or more, got ${String(size)} for key "${key}"`,
+      );
+    }
+    if (size > this.#maxSize) {
+      throw new StoreError(
+        this.name,
+        `entry "${key}" of size ${size} does not fit in maxSize ${this.#maxSize}`,
+      );
+    }
+    return size;
+  }
+
+  #encode(entry: CacheEntry): string {
+    try {
+      return this.#serializer!.serialize(entry);
+    } catch (error) {
+      throw asSerializationError('serialize', error);
+    }
+  }
+
+  #decode(text: string): CacheEntry {
+    try {
+      return this.#serializer!.deserialize(text) as CacheEntry;
+    } catch (error) {
+      throw asSerializationError('deserialize', error);
+    }
+  }
+
+  #view(serializer: Serializer): MemoryStore {
+    const view = new MemoryStore({ maxEntries: 1, clone: true });
+    view.#lru = this.#lru;
+    view.#serializer = serializer;
+    view.#sizeOf = this.#sizeOf;
+    view.#maxSize = this.#maxSize;
+    return view;
+  }
+}
+
+/** Creates a {@link MemoryStore}; throws an `InvalidArgumentError` naming a bad option. */
+export function memoryStore(options?: MemoryStoreOptions): MemoryStore {
+  return new MemoryStore(options);
+}
+
+function asSerializationError(
+  operation: 'serialize' | 'deserialize',
+  error: unknown,
+): SerializationError {
+  if (error instanceof SerializationError) return error;
+  return new SerializationError(
+    operation,
+    error instanceof Error ? error.message : String(error),
+    error,
+  );
+}

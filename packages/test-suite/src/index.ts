@@ -1,0 +1,2 @@
+export type { StoreCapabilities, StoreTestSuiteOptions } from './storeTestSuite.js';
+export { storeTestSuite } from './storeTestSuite.js';

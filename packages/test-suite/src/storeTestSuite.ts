@@ -1,0 +1,253 @@
+import type { CacheEntry, CacheStore } from '@cache/core';
+import type { ExpectStatic } from 'vitest';
+
+type Hook = (fn: () => unknown) => void;
+
+/** What a store can do beyond the required methods; each defaults to `true`. */
+export interface StoreCapabilities {
+  /** The store implements `getMany`, `setMany` and `deleteMany`. @default true */
+  many?: boolean;
+  /**
+   * Date, Map, Set, BigInt, typed arrays and `undefined` inside objects come back equal (a store
+   * keeping live values, or one serializing with the default serializer). @default true
+   */
+  richValues?: boolean;
+}
+
+/** The pieces {@link storeTestSuite} runs with: the test runner's functions and the store. */
+export interface StoreTestSuiteOptions {
+  /** The name of the outer `describe` block, such as `'memoryStore'`. */
+  name: string;
+  /** The runner's `describe`. */
+  describe: (name: string, fn: () => void) => void;
+  /** The runner's `test`. */
+  test: (name: string, fn: () => Promise<void>) => void;
+  /** The runner's `expect` (vitest's). */
+  expect: ExpectStatic;
+  /** The runner's `beforeEach`. */
+  beforeEach: Hook;
+  /** The runner's `afterEach`. */
+  afterEach: Hook;
+  /**
+   * Returns the store under test. Called before every test; the suite clears the store first
+   * and closes it (when it has `close`) after the test.
+   */
+  createStore: () => CacheStore | Promise<CacheStore>;
+  /** What the store supports beyond the contract's required methods. */
+  capabilities?: StoreCapabilities;
+}
+
+const MINUTE = 60_000;
+
+/** An entry fresh for a minute. */
+function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
+  return { value, expiresAt: Date.now() + MINUTE, ...extra };
+}
+
+/**
+ * Registers the conformance tests of the {@link CacheStore} contract: every store runs them with
+ * its own `createStore`. Results are awaited whether the store answers synchronously or not, and
+ * expiry is tested with entries whose times are already past, so nothing sleeps.
+ */
+export function storeTestSuite(options: StoreTestSuiteOptions): void {
+  const { describe, test, expect, beforeEach, afterEach, createStore } = options;
+  const { many = true, richValues = true } = options.capabilities ?? {};
+  let store: CacheStore;
+
+  describe(options.name, () => {
+    beforeEach(async () => {
+      store = await createStore();
+      await store.clear();
+    });
+    afterEach(async () => {
+      await store.close?.();
+    });
+
+    test('has a name', async () => {
+      expect(typeof store.name).toBe('string');
+      expect(store.name.length).toBeGreaterThan(0);
+    });
+
+    test('get of a missing key gives undefined', async () => {
+      expect(await store.get('missing')).toBeUndefined();
+    });
+
+    test('set then get round-trips strings, numbers, booleans, null, arrays and objects', async () => {
+      const values: [string, unknown][] = [
+        ['string', 'hello'],
+        ['empty string', ''],
+        ['integer', 42],
+        ['zero', 0],
+        ['float', -1.5],
+        ['true', true],
+        ['false', false],
+        ['null', null],
+        ['array', [1, 'two', { three: 3 }]],
+        ['object', { id: 7, name: 'Ada', nested: { list: [1, 2], flag: false } }],
+      ];
+      for (const [key, value] of values) await store.set(key, fresh(value));
+      for (const [key, value] of values) {
+        expect((await store.get(key))?.value, key).toEqual(value);
+      }
+    });
+
+    test('keeps expiresAt, staleUntil, tags and version', async () => {
+      const now = Date.now();
+      const numbered = { value: 1, expiresAt: now + MINUTE, tags: ['users', 'user:1'], version: 3 };
+      const named = {
+        value: 2,
+        expiresAt: now + MINUTE,
+        staleUntil: now + 2 * MINUTE,
+        version: 'v2',
+      };
+      await store.set('numbered', numbered);
+      await store.set('named', named);
+      expect(await store.get('numbered')).toEqual(numbered);
+      expect(await store.get('named')).toEqual(named);
+    });
+
+    test('round-trips unicode keys and values', async () => {
+      const pairs: [string, string][] = [
+        ['ключ:значение', 'привет мир'],
+        ['キー', '値と絵文字 😀👍🏽'],
+        ['emoji:🔑', '🇫🇷 façade naïve'],
+        ['space and\ttab', 'line\nbreak'],
+      ];
+      for (const [key, value] of pairs) await store.set(key, fresh(value));
+      for (const [key, value] of pairs) expect((await store.get(key))?.value, key).toBe(value);
+    });
+
+    test('round-trips a 1 MB value', async () => {
+      const big = 'x'.repeat(1024 * 1024 - 7) + 'the end';
+      await store.set('big', fresh(big));
+      const back = (await store.get('big'))?.value as string | undefined;
+      expect(back?.length).toBe(big.length);
+      expect(back === big).toBe(true);
+    });
+
+    if (richValues) {
+      test('round-trips Date, Map, Set, BigInt, Uint8Array and undefined inside objects', async () => {
+        const value = {
+          at: new Date('2026-01-02T03:04:05.678Z'),
+          map: new Map<string, unknown>([['a', { b: 1 }]]),
+          set: new Set(['x', 'y']),
+          big: 12345678901234567890n,
+          bytes: new Uint8Array([0, 127, 255]),
+          missing: undefined,
+        };
+        await store.set('rich', fresh(value));
+        const back = (await store.get('rich'))?.value as typeof value;
+        expect(back).toEqual(value);
+        expect(back.at).toBeInstanceOf(Date);
+        expect(back.map).toBeInstanceOf(Map);
+        expect('missing' in back).toBe(true);
+      });
+    }
+
+    test('set replaces the entry of an existing key', async () => {
+      await store.set('key', fresh('first', { tags: ['a'] }));
+      const second = fresh('second');
+      await store.set('key', second);
+      expect(await store.get('key')).toEqual(second);
+    });
+
+    test('delete gives true for a present key and false for a missing one', async () => {
+      await store.set('key', fresh(1));
+      expect(await store.delete('key')).toBe(true);
+      expect(await store.get('key')).toBeUndefined();
+      expect(await store.delete('key')).toBe(false);
+      expect(await store.delete('never-set')).toBe(false);
+    });
+
+    test('an entry past expiresAt with no staleUntil is not returned', async () => {
+      await store.set('expired', { value: 1, expiresAt: Date.now() - 1000 });
+      expect(await store.get('expired')).toBeUndefined();
+    });
+
+    test('an entry past expiresAt but within staleUntil is returned', async () => {
+      const now = Date.now();
+      const stale = { value: 'stale', expiresAt: now - 1000, staleUntil: now + MINUTE };
+      await store.set('stale', stale);
+      expect(await store.get('stale')).toEqual(stale);
+    });
+
+    test('an entry past staleUntil is not returned', async () => {
+      const now = Date.now();
+      await store.set('gone', { value: 1, expiresAt: now - 2000, staleUntil: now - 1000 });
+      expect(await store.get('gone')).toBeUndefined();
+    });
+
+    test('an expired entry replaces a fresh one', async () => {
+      await store.set('key', fresh(1));
+      await store.set('key', { value: 2, expiresAt: Date.now() - 1000 });
+      expect(await store.get('key')).toBeUndefined();
+    });
+
+    test('clear() removes every key', async () => {
+      await store.set('a', fresh(1));
+      await store.set('b:c', fresh(2));
+      await store.clear();
+      expect(await store.get('a')).toBeUndefined();
+      expect(await store.get('b:c')).toBeUndefined();
+    });
+
+    test('clear(prefix) removes only the keys starting with the prefix', async () => {
+      const keys = ['user:1:profile', 'user:1:posts', 'user:10:profile', 'user:2:profile', 'users'];
+      for (const key of keys) await store.set(key, fresh(key));
+      await store.clear('user:1:');
+      expect(await store.get('user:1:profile')).toBeUndefined();
+      expect(await store.get('user:1:posts')).toBeUndefined();
+      for (const key of ['user:10:profile', 'user:2:profile', 'users']) {
+        expect((await store.get(key))?.value, key).toBe(key);
+      }
+    });
+
+    test('clear(prefix) takes glob characters and backslashes literally', async () => {
+      const keys = ['g*:1', 'gx:1', 'g?:1', 'g[ab]:1', 'ga:1', 'g\\:1', 'g\\x:1', 'h*:1'];
+      for (const key of keys) await store.set(key, fresh(key));
+      await store.clear('g*');
+      await store.clear('g?');
+      await store.clear('g[ab]');
+      await store.clear('g\\:');
+      for (const key of ['g*:1', 'g?:1', 'g[ab]:1', 'g\\:1']) {
+        expect(await store.get(key), key).toBeUndefined();
+      }
+      for (const key of ['gx:1', 'ga:1', 'g\\x:1', 'h*:1']) {
+        expect((await store.get(key))?.value, key).toBe(key);
+      }
+    });
+
+    if (many) {
+      test('getMany gives one slot per key, in order, undefined for misses', async () => {
+        await store.set('a', fresh('A'));
+        await store.set('c', fresh('C'));
+        await store.set('expired', { value: 'E', expiresAt: Date.now() - 1000 });
+        const found = await store.getMany!(['c', 'missing', 'a', 'expired', 'a']);
+        expect(found.map((entry) => entry?.value)).toEqual(['C', undefined, 'A', undefined, 'A']);
+        expect(await store.getMany!([])).toEqual([]);
+      });
+
+      test('setMany stores every entry', async () => {
+        const tagged = fresh({ n: 2 }, { tags: ['t'], version: 1 });
+        await store.setMany!([
+          ['one', fresh(1)],
+          ['two', tagged],
+          ['three', fresh(null)],
+        ]);
+        expect((await store.get('one'))?.value).toBe(1);
+        expect(await store.get('two')).toEqual(tagged);
+        expect((await store.get('three'))?.value).toBeNull();
+      });
+
+      test('deleteMany gives how many keys existed', async () => {
+        await store.set('a', fresh(1));
+        await store.set('b', fresh(2));
+        await store.set('c', fresh(3));
+        expect(await store.deleteMany!(['a', 'missing', 'c'])).toBe(2);
+        expect(await store.get('a')).toBeUndefined();
+        expect((await store.get('b'))?.value).toBe(2);
+        expect(await store.deleteMany!([])).toBe(0);
+      });
+    }
+  });
+}
