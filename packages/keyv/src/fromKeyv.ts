@@ -43,7 +43,7 @@ export class KeyvStore implements CacheStore {
 
   /** Returns the entry, or `undefined` when it is missing or past `staleUntil ?? expiresAt`. */
   async get(key: string): Promise<CacheEntry | undefined> {
-    return this.#decode(await this.keyv.get<unknown>(key), Date.now());
+    return this.#decode(await this.keyv.get<unknown>(this.#one(key)), Date.now());
   }
 
   /** Returns one slot per key, in order; Keyv uses its adapter's `getMany` when it has one. */
@@ -61,10 +61,10 @@ export class KeyvStore implements CacheStore {
   async set(key: string, entry: CacheEntry): Promise<void> {
     const ttl = ttlOf(entry, Date.now());
     if (ttl === 0) {
-      await this.keyv.delete(key);
+      await this.keyv.delete(this.#one(key));
       return;
     }
-    const stored = await this.keyv.set(key, this.#serializer.serialize(entry), ttl);
+    const stored = await this.keyv.set(this.#one(key), this.#serializer.serialize(entry), ttl);
     if (!stored) throw new StoreError(this.name, `Keyv did not store "${key}"`);
   }
 
@@ -77,7 +77,7 @@ export class KeyvStore implements CacheStore {
     for (const [key, entry] of last) {
       const ttl = ttlOf(entry, now);
       if (ttl === 0) gone.push(key);
-      else live.push({ key, value: this.#serializer.serialize(entry), ttl });
+      else live.push({ key: this.#one(key), value: this.#serializer.serialize(entry), ttl });
     }
     if (gone.length > 0) await this.keyv.delete(gone);
     if (live.length === 0) return;
@@ -89,12 +89,12 @@ export class KeyvStore implements CacheStore {
 
   /** Removes the key; returns whether it existed. */
   async delete(key: string): Promise<boolean> {
-    return this.keyv.delete(key);
+    return this.keyv.delete(this.#one(key));
   }
 
   /** Removes the keys; returns how many existed (one Keyv `delete` each, as Keyv only tells whether any did). */
   async deleteMany(keys: string[]): Promise<number> {
-    const found = await Promise.all(keys.map((key) => this.keyv.delete(key)));
+    const found = await Promise.all(keys.map((key) => this.keyv.delete(this.#one(key))));
     return found.filter(Boolean).length;
   }
 
@@ -143,6 +143,15 @@ export class KeyvStore implements CacheStore {
     }
     if (keys.length > 0) await this.keyv.delete(keys);
     return keys.length;
+  }
+
+  // Keyv's get, set and delete leave a key that already starts with `<namespace>:` as it is (its
+  // array forms do not), so `x` and `<namespace>:x` would share a slot: prefix such keys here.
+  #one(key: string): string {
+    const { namespace } = this.keyv;
+    return namespace && this.keyv.useKeyPrefix && key.startsWith(`${namespace}:`)
+      ? `${namespace}:${key}`
+      : key;
   }
 
   #decode(text: unknown, now: number): CacheEntry | undefined {

@@ -118,6 +118,24 @@ describe('fromKeyv', () => {
     await expect(adapter.get('k')).rejects.toBeInstanceOf(StoreError);
   });
 
+  test('keys that start with the Keyv namespace stay apart from the same keys without it', async () => {
+    const store = fromKeyv(new Keyv({ namespace: 'app' }));
+    const entry = (value: string) => ({ value, expiresAt: Date.now() + minute });
+    await store.set('x', entry('plain'));
+    await store.set('app:x', entry('prefixed'));
+    await store.setMany([['app:y', entry('batched')]]);
+    expect((await store.get('x'))?.value).toBe('plain');
+    expect((await store.getMany(['app:x', 'x', 'app:y'])).map((found) => found?.value)).toEqual([
+      'prefixed',
+      'plain',
+      'batched',
+    ]);
+    await store.clear('app:');
+    expect((await store.get('x'))?.value).toBe('plain');
+    expect(await store.getMany(['app:x', 'app:y'])).toEqual([undefined, undefined]);
+    expect(await store.delete('x')).toBe(true);
+  });
+
   test('a value another Keyv user wrote under the key is a SerializationError, not an entry', async () => {
     const keyv = new Keyv();
     await keyv.set('foreign', { name: 'not an entry' });
