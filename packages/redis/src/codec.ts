@@ -71,18 +71,19 @@ export function decodeEntry(
   serializer: Serializer,
   now: number,
 ): CacheEntry | undefined {
-  const codec = text.slice(0, 2);
-  const bar1 = text.indexOf('|', 2);
-  const bar2 = bar1 === -1 ? -1 : text.indexOf('|', bar1 + 1);
+  // Hand-parsed, without allocating: this runs once per key read.
+  const codec = text.charCodeAt(0);
+  const bar1 = endOfNumber(text, 2);
+  const bar2 = bar1 === -1 ? -1 : endOfNumber(text, bar1 + 1);
   const newline = bar2 === -1 ? -1 : text.indexOf('\n', bar2 + 1);
-  if ((codec !== SERIALIZED && codec !== JSON_CODEC) || newline === -1) {
+  if ((codec !== J && codec !== S) || text.charCodeAt(1) !== BAR || newline === -1) {
     throw new SerializationError('deserialize', 'the stored text is not a @cache/redis entry');
   }
-  const expiresAt = Number(text.slice(2, bar1));
-  const staleUntil = bar2 > bar1 + 1 ? Number(text.slice(bar1 + 1, bar2)) : undefined;
+  const expiresAt = parseNumber(text, 2, bar1);
+  const staleUntil = bar2 > bar1 + 1 ? parseNumber(text, bar1 + 1, bar2) : undefined;
   if ((staleUntil ?? expiresAt) <= now) return undefined;
   const payload = text.slice(newline + 1);
-  const value = codec === JSON_CODEC ? parseJson(payload) : serializer.deserialize(payload);
+  const value = codec === J ? parseJson(payload) : serializer.deserialize(payload);
   const entry: CacheEntry = { value, expiresAt };
   if (staleUntil !== undefined) entry.staleUntil = staleUntil;
   if (newline > bar2 + 1) {
@@ -94,6 +95,27 @@ export function decodeEntry(
     if (version !== null) entry.version = version;
   }
   return entry;
+}
+
+const BAR = 0x7c; // '|'
+const J = JSON_CODEC.charCodeAt(0);
+const S = SERIALIZED.charCodeAt(0);
+
+/** The index of the `|` after the number that starts at `from`, or -1. */
+function endOfNumber(text: string, from: number): number {
+  for (let i = from; i < text.length; i++) if (text.charCodeAt(i) === BAR) return i;
+  return -1;
+}
+
+/** The number in `text` between `from` and `to`: digits by hand, anything else with `Number`. */
+function parseNumber(text: string, from: number, to: number): number {
+  let value = 0;
+  for (let i = from; i < to; i++) {
+    const digit = text.charCodeAt(i) - 0x30;
+    if (digit < 0 || digit > 9) return Number(text.slice(from, to));
+    value = value * 10 + digit;
+  }
+  return value;
 }
 
 function parseJson(text: string): unknown {

@@ -33,6 +33,18 @@ describe('redisStore on a single node', () => {
     expect(pttl).toBeLessThanOrEqual(60_000);
   });
 
+  test('fractional and infinite expiry times round-trip; an infinite one sets no PX', async () => {
+    const fractional = entry('f', { expiresAt: Date.now() + 60_000.5 });
+    const forever = entry('forever', { expiresAt: Number.POSITIVE_INFINITY });
+    await store.setMany([
+      ['fractional', fractional],
+      ['forever', forever],
+    ]);
+    expect(await store.get('fractional')).toEqual(fractional);
+    expect(await store.get('forever')).toEqual(forever);
+    expect(await redis.raw.pttl('test:forever')).toBe(-1);
+  });
+
   test('concurrent gets in one tick go out as a single MGET', async () => {
     await store.setMany(Array.from({ length: 50 }, (_, i) => [`k${i}`, entry(i)]));
     const before = await callsOf('mget');
