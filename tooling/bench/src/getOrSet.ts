@@ -1,0 +1,63 @@
+import { createCache } from '@cache/core';
+import { memoryStore } from '@cache/memory';
+import { BentoCache, bentostore } from 'bentocache';
+import { memoryDriver } from 'bentocache/drivers/memory';
+import { createCache as createCacheManager } from 'cache-manager';
+import { asyncLoop, type Setup, uniformOrder } from './harness.js';
+
+const HOT_KEYS = 10_000;
+const TTL = 3_600_000;
+
+/** The row names the targets refer to. */
+export const LIMIT = 'async function + Map.get (limit)';
+export const OURS = '@cache/core createCache + memoryStore';
+export const PEERS = ['bentocache (memory)', 'cache-manager 7 wrap (memory)'];
+
+type Value = { id: number; name: string };
+
+// Each contender's getOrSet, over the same source of values.
+const contenders: Record<
+  string,
+  (source: Map<string, Value>) => (key: string) => Promise<unknown>
+> = {
+  [LIMIT]: (source) => async (key) => source.get(key),
+  [OURS]: (source) => {
+    const cache = createCache({ store: memoryStore({ maxEntries: 100_000 }), ttl: TTL });
+    return (key) => cache.getOrSet(key, () => source.get(key));
+  },
+  [PEERS[0]!]: (source) => {
+    const bento = new BentoCache({
+      default: 'memory',
+      stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: 100_000 })) },
+    });
+    return (key) => bento.getOrSet({ key, factory: () => source.get(key), ttl: TTL });
+  },
+  [PEERS[1]!]: (source) => {
+    const manager = createCacheManager({ ttl: TTL });
+    return (key) => manager.wrap(key, () => source.get(key));
+  },
+};
+
+/** Contenders of table (d), in row order. */
+export const getOrSetNames = Object.keys(contenders);
+
+/**
+ * (d) `getOrSet` where every call is an L1 hit: 10k hot keys, uniform, awaited one after
+ * another, every cache memory-only and warmed with all keys first (checking each answer). The
+ * limit is an awaited async function returning a value from a Map.
+ */
+export const getOrSet: Record<string, Setup> = Object.fromEntries(
+  getOrSetNames.map((name) => [
+    name,
+    async () => {
+      const keys = Array.from({ length: HOT_KEYS }, (_, i) => `user:${i}`);
+      const source = new Map(keys.map((key, i) => [key, { id: i, name: `user ${i}` }]));
+      const op = contenders[name]!(source);
+      for (const key of keys) {
+        const value = (await op(key)) as Value | undefined;
+        if (value?.id !== source.get(key)!.id) throw new Error(`${name} answered ${key} wrongly`);
+      }
+      return asyncLoop(op, keys, uniformOrder(HOT_KEYS));
+    },
+  ]),
+);

@@ -1,0 +1,124 @@
+// `pnpm bench` from the repository root runs every table; `pnpm bench get set` runs some of them.
+// BENCH_QUICK=1 shortens every run (for trying the harness, not for results).
+import { readFileSync } from 'node:fs';
+import {
+  PEERS as GET_OR_SET_PEERS,
+  getOrSetNames,
+  LIMIT,
+  OURS as OURS_GET_OR_SET,
+} from './getOrSet.js';
+import {
+  formatRate,
+  type Method,
+  measureIsolated,
+  median,
+  probe,
+  type Result,
+  table,
+} from './harness.js';
+import {
+  CAPACITY,
+  footprintNames,
+  getNames,
+  LRU_CACHE,
+  LRU_CACHE_TTL,
+  MNEMONIST,
+  OURS,
+  setNames,
+} from './memory.js';
+import { redisClusterTable, redisTable } from './redis.js';
+
+const quick = process.env.BENCH_QUICK === '1';
+const method: Method = quick
+  ? { warmupMs: 100, runMs: 200, rounds: 3, batch: 10_000 }
+  : { warmupMs: 500, runMs: 1000, rounds: 5, batch: 100_000 };
+const PEERS = [
+  'mnemonist',
+  'quick-lru',
+  'tiny-lru',
+  'lru-cache',
+  'bentocache',
+  'cache-manager',
+  'keyv',
+];
+
+function version(name: string): string {
+  const url = new URL(`../node_modules/${name}/package.json`, import.meta.url);
+  return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
+}
+
+function ratio(results: Result[], name: string, reference: string): number {
+  const of = (row: string) => results.find((result) => result.name === row)!.opsPerSecond;
+  return of(name) / of(reference);
+}
+
+function rateTable(results: Result[], reference: string): string {
+  const base = results.find((result) => result.name === reference)!.opsPerSecond;
+  return table(
+    ['', 'ops/s', `vs ${reference}`],
+    results.map((result) => [
+      result.name,
+      formatRate(result.opsPerSecond),
+      `${(result.opsPerSecond / base).toFixed(2)}×`,
+    ]),
+  );
+}
+
+function verdict(results: Result[], checks: [reference: string, target: number][]): string {
+  return checks
+    .map(([reference, target]) => {
+      const value = ratio(results, OURS, reference);
+      return `ours / ${reference} = ${value.toFixed(2)} (target ≥ ${target}: ${value >= target ? 'met' : 'MISSED'})`;
+    })
+    .join('; ');
+}
+
+const memoryTargets: [string, number][] = [
+  [MNEMONIST, 0.9],
+  [LRU_CACHE_TTL, 2],
+];
+
+const tables: Record<string, () => Promise<string>> = {
+  async get() {
+    const results = await measureIsolated('memory:get', getNames, method);
+    return `### (a) memory get, ${CAPACITY / 1000}k entries, uniform keys, all hits\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}`;
+  },
+  async set() {
+    const results = await measureIsolated('memory:set', setNames, method);
+    return `### (b) memory set, ${CAPACITY / 1000}k capacity, keys uniform over 2× that (about half the sets evict)\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}`;
+  },
+  async footprint() {
+    const rows: { name: string; bytes: number }[] = [];
+    for (const name of footprintNames) {
+      const samples: number[] = [];
+      for (let i = 0; i < (quick ? 1 : 3); i++) samples.push(await probe('memory:footprint', name));
+      rows.push({ name, bytes: median(samples) });
+    }
+    const base = rows.find((row) => row.name === LRU_CACHE)!.bytes;
+    return `### (c) memory per entry, ${CAPACITY / 1000}k small entries (heapUsed + arrayBuffers after GC, keys and entry objects excluded; median of ${quick ? 1 : 3} fresh processes)\n\n${table(
+      ['', 'bytes/entry', `vs ${LRU_CACHE}`],
+      rows.map((row) => [row.name, row.bytes.toFixed(1), `${(row.bytes / base).toFixed(2)}×`]),
+    )}`;
+  },
+  async getOrSet() {
+    const results = await measureIsolated('getOrSet:getOrSet', getOrSetNames, method);
+    const of = (name: string) => results.find((result) => result.name === name)!.opsPerSecond;
+    const ours = of(OURS_GET_OR_SET);
+    const faster = Math.max(...GET_OR_SET_PEERS.map(of));
+    return `### (d) getOrSet where every call is an L1 hit, 10k hot keys, awaited in sequence\n\n${rateTable(results, LIMIT)}\n\nours / faster peer = ${(ours / faster).toFixed(1)} (target ≥ 10: ${ours / faster >= 10 ? 'met' : 'MISSED'}); ours / async limit = ${((ours / of(LIMIT)) * 100).toFixed(0)}%`;
+  },
+  redis: () => redisTable(method),
+  'redis-cluster': () => redisClusterTable(method),
+};
+
+const chosen = process.argv.slice(2).filter((arg) => arg !== '--');
+const names = chosen.length > 0 ? chosen : Object.keys(tables);
+console.log(
+  `## @cache benchmarks\n\n${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${process.platform}/${process.arch}; ${PEERS.map((name) => `${name} ${version(name)}`).join(', ')}${quick ? ' (BENCH_QUICK: not for results)' : ''}\n\nmethod: every contender is built in its own process; ${method.warmupMs} ms warm-up, then ${method.rounds} rounds of ${method.runMs} ms per contender in rotating order (the others wait); median ops/s.\n`,
+);
+for (const name of names) {
+  const run = tables[name];
+  if (run === undefined)
+    throw new Error(`unknown table "${name}"; known: ${Object.keys(tables).join(', ')}`);
+  console.log(`${await run()}\n`);
+}

@@ -1,0 +1,135 @@
+import type { CacheEntry } from '@cache/core';
+import { memoryStore } from '@cache/memory';
+import { LRUCache } from 'lru-cache';
+import { LRUCache as MnemonistLru } from 'mnemonist';
+import QuickLRU from 'quick-lru';
+import { lru as tinyLru } from 'tiny-lru';
+import { type Setup, syncLoop, uniformOrder } from './harness.js';
+
+/** Entries every contender holds at most. */
+export const CAPACITY = 100_000;
+const HOUR = 3_600_000;
+
+/** One library set up as an LRU of {@link CAPACITY} entries; each closure is its own call site. */
+interface Lru {
+  get: (key: string) => unknown;
+  set: (key: string, entry: CacheEntry) => unknown;
+}
+
+/** The row names the targets refer to. */
+export const MAP = 'Map.get (limit)';
+export const OURS = '@cache/memory (ttl)';
+export const MNEMONIST = 'mnemonist LRUCache';
+export const LRU_CACHE = 'lru-cache';
+export const LRU_CACHE_TTL = 'lru-cache with ttl';
+
+// Every entry carries a TTL; only ours and "lru-cache with ttl" check it.
+const libraries: Record<string, () => Lru> = {
+  [MAP]: () => {
+    const c = new Map<string, CacheEntry>();
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+  [MNEMONIST]: () => {
+    const c = new MnemonistLru<string, CacheEntry>(CAPACITY);
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+  'quick-lru': () => {
+    const c = new QuickLRU<string, CacheEntry>({ maxSize: CAPACITY });
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+  'tiny-lru': () => {
+    const c = tinyLru<CacheEntry>(CAPACITY);
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+  [LRU_CACHE]: () => {
+    const c = new LRUCache<string, CacheEntry>({ max: CAPACITY });
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+  [LRU_CACHE_TTL]: () => {
+    const c = new LRUCache<string, CacheEntry>({ max: CAPACITY, ttl: HOUR });
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+  [OURS]: () => {
+    const c = memoryStore({ maxEntries: CAPACITY });
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
+};
+
+/** Contenders of table (a), in row order. */
+export const getNames = Object.keys(libraries);
+/** Contenders of table (b): a Map never evicts, so it has no row. */
+export const setNames = getNames.filter((name) => name !== MAP);
+/** Contenders of table (c). */
+export const footprintNames = [MAP, MNEMONIST, LRU_CACHE, LRU_CACHE_TTL, OURS];
+
+function entryFor(i: number): CacheEntry {
+  return { value: { id: i, name: `item ${i}` }, expiresAt: Date.now() + HOUR };
+}
+
+function keysFor(count: number): string[] {
+  return Array.from({ length: count }, (_, i) => `key:${i}`);
+}
+
+function filled(name: string, keys: string[], entries: CacheEntry[]): Lru {
+  const lru = libraries[name]!();
+  for (let i = 0; i < CAPACITY; i++) lru.set(keys[i]!, entries[i % entries.length]!);
+  return lru;
+}
+
+/** (a) `get` of present keys, uniform over {@link CAPACITY} keys, every contender full. */
+export const get: Record<string, Setup> = Object.fromEntries(
+  getNames.map((name) => [
+    name,
+    () => {
+      const keys = keysFor(CAPACITY);
+      const lru = filled(
+        name,
+        keys,
+        keys.map((_, i) => entryFor(i)),
+      );
+      return syncLoop(lru.get, keys, uniformOrder(CAPACITY));
+    },
+  ]),
+);
+
+/** (b) `set` of keys uniform over 2× {@link CAPACITY}, so about half the sets evict; contenders start full. */
+export const set: Record<string, Setup> = Object.fromEntries(
+  setNames.map((name) => [
+    name,
+    () => {
+      const keys = keysFor(CAPACITY * 2);
+      const entry = entryFor(0);
+      const lru = filled(name, keys, [entry]);
+      return syncLoop(lru.set, keys, uniformOrder(keys.length), entry);
+    },
+  ]),
+);
+
+/**
+ * (c) Bytes per entry: the growth of heapUsed + arrayBuffers (after full GCs) when the contender
+ * takes {@link CAPACITY} keys and entry objects allocated beforehand, so only its own structure
+ * counts.
+ */
+export const footprint: Record<string, () => number> = Object.fromEntries(
+  footprintNames.map((name) => [
+    name,
+    () => {
+      const keys = keysFor(CAPACITY);
+      const entries = keys.map((_, i) => entryFor(i));
+      const before = heap();
+      const lru = filled(name, keys, entries);
+      const after = heap();
+      if (lru.get(keys[CAPACITY - 1]!) !== entries[CAPACITY - 1]) throw new Error(`${name} lost`);
+      return (after - before) / CAPACITY;
+    },
+  ]),
+);
+
+function heap(): number {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run node with --expose-gc');
+  gc();
+  gc();
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}

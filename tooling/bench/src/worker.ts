@@ -1,0 +1,31 @@
+// One contender in its own process, driven by the harness over IPC: `worker.ts <file:export> <name>
+// run` builds `setups[name]` and answers each { ms, batch } with the ops/s of a timed run;
+// `... probe` answers once with the number `probes[name]` returns.
+import { type Run, timed } from './harness.js';
+
+const [suite = '', name = '', mode = 'run'] = process.argv.slice(2);
+const [file, exported] = suite.split(':') as [string, string];
+const module = (await import(`./${file}.js`)) as Record<string, Record<string, () => unknown>>;
+const factory = module[exported]?.[name];
+if (factory === undefined) throw new Error(`no ${exported}["${name}"] in ${file}.ts`);
+const gc = (globalThis as { gc?: () => void }).gc;
+const send = (message: object) => process.send!(message);
+
+let run: Run | undefined;
+if (mode === 'run') run = (await factory()) as Run;
+let position = 0;
+process.on('message', async ({ ms, batch }: { ms: number; batch: number }) => {
+  try {
+    if (run === undefined) {
+      send({ value: await factory() });
+      return;
+    }
+    gc?.();
+    const rate = await timed(run, ms, batch, position);
+    position += Math.ceil((rate * ms) / 1000);
+    send({ value: rate });
+  } catch (error) {
+    send({ error: String((error as Error)?.stack ?? error) });
+  }
+});
+send({ ready: true });
