@@ -1,0 +1,7 @@
+export {
+  type MultilevelEvents,
+  type MultilevelOptions,
+  type MultilevelStats,
+  MultilevelStore,
+  multilevel,
+} from './multilevel.js';

@@ -1,0 +1,475 @@
+import { EventEmitter } from 'node:events';
+import {
+  type CacheEntry,
+  type CacheStore,
+  type Duration,
+  InvalidArgumentError,
+  type InvalidationBus,
+  type InvalidationMessage,
+  parseDuration,
+  type Serializer,
+  StoreError,
+} from '@cache/core';
+
+/** Options of {@link multilevel}. Durations are ms or strings such as `'1m'`. */
+export interface MultilevelOptions {
+  /** The tiers, fastest first: usually `[memoryStore(), redisStore()]`. Any {@link CacheStore} fits, including another multilevel store. */
+  tiers: CacheStore[];
+  /**
+   * Carries invalidations between processes (`redisBus` from `@cache/redis`): a set, delete or
+   * clear here evicts the key from every other process's local tiers.
+   */
+  bus?: InvalidationBus;
+  /**
+   * Cap on how long an entry lives in the first tier, whatever its TTL (the seed's short L1
+   * TTL under a long L2 TTL). Without a bus, this bounds how long another process's write can
+   * go unseen. @default no cap
+   */
+  l1Ttl?: Duration;
+  /** Caps per tier, by index (`undefined`: no cap); `ttls[0]` wins over `l1Ttl`. */
+  ttls?: (Duration | undefined)[];
+  /**
+   * How many of the first tiers are private to this process; bus messages evict from those,
+   * and a bus reconnection clears them. @default 1
+   */
+  localTiers?: number;
+}
+
+/** The events of a {@link MultilevelStore}. */
+export interface MultilevelEvents {
+  /** A tier failed; the operation went on with the other tiers. */
+  error: { tier: number; store: string; operation: string; error: unknown };
+  /** A message from another process evicted keys from the local tiers. */
+  invalidate: { message: InvalidationMessage };
+  /** The bus reconnected (it may have missed messages), so the local tiers were cleared. */
+  distrust: { reason: 'bus-reconnect' };
+}
+
+/** Counters of a {@link MultilevelStore}; `hits[i]` counts reads answered by tier `i`. */
+export interface MultilevelStats {
+  /** Reads answered by each tier with a fresh entry. */
+  hits: number[];
+  /** Reads no tier had a fresh entry for. */
+  misses: number;
+  /** Entries copied up into faster tiers after a hit below. */
+  backfills: number;
+  /** Failures per tier (each also an `error` event). */
+  tierErrors: number[];
+  /** Messages received from other processes and applied. */
+  invalidations: number;
+  /** Messages that could not be published (each also an `error` event, tier -1). */
+  publishFailures: number;
+  /** Times the local tiers were cleared because the bus reconnected. */
+  distrusts: number;
+}
+
+interface State {
+  readonly bus: InvalidationBus | undefined;
+  readonly emitter: EventEmitter;
+  readonly stats: MultilevelStats;
+  readonly listeners: Set<(message: InvalidationMessage) => void>;
+  unsubscribe: (() => void) | undefined;
+  removeReconnect: (() => void) | undefined;
+}
+
+/**
+ * Several tiers as one {@link CacheStore}. Reads go from the first tier down and copy a hit
+ * into the faster tiers; writes, deletes and clears reach every tier and are published on the
+ * bus. A failing tier is skipped (an `error` event and a counter): a read fails only when every
+ * tier failed, a write rejects when any tier failed, so `createCache` reports it. When the first
+ * tier answers synchronously with a fresh entry, `get` answers synchronously too: the L1 hit
+ * costs no promise, no serialization and no network. Create one with {@link multilevel}.
+ */
+export class MultilevelStore implements CacheStore {
+  readonly name = 'multilevel';
+  readonly #tiers: CacheStore[];
+  readonly #first: CacheStore;
+  readonly #caps: (number | undefined)[];
+  readonly #localTiers: number;
+  #state: State;
+
+  /** Prefer {@link multilevel}. */
+  constructor(options: MultilevelOptions) {
+    const { tiers, bus } = options;
+    if (!Array.isArray(tiers) || tiers.length === 0) {
+      throw new InvalidArgumentError('tiers', 'expected an array of at least one CacheStore');
+    }
+    tiers.forEach((tier, i) => {
+      if (tier === null || typeof tier !== 'object' || typeof tier.get !== 'function') {
+        throw new InvalidArgumentError(`tiers[${i}]`, 'expected a CacheStore');
+      }
+    });
+    if (bus !== undefined && typeof bus?.subscribe !== 'function') {
+      throw new InvalidArgumentError('bus', 'expected an InvalidationBus such as redisBus()');
+    }
+    const localTiers = options.localTiers ?? 1;
+    if (!Number.isInteger(localTiers) || localTiers < 0 || localTiers > tiers.length) {
+      throw new InvalidArgumentError('localTiers', `expected an integer from 0 to ${tiers.length}`);
+    }
+    this.#tiers = tiers;
+    this.#first = tiers[0]!;
+    this.#localTiers = localTiers;
+    this.#caps = tiers.map((_, i) => {
+      const cap = options.ttls?.[i] ?? (i === 0 ? options.l1Ttl : undefined);
+      return cap === undefined
+        ? undefined
+        : parseDuration(cap, i === 0 && options.ttls?.[0] === undefined ? 'l1Ttl' : `ttls[${i}]`);
+    });
+    this.#state = {
+      bus,
+      emitter: new EventEmitter(),
+      stats: {
+        hits: tiers.map(() => 0),
+        misses: 0,
+        backfills: 0,
+        tierErrors: tiers.map(() => 0),
+        invalidations: 0,
+        publishFailures: 0,
+        distrusts: 0,
+      },
+      listeners: new Set(),
+      unsubscribe: undefined,
+      removeReconnect: undefined,
+    };
+    if (bus !== undefined) this.#listen(bus);
+  }
+
+  /** The tiers, fastest first. */
+  get tiers(): readonly CacheStore[] {
+    return this.#tiers;
+  }
+
+  get(key: string): CacheEntry | undefined | Promise<CacheEntry | undefined> {
+    let found: ReturnType<CacheStore['get']>;
+    try {
+      found = this.#first.get(key);
+    } catch (error) {
+      found = Promise.reject(error);
+    }
+    // The L1 fast path: answered synchronously with a fresh entry.
+    if (found !== undefined && (found as CacheEntry).expiresAt > Date.now()) {
+      this.#state.stats.hits[0]!++;
+      return found as CacheEntry;
+    }
+    return this.#getBelow(key, found);
+  }
+
+  async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
+    const now = Date.now();
+    const result: (CacheEntry | undefined)[] = new Array(keys.length).fill(undefined);
+    const stale: (CacheEntry | undefined)[] = new Array(keys.length).fill(undefined);
+    let pending = keys.map((_, i) => i);
+    let failures = 0;
+    for (let tier = 0; tier < this.#tiers.length && pending.length > 0; tier++) {
+      const store = this.#tiers[tier]!;
+      const wanted = pending.map((i) => keys[i]!);
+      let entries: (CacheEntry | undefined)[];
+      try {
+        entries = store.getMany
+          ? await store.getMany(wanted)
+          : await Promise.all(wanted.map((k) => store.get(k)));
+      } catch (error) {
+        failures++;
+        this.#fail(tier, 'getMany', error);
+        continue;
+      }
+      const still: number[] = [];
+      pending.forEach((index, j) => {
+        const entry = entries[j];
+        if (entry !== undefined && entry.expiresAt > now) {
+          result[index] = entry;
+          this.#state.stats.hits[tier]!++;
+          if (tier > 0) this.#backfill(keys[index]!, entry, tier);
+        } else {
+          const kept = stale[index];
+          if (entry !== undefined && (kept === undefined || graceEnd(entry) > graceEnd(kept))) {
+            stale[index] = entry;
+          }
+          still.push(index);
+        }
+      });
+      pending = still;
+    }
+    if (failures === this.#tiers.length) throw this.#allFailed('getMany');
+    this.#state.stats.misses += pending.length;
+    for (const index of pending) result[index] = stale[index];
+    return result;
+  }
+
+  async set(key: string, entry: CacheEntry): Promise<void> {
+    await this.#everyTier('set', (store, tier) => store.set(key, this.#capped(entry, tier)));
+    await this.#publish({ type: 'delete', keys: [key] });
+  }
+
+  async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
+    await this.#everyTier('setMany', (store, tier) => {
+      const capped = entries.map(([k, e]): [string, CacheEntry] => [k, this.#capped(e, tier)]);
+      return store.setMany
+        ? store.setMany(capped)
+        : Promise.all(capped.map(([k, e]) => store.set(k, e))).then(() => undefined);
+    });
+    await this.#publish({ type: 'delete', keys: entries.map(([k]) => k) });
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const results = await this.#everyTier('delete', (store) => store.delete(key));
+    await this.#publish({ type: 'delete', keys: [key] });
+    return results.some(Boolean);
+  }
+
+  async deleteMany(keys: string[]): Promise<number> {
+    const counts = await this.#everyTier('deleteMany', (store) =>
+      store.deleteMany
+        ? store.deleteMany(keys)
+        : Promise.all(keys.map((k) => store.delete(k))).then((r) => r.filter(Boolean).length),
+    );
+    await this.#publish({ type: 'delete', keys });
+    return Math.max(0, ...counts.map(Number));
+  }
+
+  async clear(prefix?: string): Promise<void> {
+    await this.#everyTier('clear', (store) => store.clear(prefix));
+    await this.#publish(prefix === undefined ? { type: 'clear' } : { type: 'clear', prefix });
+  }
+
+  /**
+   * Deletes the keys matching `pattern` from every tier (each must support `deletePattern`) and
+   * from other processes' local tiers; returns the most any tier deleted.
+   */
+  async deletePattern(pattern: string): Promise<number> {
+    const counts = await this.#everyTier('deletePattern', (store) => {
+      if (typeof store.deletePattern !== 'function') {
+        throw new StoreError(store.name, 'this store cannot delete by pattern', {
+          code: 'E_UNSUPPORTED',
+        });
+      }
+      return store.deletePattern(pattern);
+    });
+    await this.#publish({ type: 'pattern', pattern });
+    return Math.max(0, ...counts);
+  }
+
+  /** Calls `listener` with every invalidation received from other processes over the bus. */
+  subscribe(listener: (message: InvalidationMessage) => void): () => void {
+    this.#state.listeners.add(listener);
+    return () => {
+      this.#state.listeners.delete(listener);
+    };
+  }
+
+  /** A view whose tiers encode values with `serializer` (tiers that keep live values are shared as they are). */
+  withSerializer(serializer: Serializer): MultilevelStore {
+    const tiers = this.#tiers.map((tier) => tier.withSerializer?.(serializer) ?? tier);
+    const view = new MultilevelStore({ tiers, localTiers: this.#localTiers, ttls: this.#caps });
+    view.#state = this.#state;
+    return view;
+  }
+
+  /** Listens to an event; returns a function that removes the listener. */
+  on<E extends keyof MultilevelEvents>(
+    event: E,
+    listener: (payload: MultilevelEvents[E]) => void,
+  ): () => void {
+    this.#state.emitter.on(event, listener);
+    return () => this.#state.emitter.off(event, listener);
+  }
+
+  /** A snapshot of the counters. */
+  stats(): MultilevelStats {
+    const { stats } = this.#state;
+    return { ...stats, hits: [...stats.hits], tierErrors: [...stats.tierErrors] };
+  }
+
+  /** Stops listening to the bus and closes every tier. The bus itself is left open (it may be shared). */
+  async close(): Promise<void> {
+    this.#state.unsubscribe?.();
+    this.#state.removeReconnect?.();
+    await Promise.all(this.#tiers.map((tier) => tier.close?.()));
+  }
+
+  async #getBelow(
+    key: string,
+    found: ReturnType<CacheStore['get']>,
+  ): Promise<CacheEntry | undefined> {
+    const now = Date.now();
+    let stale: CacheEntry | undefined;
+    let failures = 0;
+    for (let tier = 0; tier < this.#tiers.length; tier++) {
+      let entry: CacheEntry | undefined;
+      try {
+        entry = tier === 0 ? await found : await this.#tiers[tier]!.get(key);
+      } catch (error) {
+        failures++;
+        this.#fail(tier, 'get', error);
+        continue;
+      }
+      if (entry === undefined) continue;
+      if (entry.expiresAt > now) {
+        this.#state.stats.hits[tier]!++;
+        if (tier > 0) this.#backfill(key, entry, tier);
+        return entry;
+      }
+      // A capped copy in a fast tier ends its grace early: keep the copy with the longest grace.
+      if (stale === undefined || graceEnd(entry) > graceEnd(stale)) stale = entry;
+    }
+    if (failures === this.#tiers.length) throw this.#allFailed('get');
+    this.#state.stats.misses++;
+    return stale;
+  }
+
+  // Copies an entry found in tier `from` into the faster tiers, without waiting for them.
+  #backfill(key: string, entry: CacheEntry, from: number): void {
+    for (let tier = 0; tier < from; tier++) {
+      this.#state.stats.backfills++;
+      try {
+        const done = this.#tiers[tier]!.set(key, this.#capped(entry, tier));
+        if (done instanceof Promise)
+          done.catch((error: unknown) => this.#fail(tier, 'backfill', error));
+      } catch (error) {
+        this.#fail(tier, 'backfill', error);
+      }
+    }
+  }
+
+  // The copy a tier keeps: physically gone after the tier's cap, logically unchanged.
+  #capped(entry: CacheEntry, tier: number): CacheEntry {
+    const cap = this.#caps[tier];
+    if (cap === undefined) return entry;
+    const until = Date.now() + cap;
+    if ((entry.staleUntil ?? entry.expiresAt) <= until) return entry;
+    return { ...entry, staleUntil: until };
+  }
+
+  // Runs `operation` on every tier; rejects once all finished if any tier failed.
+  async #everyTier<T>(
+    operation: string,
+    run: (store: CacheStore, tier: number) => T | Promise<T>,
+  ): Promise<T[]> {
+    const settled = await Promise.allSettled(
+      this.#tiers.map(async (store, tier) => run(store, tier)),
+    );
+    const results: T[] = [];
+    let firstError: { tier: number; error: unknown } | undefined;
+    settled.forEach((outcome, tier) => {
+      if (outcome.status === 'fulfilled') results.push(outcome.value);
+      else {
+        this.#fail(tier, operation, outcome.reason);
+        firstError ??= { tier, error: outcome.reason };
+      }
+    });
+    if (firstError !== undefined) {
+      const { tier, error } = firstError;
+      throw new StoreError(
+        this.name,
+        `${operation} failed on tier ${tier} (${this.#tiers[tier]!.name}): ${messageOf(error)}`,
+        { cause: error, code: 'E_TIER_FAILED' },
+      );
+    }
+    return results;
+  }
+
+  async #publish(message: InvalidationMessage): Promise<void> {
+    const { bus } = this.#state;
+    if (bus === undefined) return;
+    try {
+      await bus.publish(message);
+    } catch (error) {
+      this.#state.stats.publishFailures++;
+      this.#emit('error', { tier: -1, store: 'bus', operation: 'publish', error });
+    }
+  }
+
+  #listen(bus: InvalidationBus): void {
+    bus
+      .subscribe((message) => this.#receive(message))
+      .then(
+        (unsubscribe) => {
+          this.#state.unsubscribe = unsubscribe;
+        },
+        (error: unknown) =>
+          this.#emit('error', { tier: -1, store: 'bus', operation: 'subscribe', error }),
+      );
+    this.#state.removeReconnect = bus.on('reconnect', () => {
+      // Messages sent while the bus was away are lost: nothing local can be trusted any more.
+      this.#state.stats.distrusts++;
+      this.#evictLocal({ type: 'clear' });
+      this.#emit('distrust', { reason: 'bus-reconnect' });
+    });
+  }
+
+  #receive(message: InvalidationMessage): void {
+    this.#state.stats.invalidations++;
+    this.#evictLocal(message);
+    for (const listener of this.#state.listeners) listener(message);
+    this.#emit('invalidate', { message });
+  }
+
+  #evictLocal(message: InvalidationMessage): void {
+    for (let tier = 0; tier < this.#localTiers; tier++) {
+      const store = this.#tiers[tier]!;
+      try {
+        let done: unknown;
+        if (message.type === 'delete' && message.keys) {
+          done = store.deleteMany
+            ? store.deleteMany(message.keys)
+            : Promise.all(message.keys.map((k) => store.delete(k)));
+        } else if (message.type === 'clear') {
+          done = store.clear(message.prefix);
+        } else if (message.type === 'pattern' && message.pattern && store.deletePattern) {
+          done = store.deletePattern(message.pattern);
+        }
+        if (done instanceof Promise)
+          done.catch((error: unknown) => this.#fail(tier, 'invalidate', error));
+      } catch (error) {
+        this.#fail(tier, 'invalidate', error);
+      }
+    }
+  }
+
+  #fail(tier: number, operation: string, error: unknown): void {
+    this.#state.stats.tierErrors[tier]!++;
+    this.#emit('error', { tier, store: this.#tiers[tier]!.name, operation, error });
+  }
+
+  #allFailed(operation: string): StoreError {
+    return new StoreError(this.name, `${operation} failed on every tier`, {
+      code: 'E_TIER_FAILED',
+    });
+  }
+
+  #emit<E extends keyof MultilevelEvents>(event: E, payload: MultilevelEvents[E]): void {
+    const { emitter } = this.#state;
+    if (emitter.listenerCount(event) === 0) return;
+    try {
+      emitter.emit(event, payload);
+    } catch {
+      // A throwing listener must not break the store operation that emitted the event.
+    }
+  }
+}
+
+/**
+ * Creates a {@link MultilevelStore}: several tiers, fastest first, as one store.
+ *
+ * @example
+ * const redis = redisStore({ url: 'redis://localhost:6379' });
+ * const store = multilevel({
+ *   tiers: [memoryStore({ maxEntries: 10_000 }), redis],
+ *   bus: redisBus({ client: redis.client }),
+ * });
+ * const cache = createCache({ store, ttl: '1h' });
+ */
+export function multilevel(options: MultilevelOptions): MultilevelStore {
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError('options', 'expected an object with tiers');
+  }
+  return new MultilevelStore(options);
+}
+
+function graceEnd(entry: CacheEntry): number {
+  return entry.staleUntil ?? entry.expiresAt;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

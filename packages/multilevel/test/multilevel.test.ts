@@ -1,0 +1,202 @@
+import {
+  type CacheEntry,
+  type CacheStore,
+  createCache,
+  defaultSerializer,
+  StoreError,
+} from '@cache/core';
+import { memoryStore } from '@cache/memory';
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { multilevel } from '../src/index.js';
+
+const entry = (value: unknown, ttl = 60_000): CacheEntry => ({
+  value,
+  expiresAt: Date.now() + ttl,
+});
+
+// A tier that can be switched off, like a store whose server died.
+function breakable(store: CacheStore): CacheStore & { down: boolean } {
+  const tier = {
+    name: `breakable-${store.name}`,
+    down: false,
+    get: (k: string) => guard(() => store.get(k)),
+    set: (k: string, e: CacheEntry) => guard(() => store.set(k, e)),
+    delete: (k: string) => guard(() => store.delete(k)),
+    clear: (p?: string) => guard(() => store.clear(p)),
+  };
+  async function guard<T>(run: () => T | Promise<T>): Promise<T> {
+    if (tier.down) throw new StoreError(tier.name, 'connection refused');
+    return run();
+  }
+  return tier;
+}
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('multilevel reads', () => {
+  test('answer from L1 synchronously when it holds a fresh entry', () => {
+    const l1 = memoryStore();
+    const store = multilevel({ tiers: [l1, memoryStore()] });
+    l1.set('k', entry('v'));
+    const found = store.get('k');
+    expect(found).not.toBeInstanceOf(Promise);
+    expect((found as CacheEntry).value).toBe('v');
+  });
+
+  test('fall through to L2 and backfill L1', async () => {
+    const l1 = memoryStore();
+    const l2 = memoryStore();
+    const store = multilevel({ tiers: [l1, l2] });
+    await l2.set('k', entry('from l2'));
+    expect((await store.get('k'))?.value).toBe('from l2');
+    expect(l1.get('k')?.value).toBe('from l2');
+    expect(store.stats()).toMatchObject({ hits: [0, 1], backfills: 1 });
+  });
+
+  test('with three tiers, a hit in L3 backfills L1 and L2', async () => {
+    const [l1, l2, l3] = [memoryStore(), memoryStore(), memoryStore()];
+    const store = multilevel({ tiers: [l1, l2, l3] });
+    await l3.set('k', entry(3));
+    expect((await store.get('k'))?.value).toBe(3);
+    expect(l1.get('k')?.value).toBe(3);
+    expect(l2.get('k')?.value).toBe(3);
+  });
+
+  test('prefer a fresh entry below over a stale one in L1', async () => {
+    const l1 = memoryStore();
+    const l2 = memoryStore();
+    const store = multilevel({ tiers: [l1, l2] });
+    l1.set('k', { value: 'stale', expiresAt: Date.now() - 1, staleUntil: Date.now() + 60_000 });
+    await l2.set('k', entry('fresh'));
+    expect((await store.get('k'))?.value).toBe('fresh');
+  });
+
+  test('return a stale entry when no tier has a fresh one, so grace still works', async () => {
+    const store = multilevel({ tiers: [memoryStore(), memoryStore()] });
+    await store.set('k', {
+      value: 'old',
+      expiresAt: Date.now() - 1,
+      staleUntil: Date.now() + 60_000,
+    });
+    expect((await store.get('k'))?.value).toBe('old');
+  });
+
+  test('when every tier is stale, serve the copy with the longest grace, not the capped L1 copy', async () => {
+    const l1 = memoryStore();
+    const l2 = memoryStore();
+    const store = multilevel({ tiers: [l1, l2], l1Ttl: '1m' });
+    const now = Date.now();
+    await store.set('k', { value: 'v', expiresAt: now - 1, staleUntil: now + 3_600_000 });
+    expect(l1.get('k')?.staleUntil).toBeLessThanOrEqual(now + 60_000 + 50);
+    expect((await store.get('k'))?.staleUntil).toBe(now + 3_600_000);
+    expect((await store.getMany(['k']))[0]?.staleUntil).toBe(now + 3_600_000);
+  });
+
+  test('getMany asks each tier only for what the faster tiers missed', async () => {
+    const l1 = memoryStore();
+    const l2 = memoryStore();
+    const getMany = vi.spyOn(l2, 'getMany');
+    const store = multilevel({ tiers: [l1, l2] });
+    l1.set('a', entry('a1'));
+    await l2.set('b', entry('b2'));
+    expect((await store.getMany(['a', 'b', 'c'])).map((e) => e?.value)).toEqual([
+      'a1',
+      'b2',
+      undefined,
+    ]);
+    expect(getMany).toHaveBeenCalledWith(['b', 'c']);
+    expect(l1.get('b')?.value).toBe('b2');
+  });
+});
+
+describe('multilevel writes', () => {
+  test('reach every tier; delete and clear too', async () => {
+    const [l1, l2, l3] = [memoryStore(), memoryStore(), memoryStore()];
+    const store = multilevel({ tiers: [l1, l2, l3] });
+    await store.set('user:1', entry('a'));
+    await store.setMany([['user:2', entry('b')]]);
+    for (const tier of [l1, l2, l3]) expect(tier.get('user:1')?.value).toBe('a');
+    expect(await store.delete('user:1')).toBe(true);
+    for (const tier of [l1, l2, l3]) expect(tier.get('user:1')).toBeUndefined();
+    await store.clear('user:');
+    for (const tier of [l1, l2, l3]) expect(tier.get('user:2')).toBeUndefined();
+  });
+
+  test('cap how long L1 keeps an entry, while L2 keeps it for its whole TTL', async () => {
+    vi.useFakeTimers();
+    const l1 = memoryStore();
+    const l2 = memoryStore();
+    const cache = createCache({ store: multilevel({ tiers: [l1, l2], l1Ttl: '1m' }), ttl: '1h' });
+    const loader = vi.fn(async () => 'value');
+    await cache.getOrSet('k', loader);
+    expect(l1.get('k')?.staleUntil).toBe(Date.now() + 60_000);
+    vi.advanceTimersByTime(61_000);
+    expect(l1.get('k')).toBeUndefined();
+    expect(l2.get('k')?.value).toBe('value');
+    expect(await cache.getOrSet('k', loader)).toBe('value');
+    expect(loader).toHaveBeenCalledTimes(1);
+    expect(l1.get('k')?.value).toBe('value');
+  });
+});
+
+describe('a failing tier', () => {
+  test('does not fail a read another tier can answer', async () => {
+    const l2 = breakable(memoryStore());
+    const store = multilevel({ tiers: [memoryStore(), l2] });
+    const errors = vi.fn();
+    store.on('error', errors);
+    await store.set('k', entry('v'));
+    l2.down = true;
+    expect((await store.get('k'))?.value).toBe('v');
+    expect(await store.get('missing')).toBeUndefined();
+    expect(errors).toHaveBeenCalledWith(expect.objectContaining({ tier: 1, operation: 'get' }));
+    expect(store.stats().tierErrors).toEqual([0, 1]);
+  });
+
+  test('lets createCache fall back to the loader and report the dropped write', async () => {
+    const l1 = breakable(memoryStore());
+    const l2 = breakable(memoryStore());
+    const cache = createCache({ store: multilevel({ tiers: [l1, l2] }) });
+    const errors = vi.fn();
+    cache.on('error', errors);
+    l1.down = true;
+    l2.down = true;
+    expect(await cache.getOrSet('k', async () => 'from loader')).toBe('from loader');
+    expect(cache.stats()).toMatchObject({ droppedWrites: 1 });
+    l2.down = false;
+    expect(await cache.set('k', 'v')).toBe(false);
+    expect(errors.mock.calls.at(-1)![0].error).toMatchObject({ code: 'E_TIER_FAILED' });
+    expect(await l2.get('k')).toMatchObject({ value: 'v' });
+  });
+});
+
+describe('serialization', () => {
+  test('L1 keeps live values while a serializing tier below stores text', async () => {
+    const l1 = memoryStore();
+    const l2 = memoryStore({ clone: true });
+    const cache = createCache({
+      store: multilevel({ tiers: [l1, l2] }),
+      serializer: defaultSerializer,
+    });
+    const value = { at: new Date(0), ids: new Set([1, 2]) };
+    await cache.set('k', value);
+    expect(l1.get('k')?.value).toBe(value);
+    const copy = l2.withSerializer!(defaultSerializer).get('k') as CacheEntry;
+    expect(copy.value).toEqual(value);
+    expect(copy.value).not.toBe(value);
+  });
+});
+
+describe('options', () => {
+  test('reject bad tiers and caps naming the option', () => {
+    expect(() => multilevel({ tiers: [] })).toThrow(expect.objectContaining({ argument: 'tiers' }));
+    expect(() => multilevel({ tiers: [memoryStore(), {} as CacheStore] })).toThrow(
+      expect.objectContaining({ argument: 'tiers[1]' }),
+    );
+    expect(() => multilevel({ tiers: [memoryStore()], l1Ttl: -1 })).toThrow(
+      expect.objectContaining({ argument: 'l1Ttl' }),
+    );
+  });
+});
