@@ -8,13 +8,13 @@ const REBASE_AFTER = 2 ** 31;
 /**
  * A least-recently-used map from string keys to values that each carry an expiry time.
  *
- * Entries live in numbered slots: parallel arrays hold each slot's key and value, and typed
- * arrays hold its expiry and link the slots from most (`head`) to least (`tail`) recently used,
- * so a hit allocates nothing. Deleted slots are kept on a free list threaded through the `next`
- * links. A hit on a large store costs mostly cache misses, so the layout minimises the lines it
- * touches: the index from key to slot is a null-prototype object rather than a `Map` (V8 keeps a
- * large one as an open-addressing dictionary, one probe instead of a `Map`'s bucket and chain),
- * at the price of more memory per entry, and the expiry sits next to the `next` link.
+ * Entries live in numbered slots: parallel arrays hold each slot's key and value, and one typed
+ * array holds its links (from most recently used, `head`, to least, `tail`) and its expiry, so a
+ * hit allocates nothing. Deleted slots are kept on a free list threaded through the `next` links.
+ * A hit on a large store costs mostly cache misses, so the layout minimises the lines it touches:
+ * the index from key to slot is a null-prototype object rather than a `Map` (V8 keeps a large one
+ * as an open-addressing dictionary: one probe instead of a `Map`'s bucket and chain), at the
+ * price of more memory per entry, and a slot's links and expiry share one cache line.
  */
 export class Lru<V> {
   readonly #max: number;
@@ -24,10 +24,9 @@ export class Lru<V> {
   #count = 0;
   #keys: (string | undefined)[] = [];
   #values: (V | undefined)[] = [];
-  // Per slot: [2 * slot] the next (less recently used) slot and [2 * slot + 1] the expiry offset,
-  // side by side so that the expiry check reads a cache line the relinking needs anyway.
+  // Per slot: [3 * slot] the previous (more recently used) slot, [3 * slot + 1] the next one and
+  // [3 * slot + 2] the expiry offset, side by side so a hit reads one line for all three.
   #links = new Uint32Array(0);
-  #prev = new Uint32Array(0);
   #sizes: Float64Array | undefined;
   #base = 0;
   #head = 0;
@@ -55,7 +54,7 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.#index[key];
     if (slot === undefined) return undefined;
-    if (this.#links[slot * 2 + 1]! <= clock() - this.#base) {
+    if (this.#links[slot * 3 + 2]! <= clock() - this.#base) {
       this.#remove(key, slot);
       return undefined;
     }
@@ -64,10 +63,11 @@ export class Lru<V> {
   }
 
   /**
-   * Stores the value as most recently used until `until` (ms epoch, in the future), evicting
-   * least recently used entries as needed. `size` counts towards `maxSize`.
+   * Stores the value as most recently used until `until` (ms epoch, after `now`, the caller's
+   * reading of {@link clock}), evicting least recently used entries as needed. `size` counts
+   * towards `maxSize`.
    */
-  set(key: string, value: V, until: number, size: number): void {
+  set(key: string, value: V, until: number, size: number, now: number): void {
     let slot = this.#index[key];
     if (slot === undefined) {
       slot = this.#allocate();
@@ -76,15 +76,15 @@ export class Lru<V> {
       if (this.#count++ === 0) {
         this.#tail = slot;
       } else {
-        this.#prev[this.#head] = slot;
-        this.#links[slot * 2] = this.#head;
+        this.#links[this.#head * 3] = slot;
+        this.#links[slot * 3 + 1] = this.#head;
       }
       this.#head = slot;
     } else if (slot !== this.#head) {
       this.#moveToHead(slot);
     }
     this.#values[slot] = value;
-    this.#setUntil(slot, until);
+    this.#setUntil(slot, until, now);
     if (this.#sizes !== undefined) {
       this.#totalSize += size - this.#sizes[slot]!;
       this.#sizes[slot] = size;
@@ -113,25 +113,24 @@ export class Lru<V> {
     }
   }
 
-  #setUntil(slot: number, until: number): void {
-    const now = clock();
+  #setUntil(slot: number, until: number, now: number): void {
     if (now - this.#base >= REBASE_AFTER) this.#rebase(Math.floor(now) - 1);
     const offset = Math.ceil(until - this.#base);
-    this.#links[slot * 2 + 1] = Math.min(offset, FAR);
+    this.#links[slot * 3 + 2] = Math.min(offset, FAR);
   }
 
   // Moves `base` forward so offsets stay in 32 bits; no entry ends up kept longer than before.
   #rebase(base: number): void {
     const shift = base - this.#base;
     const links = this.#links;
-    for (let at = 1; at < this.#used * 2; at += 2) links[at] = Math.max(0, links[at]! - shift);
+    for (let at = 2; at < this.#used * 3; at += 3) links[at] = Math.max(0, links[at]! - shift);
     this.#base = base;
   }
 
   #allocate(): number {
     if (this.#freeCount > 0) {
       const slot = this.#free;
-      this.#free = this.#links[slot * 2]!;
+      this.#free = this.#links[slot * 3 + 1]!;
       this.#freeCount--;
       return slot;
     }
@@ -147,7 +146,7 @@ export class Lru<V> {
     const slot = this.#tail;
     delete this.#index[this.#keys[slot]!];
     this.#count--;
-    this.#tail = this.#prev[slot]!;
+    this.#tail = this.#links[slot * 3]!;
     if (this.#sizes !== undefined) {
       this.#totalSize -= this.#sizes[slot]!;
       this.#sizes[slot] = 0;
@@ -158,34 +157,37 @@ export class Lru<V> {
   #remove(key: string, slot: number): void {
     delete this.#index[key];
     this.#count--;
-    const next = this.#links[slot * 2]!;
+    const links = this.#links;
+    const prev = links[slot * 3]!;
+    const next = links[slot * 3 + 1]!;
     if (slot === this.#head) this.#head = next;
-    else this.#links[this.#prev[slot]! * 2] = next;
-    if (slot === this.#tail) this.#tail = this.#prev[slot]!;
-    else this.#prev[next] = this.#prev[slot]!;
+    else links[prev * 3 + 1] = next;
+    if (slot === this.#tail) this.#tail = prev;
+    else links[next * 3] = prev;
     this.#keys[slot] = undefined;
     this.#values[slot] = undefined;
     if (this.#sizes !== undefined) {
       this.#totalSize -= this.#sizes[slot]!;
       this.#sizes[slot] = 0;
     }
-    this.#links[slot * 2] = this.#free;
+    links[slot * 3 + 1] = this.#free;
     this.#free = slot;
     this.#freeCount++;
   }
 
   // The caller has checked that `slot` is not the head, so there are two entries or more.
   #moveToHead(slot: number): void {
-    const prev = this.#prev[slot]!;
+    const links = this.#links;
+    const prev = links[slot * 3]!;
     if (slot === this.#tail) {
       this.#tail = prev;
     } else {
-      const next = this.#links[slot * 2]!;
-      this.#prev[next] = prev;
-      this.#links[prev * 2] = next;
+      const next = links[slot * 3 + 1]!;
+      links[next * 3] = prev;
+      links[prev * 3 + 1] = next;
     }
-    this.#prev[this.#head] = slot;
-    this.#links[slot * 2] = this.#head;
+    links[this.#head * 3] = slot;
+    links[slot * 3 + 1] = this.#head;
     this.#head = slot;
   }
 
@@ -195,8 +197,7 @@ export class Lru<V> {
     const used = this.#used;
     this.#keys = copy(this.#keys, capacity, used);
     this.#values = copy(this.#values, capacity, used);
-    this.#links = copyTyped(new Uint32Array(capacity * 2), this.#links, used * 2);
-    this.#prev = copyTyped(new Uint32Array(capacity), this.#prev, used);
+    this.#links = copyTyped(new Uint32Array(capacity * 3), this.#links, used * 3);
     if (this.#sizes !== undefined)
       this.#sizes = copyTyped(new Float64Array(capacity), this.#sizes, used);
     this.#capacity = capacity;

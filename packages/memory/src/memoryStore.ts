@@ -108,7 +108,8 @@ export class MemoryStore implements CacheStore {
    */
   set(key: string, entry: CacheEntry): void {
     const until = entry.staleUntil ?? entry.expiresAt;
-    if (!(until > clock())) {
+    const now = clock();
+    if (!(until > now)) {
       if (typeof until !== 'number' || Number.isNaN(until)) {
         throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
       }
@@ -117,7 +118,7 @@ export class MemoryStore implements CacheStore {
     }
     const size = this.#sizeOf === undefined ? 0 : this.#measure(entry, key);
     const stored = this.#serializer === undefined ? entry : this.#encode(entry);
-    this.#lru.set(key, stored, until, size);
+    this.#lru.set(key, stored, until, size, now);
   }
 
   /** Stores every entry, in order. */
