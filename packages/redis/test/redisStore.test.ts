@@ -70,7 +70,7 @@ describe('redisStore on a single node', () => {
     ];
     await store.setMany(values.map(([key, value]) => [key, entry(value)]));
     for (const [key, value, asJson] of values) {
-      expect((await redis.raw.get(`test:${key}`))?.startsWith('j|'), key).toBe(asJson);
+      expect((await redis.raw.get(`test:${key}`))?.startsWith('['), key).toBe(asJson);
       const found = (await store.get(key))?.value;
       expect(found, key).toStrictEqual(value);
     }
