@@ -1,4 +1,5 @@
 import { EventEmitter } from 'node:events';
+import { coarseNow } from './clock.js';
 import { parseDuration } from './duration.js';
 import {
   CacheInconsistencyError,
@@ -282,7 +283,7 @@ export class Cache {
     // The L1 fast path: a synchronous store answered with a fresh entry.
     if (
       found !== undefined &&
-      (found as CacheEntry).expiresAt > Date.now() &&
+      (found as CacheEntry).expiresAt > coarseNow() &&
       (options?.version === undefined || (found as CacheEntry).version === options.version) &&
       ((found as CacheEntry).tags === undefined || this.#tagsHold(found as CacheEntry) === true)
     ) {

@@ -12,6 +12,7 @@ export {
   type SetOptions,
 } from './cache.js';
 export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
+export { coarseNow } from './clock.js';
 export { parseDuration, parseOptionalDuration } from './duration.js';
 export {
   CacheError,

@@ -1,4 +1,4 @@
-import { clock } from './clock.js';
+import { coarseNow } from '@cache/core';
 
 const INITIAL_CAPACITY = 1024;
 // Expiry times are kept as ms after `base` in 32 bits; later ones are capped (about 49 days).
@@ -41,7 +41,7 @@ export class Lru<V> {
     this.#max = max;
     this.#maxSize = maxSize ?? Number.POSITIVE_INFINITY;
     if (maxSize !== undefined) this.#sizes = new Float64Array(0);
-    this.#base = Math.floor(clock()) - 1;
+    this.#base = Math.floor(coarseNow()) - 1;
     this.#grow();
   }
 
@@ -54,7 +54,7 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.#index[key];
     if (slot === undefined) return undefined;
-    if (this.#links[slot * 3 + 2]! <= clock() - this.#base) {
+    if (this.#links[slot * 3 + 2]! <= coarseNow() - this.#base) {
       this.#remove(key, slot);
       return undefined;
     }

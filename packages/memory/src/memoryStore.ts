@@ -1,13 +1,13 @@
 import {
   type CacheEntry,
   type CacheStore,
+  coarseNow,
   defaultSerializer,
   InvalidArgumentError,
   SerializationError,
   type Serializer,
   StoreError,
 } from '@cache/core';
-import { clock } from './clock.js';
 import { Lru } from './lru.js';
 
 // A JavaScript Map holds at most 2^24 entries.
@@ -108,7 +108,7 @@ export class MemoryStore implements CacheStore {
    */
   set(key: string, entry: CacheEntry): void {
     const until = entry.staleUntil ?? entry.expiresAt;
-    const now = clock();
+    const now = coarseNow();
     if (!(until > now)) {
       if (typeof until !== 'number' || Number.isNaN(until)) {
         throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);

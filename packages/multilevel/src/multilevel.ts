@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   type CacheEntry,
   type CacheStore,
+  coarseNow,
   type Duration,
   InvalidArgumentError,
   type InvalidationBus,
@@ -147,7 +148,7 @@ export class MultilevelStore implements CacheStore {
       found = Promise.reject(error);
     }
     // The L1 fast path: answered synchronously with a fresh entry.
-    if (found !== undefined && (found as CacheEntry).expiresAt > Date.now()) {
+    if (found !== undefined && (found as CacheEntry).expiresAt > coarseNow()) {
       this.#state.stats.hits[0]!++;
       return found as CacheEntry;
     }

@@ -68,7 +68,7 @@ describe('multilevel reads', () => {
     const l1 = memoryStore();
     const l2 = memoryStore();
     const store = multilevel({ tiers: [l1, l2] });
-    l1.set('k', { value: 'stale', expiresAt: Date.now() - 1, staleUntil: Date.now() + 60_000 });
+    l1.set('k', { value: 'stale', expiresAt: Date.now() - 1_000, staleUntil: Date.now() + 60_000 });
     await l2.set('k', entry('fresh'));
     expect((await store.get('k'))?.value).toBe('fresh');
   });
@@ -77,7 +77,7 @@ describe('multilevel reads', () => {
     const store = multilevel({ tiers: [memoryStore(), memoryStore()] });
     await store.set('k', {
       value: 'old',
-      expiresAt: Date.now() - 1,
+      expiresAt: Date.now() - 1_000,
       staleUntil: Date.now() + 60_000,
     });
     expect((await store.get('k'))?.value).toBe('old');
@@ -88,7 +88,7 @@ describe('multilevel reads', () => {
     const l2 = memoryStore();
     const store = multilevel({ tiers: [l1, l2], l1Ttl: '1m' });
     const now = Date.now();
-    await store.set('k', { value: 'v', expiresAt: now - 1, staleUntil: now + 3_600_000 });
+    await store.set('k', { value: 'v', expiresAt: now - 1_000, staleUntil: now + 3_600_000 });
     expect(l1.get('k')?.staleUntil).toBeLessThanOrEqual(now + 60_000 + 50);
     expect((await store.get('k'))?.staleUntil).toBe(now + 3_600_000);
     expect((await store.getMany(['k']))[0]?.staleUntil).toBe(now + 3_600_000);
