@@ -238,6 +238,9 @@ export function createCache(options: CacheOptions): Cache {
 export class Cache {
   readonly #shared: Shared;
   readonly #store: CacheStore;
+  // The shared counters and listener flags, held directly for the hit path.
+  readonly #counters: Shared['counters'];
+  readonly #listening: Shared['listening'];
   readonly #prefix: string;
   // Tags every entry written through this view gets: one per versioned namespace it is in.
   readonly #scopeTags: string[];
@@ -246,6 +249,8 @@ export class Cache {
   constructor(shared: Shared, prefix: string, scopeTags: string[]) {
     this.#shared = shared;
     this.#store = shared.store;
+    this.#counters = shared.counters;
+    this.#listening = shared.listening;
     this.#prefix = prefix;
     this.#scopeTags = scopeTags;
   }
@@ -287,8 +292,8 @@ export class Cache {
       (options?.version === undefined || (found as CacheEntry).version === options.version) &&
       ((found as CacheEntry).tags === undefined || this.#tagsHold(found as CacheEntry) === true)
     ) {
-      this.#shared.counters.hits++;
-      if (this.#shared.listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
+      this.#counters.hits++;
+      if (this.#listening.hit) this.#emit('hit', { key: fullKey, store: this.#store.name });
       return Promise.resolve((found as CacheEntry<T>).value);
     }
     return this.#getOrLoad(fullKey, found, loader, options);
