@@ -113,6 +113,19 @@ export class Lru<V> {
     }
   }
 
+  /** Removes every key `matches` accepts; returns how many of them had not expired. */
+  deleteMatching(matches: RegExp): number {
+    const now = coarseNow() - this.#base;
+    let removed = 0;
+    for (const key in this.#index) {
+      if (!matches.test(key)) continue;
+      const slot = this.#index[key]!;
+      if (this.#links[slot * 3 + 2]! > now) removed++;
+      this.#remove(key, slot);
+    }
+    return removed;
+  }
+
   #setUntil(slot: number, until: number, now: number): void {
     if (now - this.#base >= REBASE_AFTER) this.#rebase(Math.floor(now) - 1);
     const offset = Math.ceil(until - this.#base);

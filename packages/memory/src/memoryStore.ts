@@ -3,6 +3,7 @@ import {
   type CacheStore,
   coarseNow,
   defaultSerializer,
+  globToRegExp,
   InvalidArgumentError,
   SerializationError,
   type Serializer,
@@ -141,6 +142,16 @@ export class MemoryStore implements CacheStore {
   /** Removes every key that starts with `prefix`, or every key without one. */
   clear(prefix?: string): void {
     this.#lru.clear(prefix ?? '');
+  }
+
+  /**
+   * Removes every key matching the Redis-style glob `pattern` (`*`, `?`, `[...]`, `\` escapes;
+   * see `globToRegExp` of `@cache/core`), such as `'*:123:*'`; returns how many live entries it
+   * removed. Throws an `InvalidArgumentError` for an empty or
+   * unterminated pattern.
+   */
+  deletePattern(pattern: string): number {
+    return this.#lru.deleteMatching(globToRegExp(pattern));
   }
 
   #measure(entry: CacheEntry, key: string): number {

@@ -8,6 +8,12 @@ export type {
 } from './connection.js';
 export type { BusMessage, RedisBusEvents, RedisBusOptions, RedisBusStats } from './redisBus.js';
 export { RedisBus, redisBus } from './redisBus.js';
+export type {
+  RedisEventSourceEvents,
+  RedisEventSourceStats,
+  RedisEventsOptions,
+} from './redisEvents.js';
+export { RedisEventSource, redisEvents } from './redisEvents.js';
 export type { RedisLockOptions } from './redisLock.js';
 export { RedisLock, redisLock } from './redisLock.js';
 export type { RedisStoreOptions } from './redisStore.js';

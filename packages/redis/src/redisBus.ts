@@ -10,6 +10,13 @@ import {
 } from './connection.js';
 import { Emitter } from './emitter.js';
 
+const MESSAGE_TYPES = new Set<string>([
+  'delete',
+  'clear',
+  'pattern',
+  'tags',
+] satisfies InvalidationMessage['type'][]);
+
 /** An {@link InvalidationMessage} as it travels on the channel: with its sender's id. */
 export interface BusMessage extends InvalidationMessage {
   /** The id of the bus instance that published it; a bus ignores its own messages. */
@@ -184,7 +191,7 @@ export class RedisBus implements InvalidationBus {
     let message: BusMessage;
     try {
       message = JSON.parse(text) as BusMessage;
-      if (!message || !['delete', 'clear', 'tags'].includes(message.type)) throw new Error(text);
+      if (!message || !MESSAGE_TYPES.has(message.type)) throw new Error(text);
     } catch {
       this.#stats.invalid++;
       this.#events.emit('error', new Error(`[cache] [redis] invalid bus message: ${text}`));

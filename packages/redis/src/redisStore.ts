@@ -1,5 +1,11 @@
 import type { CacheEntry, CacheStore, Serializer } from '@cache/core';
-import { defaultSerializer, InvalidArgumentError, StoreError } from '@cache/core';
+import {
+  defaultSerializer,
+  escapeGlob,
+  globToRegExp,
+  InvalidArgumentError,
+  StoreError,
+} from '@cache/core';
 import type { Redis } from 'ioredis';
 import { decodeEntry, encodeEntry, physicalExpiry } from './codec.js';
 import {
@@ -10,7 +16,6 @@ import {
   type RedisEvents,
   type RedisStats,
 } from './connection.js';
-import { escapeGlob } from './glob.js';
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -26,7 +31,7 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
    */
   serializer?: Serializer;
   /**
-   * Keys read and removed per `SCAN` round trip in `clear()`.
+   * Keys read and removed per `SCAN` round trip in `clear()` and `deletePattern()`.
    * @default 1000
    */
   scanCount?: number;
@@ -166,16 +171,32 @@ export class RedisStore implements CacheStore {
    * `FLUSHDB`.
    */
   async clear(prefix = ''): Promise<void> {
-    const match = escapeGlob(this.prefix + prefix) + '*';
+    await this.#unlinkMatching(escapeGlob(this.prefix + prefix) + '*');
+  }
+
+  /**
+   * Removes every key of this store matching the Redis glob `pattern` (`*`, `?`, `[...]`, `\`
+   * escapes), such as `'*:123:*'`, with `SCAN MATCH` and `UNLINK` in batches, on every master
+   * of a Cluster; the store's own prefix is matched literally. Returns how many it removed.
+   * Throws an `InvalidArgumentError` for an empty or unterminated pattern.
+   */
+  async deletePattern(pattern: string): Promise<number> {
+    globToRegExp(pattern); // throws InvalidArgumentError for an empty or unterminated glob
+    return this.#unlinkMatching(escapeGlob(this.prefix) + pattern);
+  }
+
+  async #unlinkMatching(match: string): Promise<number> {
     const client = this.client;
     // A Cluster knows its masters only once connected: wait for that (within the timeout).
     if (client.status !== 'ready') await this.#connection.run((ready) => ready.ping());
     const nodes = isCluster(client) ? client.nodes('master') : [client];
-    await Promise.all(nodes.map((node) => this.#clearNode(node, match)));
+    const counts = await Promise.all(nodes.map((node) => this.#unlinkOnNode(node, match)));
+    return counts.reduce((sum, count) => sum + count, 0);
   }
 
-  async #clearNode(node: Redis, match: string): Promise<void> {
+  async #unlinkOnNode(node: Redis, match: string): Promise<number> {
     const count = String(this.#scanCount);
+    let removed = 0;
     let cursor = '0';
     do {
       const [next, keys] = await this.#connection.run(() =>
@@ -184,16 +205,18 @@ export class RedisStore implements CacheStore {
       cursor = next;
       if (keys.length === 0) continue;
       if (!isCluster(this.client)) {
-        await this.#connection.run(() => node.unlink(keys));
+        removed += await this.#connection.run(() => node.unlink(keys));
         continue;
       }
       // The keys of one node span many slots, and a multi-key UNLINK must stay in one slot.
-      await this.#connection.run(() => {
+      const results = await this.#connection.run(() => {
         const pipeline = node.pipeline();
         for (const key of keys) pipeline.unlink(key);
         return pipeline.exec();
       });
+      for (const [, unlinked] of results ?? []) removed += Number(unlinked) || 0;
     } while (cursor !== '0');
+    return removed;
   }
 
   /**

@@ -57,6 +57,21 @@ describe('redisBus', () => {
     }
   });
 
+  test('a pattern message reaches the other instances as sent', async () => {
+    const a = redisBus({ port: server.port, channel: 'inv5' });
+    const b = redisBus({ port: server.port, channel: 'inv5' });
+    try {
+      await b.subscribe(() => {});
+      const received = nextMessage(b);
+      await a.publish({ type: 'pattern', pattern: '*:123:*' });
+      expect(await received).toEqual({ type: 'pattern', pattern: '*:123:*', origin: a.instanceId });
+      expect(b.stats().invalid).toBe(0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
   test('a closed bus refuses new subscriptions', async () => {
     const bus = redisBus({ port: server.port, channel: 'inv4' });
     await bus.close();

@@ -12,6 +12,8 @@ export interface StoreCapabilities {
    * keeping live values, or one serializing with the default serializer). @default true
    */
   richValues?: boolean;
+  /** The store implements `deletePattern` (Redis-style globs over its keys). @default true */
+  deletePattern?: boolean;
 }
 
 /** The pieces {@link storeTestSuite} runs with: the test runner's functions and the store. */
@@ -51,7 +53,7 @@ function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
  */
 export function storeTestSuite(options: StoreTestSuiteOptions): void {
   const { describe, test, expect, beforeEach, afterEach, createStore } = options;
-  const { many = true, richValues = true } = options.capabilities ?? {};
+  const { many = true, richValues = true, deletePattern = true } = options.capabilities ?? {};
   let store: CacheStore;
 
   describe(options.name, () => {
@@ -91,19 +93,29 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
       }
     });
 
-    test('keeps expiresAt, staleUntil, tags and version', async () => {
+    test('keeps expiresAt, staleUntil, tags, version and createdAt', async () => {
       const now = Date.now();
-      const numbered = { value: 1, expiresAt: now + MINUTE, tags: ['users', 'user:1'], version: 3 };
+      // createdAt may be fractional: the cache nudges it by a microsecond within a millisecond.
+      const numbered = {
+        value: 1,
+        expiresAt: now + MINUTE,
+        tags: ['users', 'user:1'],
+        version: 3,
+        createdAt: now - 0.999,
+      };
       const named = {
         value: 2,
         expiresAt: now + MINUTE,
         staleUntil: now + 2 * MINUTE,
         version: 'v2',
       };
+      const createdOnly = { value: { n: 3 }, expiresAt: now + MINUTE, createdAt: now + 0.001 };
       await store.set('numbered', numbered);
       await store.set('named', named);
+      await store.set('createdOnly', createdOnly);
       expect(await store.get('numbered')).toEqual(numbered);
       expect(await store.get('named')).toEqual(named);
+      expect(await store.get('createdOnly')).toEqual(createdOnly);
     });
 
     test('round-trips unicode keys and values', async () => {
@@ -135,8 +147,12 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
           bytes: new Uint8Array([0, 127, 255]),
           missing: undefined,
         };
-        await store.set('rich', fresh(value));
-        const back = (await store.get('rich'))?.value as typeof value;
+        const createdAt = Date.now() + 0.002;
+        await store.set('rich', fresh(value, { tags: ['t'], createdAt }));
+        const entry = await store.get('rich');
+        expect(entry?.createdAt).toBe(createdAt);
+        expect(entry?.tags).toEqual(['t']);
+        const back = entry?.value as typeof value;
         expect(back).toEqual(value);
         expect(back.at).toBeInstanceOf(Date);
         expect(back.map).toBeInstanceOf(Map);
@@ -216,6 +232,48 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
         expect((await store.get(key))?.value, key).toBe(key);
       }
     });
+
+    if (deletePattern) {
+      test("deletePattern('*:123:*') removes the seed's related keys of user 123 and no others", async () => {
+        const related = ['user:123:profile', 'orders:123:recent', 'user_profile:123:'];
+        const others = ['user:1234:profile', 'user:12:3', 'user:123', '123:x', 'user:0123:a'];
+        for (const key of [...related, ...others]) await store.set(key, fresh(key));
+        expect(await store.deletePattern!('*:123:*')).toBe(related.length);
+        for (const key of related) expect(await store.get(key), key).toBeUndefined();
+        for (const key of others) expect((await store.get(key))?.value, key).toBe(key);
+      });
+
+      test('deletePattern matches whole keys: `*` any run, `?` exactly one character, `[...]` a set', async () => {
+        const keys = ['user:1', 'user:22', 'users:1', 'xuser:1', 'user:a', 'user:b'];
+        for (const key of keys) await store.set(key, fresh(key));
+        expect(await store.deletePattern!('user:?')).toBe(3);
+        expect(await store.deletePattern!('user:[ab]')).toBe(0);
+        expect(await store.deletePattern!('nothing:*')).toBe(0);
+        for (const key of ['user:1', 'user:a', 'user:b']) {
+          expect(await store.get(key), key).toBeUndefined();
+        }
+        for (const key of ['user:22', 'users:1', 'xuser:1']) {
+          expect((await store.get(key))?.value, key).toBe(key);
+        }
+        expect(await store.deletePattern!('user[s:]*')).toBe(2);
+        expect((await store.get('xuser:1'))?.value).toBe('xuser:1');
+      });
+
+      test('deletePattern takes escaped glob characters in keys literally', async () => {
+        const keys = ['a*b:1', 'axb:1', 'a?:1', 'a1:1', 'a[1]:1', 'a\\b:1', 'a\\:1'];
+        for (const key of keys) await store.set(key, fresh(key));
+        expect(await store.deletePattern!('a\\*b:*')).toBe(1); // only 'a*b:1'
+        expect(await store.deletePattern!('a\\?:*')).toBe(1); // only 'a?:1'
+        expect(await store.deletePattern!('a\\[1\\]:*')).toBe(1); // only 'a[1]:1'
+        expect(await store.deletePattern!('a\\\\b:*')).toBe(1); // only 'a\\b:1'
+        for (const key of ['a*b:1', 'a?:1', 'a[1]:1', 'a\\b:1']) {
+          expect(await store.get(key), key).toBeUndefined();
+        }
+        for (const key of ['axb:1', 'a1:1', 'a\\:1']) {
+          expect((await store.get(key))?.value, key).toBe(key);
+        }
+      });
+    }
 
     if (many) {
       test('getMany gives one slot per key, in order, undefined for misses', async () => {
