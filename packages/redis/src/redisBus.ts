@@ -1,14 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { InvalidationBus, InvalidationMessage } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
-import {
-  isCluster,
-  messageOf,
-  type RedisClient,
-  RedisConnection,
-  type RedisConnectionOptions,
-} from './connection.js';
+import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
+import { openSubscriber, subscribeWithin } from './subscriber.js';
 
 const MESSAGE_TYPES = new Set<string>([
   'delete',
@@ -145,46 +140,24 @@ export class RedisBus implements InvalidationBus {
   }
 
   async #startSubscriber(): Promise<void> {
-    // A subscriber may wait in ioredis' offline queue: it is bounded by the timeout below.
-    const client = this.#connection.client;
-    const subscriber = isCluster(client)
-      ? client.duplicate(undefined, { enableOfflineQueue: true })
-      : client.duplicate({ enableOfflineQueue: true });
+    const subscriber = openSubscriber(
+      this.#connection.client,
+      (channel, text) => {
+        if (channel === this.channel) this.#receive(text);
+      },
+      () => {
+        this.#stats.reconnects++;
+        this.#events.emit('reconnect', undefined);
+      },
+    );
     this.#subscriber = subscriber;
-    subscriber.on('error', () => {
-      // The subscriber reconnects by itself; 'reconnect' tells when it is back.
-    });
-    subscriber.on('message', (channel: string, text: string) => {
-      if (channel === this.channel) this.#receive(text);
-    });
-    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.race([
-        subscriber.subscribe(this.channel),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), this.#timeout);
-        }),
-      ]);
+      await subscribeWithin(subscriber, this.channel, this.#timeout);
     } catch (error) {
       subscriber.disconnect();
       this.#subscriber = undefined;
-      throw new StoreError('redis', `cannot subscribe to "${this.channel}": ${messageOf(error)}`, {
-        cause: error,
-        code: 'E_STORE_UNAVAILABLE',
-      });
-    } finally {
-      clearTimeout(timer);
+      throw error;
     }
-    subscriber.on('ready', () => {
-      // ioredis has just sent the resubscription; a PING answered after it proves it is done.
-      subscriber.ping().then(
-        () => {
-          this.#stats.reconnects++;
-          this.#events.emit('reconnect', undefined);
-        },
-        () => {},
-      );
-    });
   }
 
   #receive(text: string): void {

@@ -1,13 +1,8 @@
 import type { EventSource } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
-import {
-  isCluster,
-  messageOf,
-  type RedisClient,
-  RedisConnection,
-  type RedisConnectionOptions,
-} from './connection.js';
+import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
+import { openSubscriber, subscribeWithin } from './subscriber.js';
 
 /** Options of {@link redisEvents}. */
 export interface RedisEventsOptions extends RedisConnectionOptions {
@@ -160,50 +155,13 @@ export class RedisEventSource implements EventSource {
     await this.#connection.close();
   }
 
-  async #subscribeChannel(channel: string): Promise<void> {
-    const subscriber = this.#subscriber ?? this.#startSubscriber();
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        subscriber.subscribe(channel),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), this.#timeout);
-        }),
-      ]);
-    } catch (error) {
-      throw new StoreError('redis', `cannot subscribe to "${channel}": ${messageOf(error)}`, {
-        cause: error,
-        code: 'E_STORE_UNAVAILABLE',
-      });
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  #startSubscriber(): RedisClient {
-    // A subscription may wait in ioredis' offline queue: the caller bounds it with the timeout.
-    const client = this.#connection.client;
-    const subscriber = isCluster(client)
-      ? client.duplicate(undefined, { enableOfflineQueue: true })
-      : client.duplicate({ enableOfflineQueue: true });
-    this.#subscriber = subscriber;
-    subscriber.on('error', () => {
-      // The subscriber reconnects by itself; 'reconnect' tells when it is back.
-    });
-    subscriber.on('message', (channel: string, text: string) => this.#receive(channel, text));
-    let connected = false;
-    subscriber.on('ready', () => {
-      if (!connected) {
-        connected = true;
-        return;
-      }
-      // ioredis has just subscribed again; a PING answered after it proves it is done.
-      subscriber.ping().then(
-        () => this.#events.emit('reconnect', undefined),
-        () => {},
-      );
-    });
-    return subscriber;
+  #subscribeChannel(channel: string): Promise<void> {
+    this.#subscriber ??= openSubscriber(
+      this.#connection.client,
+      (from, text) => this.#receive(from, text),
+      () => this.#events.emit('reconnect', undefined),
+    );
+    return subscribeWithin(this.#subscriber, channel, this.#timeout);
   }
 
   #receive(channel: string, text: string): void {
