@@ -61,7 +61,7 @@ describe('tags across two processes', () => {
   test('tag invalidation of 10,000 keys: B stops serving all of them (measured)', async () => {
     const [a, b] = await twoNodes();
     const count = 10_000;
-    await a.send({ cmd: 'setTagged', count, tag: 'catalog' });
+    await a.send({ cmd: 'setItems', count, tag: 'catalog' });
     const warm = await b.send<{ served: number; ms: number }>({ cmd: 'countServed', count });
     expect(warm.served).toBe(count);
     const hot = await b.send<{ served: number; ms: number }>({ cmd: 'countServed', count });
