@@ -26,6 +26,7 @@ import {
   OURS,
   setNames,
 } from './memory.js';
+import { multilevelL2Table, multilevelTable } from './multilevel.js';
 import { redisClusterTable, redisTable } from './redis.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -109,6 +110,8 @@ const tables: Record<string, () => Promise<string>> = {
   },
   redis: () => redisTable(method),
   'redis-cluster': () => redisClusterTable(method),
+  multilevel: () => multilevelTable(method),
+  'multilevel-l2': () => multilevelL2Table(method),
 };
 
 const chosen = process.argv.slice(2).filter((arg) => arg !== '--');
