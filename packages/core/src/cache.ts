@@ -25,7 +25,7 @@ import {
   resolvePolicy,
   type TimeoutOptions,
 } from './policy.js';
-import { checkTags, RESERVED_PREFIX, stamp, tagKey, voidedByTags } from './tags.js';
+import { checkTags, RESERVED_PREFIX, stamp, TagRecords, tagKey } from './tags.js';
 import type {
   CacheEntry,
   CacheLock,
@@ -156,6 +156,7 @@ interface Shared {
   readonly listening: Record<keyof CacheEvents, boolean>;
   readonly counters: Omit<CacheStats, 'inflight'>;
   readonly inflight: Map<string, Flight>;
+  readonly tagRecords: TagRecords;
   readonly unsubscribe: (() => void) | undefined;
 }
 
@@ -205,8 +206,10 @@ export function createCache(options: CacheOptions): Cache {
   }
   const emitter = new EventEmitter();
   const inflight = new Map<string, Flight>();
+  const target = serializer && store.withSerializer ? store.withSerializer(serializer) : store;
+  const tagRecords = TagRecords.of(store, target);
   const shared: Shared = {
-    store: serializer && store.withSerializer ? store.withSerializer(serializer) : store,
+    store: target,
     policy: resolvePolicy(options),
     emitter,
     listening: Object.fromEntries(EVENT_NAMES.map((name) => [name, false])) as Shared['listening'],
@@ -223,7 +226,8 @@ export function createCache(options: CacheOptions): Cache {
     },
     inflight,
     // Invalidations from other processes void this process's loads of the same keys.
-    unsubscribe: store.subscribe?.((message) => voidFlights(inflight, matcherOf(message))),
+    tagRecords,
+    unsubscribe: target.subscribe?.((message) => voidFlights(inflight, matcherOf(message))),
   };
   const prefix = options.namespace === undefined ? '' : namespacePrefix('', options.namespace);
   return new Cache(shared, prefix, []);
@@ -497,6 +501,8 @@ export class Cache {
       (k) => k.startsWith(this.#prefix) && matches.test(k.slice(this.#prefix.length)),
     );
     try {
+      // A pattern at the root may match tag records too.
+      if (this.#prefix === '') this.#shared.tagRecords.clear();
       const count = await this.#store.deletePattern(full);
       this.#shared.counters.deletes += count;
       if (this.#shared.listening.invalidate) {
@@ -810,7 +816,7 @@ export class Cache {
     if (version !== undefined && entry.version !== version) return false;
     if (entry.tags === undefined) return true;
     try {
-      return !(await voidedByTags(this.#store, entry));
+      return !(await this.#shared.tagRecords.voids(entry));
     } catch (error) {
       // Without the tag records the entry cannot be trusted: treat it as a miss.
       this.#error(error, 'get', undefined, false);
@@ -821,7 +827,7 @@ export class Cache {
   // The synchronous tag check of the fast path: undefined when the store answers asynchronously.
   #tagsHold(entry: CacheEntry): boolean | undefined {
     try {
-      const voided = voidedByTags(this.#store, entry);
+      const voided = this.#shared.tagRecords.voids(entry);
       if (typeof voided === 'boolean') return !voided;
       voided.catch(() => {});
     } catch {
@@ -834,6 +840,8 @@ export class Cache {
     const now = stamp();
     const record: CacheEntry = { value: now, expiresAt: now + this.#shared.policy.tagTtl };
     const writes = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);
+    // Known here at once, even if the store write below fails: better a reload than a stale hit.
+    this.#shared.tagRecords.invalidated(tags, now);
     try {
       if (this.#store.setMany) await this.#store.setMany(writes);
       else await Promise.all(writes.map(([k, e]) => this.#store.set(k, e)));
@@ -880,6 +888,7 @@ export class Cache {
   async #clear(fullPrefix: string): Promise<void> {
     const prefix = fullPrefix === '' ? undefined : fullPrefix;
     voidFlights(this.#shared.inflight, (k) => k.startsWith(fullPrefix));
+    if (fullPrefix === '') this.#shared.tagRecords.clear();
     try {
       await this.#store.clear(prefix);
       if (this.#shared.listening.clear) this.#emit('clear', { prefix, store: this.#store.name });

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from './errors.js';
-import type { CacheEntry, CacheStore } from './types.js';
+import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
 
 /** Keys under this prefix belong to the cache itself (tag records); user keys may not use it. */
 export const RESERVED_PREFIX = '__cache:';
@@ -37,22 +37,92 @@ export function checkTags(tags: unknown, internal = false): asserts tags is stri
 }
 
 /**
- * Whether a tag invalidated at or after the entry was created voids it: `true`/`false` when the
- * store answered synchronously, a promise otherwise.
+ * When each tag was last invalidated, read from the tag records in the store. When the store
+ * relays invalidations from other processes (`CacheStore.subscribe`, such as a multilevel store
+ * with a bus), answers are kept in process, so a tagged hit costs no store read, and dropped
+ * whenever a message may concern them; otherwise every check reads the store.
  */
-export function voidedByTags(store: CacheStore, entry: CacheEntry): boolean | Promise<boolean> {
-  const tags = entry.tags!;
-  const createdAt = entry.createdAt ?? 0;
-  let pending: Promise<CacheEntry | undefined>[] | undefined;
-  for (const tag of tags) {
-    const record = store.get(tagKey(tag));
-    if (record instanceof Promise) {
-      pending ??= [];
-      pending.push(record);
-    } else if (record !== undefined && (record.value as number) >= createdAt) return true;
+export class TagRecords {
+  // One per store object, so that every cache over it shares what it knows and learns.
+  static readonly #byStore = new WeakMap<CacheStore, TagRecords>();
+
+  /** The records of `store`, read through `reader` (its serializing view, if any). */
+  static of(store: CacheStore, reader: CacheStore): TagRecords {
+    let records = TagRecords.#byStore.get(store);
+    if (records === undefined) {
+      records = new TagRecords(reader);
+      TagRecords.#byStore.set(store, records);
+    }
+    return records;
   }
-  if (pending === undefined) return false;
-  return Promise.all(pending).then((records) =>
-    records.some((record) => record !== undefined && (record.value as number) >= createdAt),
-  );
+
+  readonly #store: CacheStore;
+  // Tag → when it was last invalidated (0: never), for stores that relay invalidations.
+  readonly #known: Map<string, number> | undefined;
+  // Bumped by every change, so a read that was under way meanwhile is not kept.
+  #generation = 0;
+
+  private constructor(store: CacheStore) {
+    this.#store = store;
+    this.#known = typeof store.subscribe === 'function' ? new Map() : undefined;
+    store.subscribe?.((message) => this.forget(message));
+  }
+
+  /**
+   * Whether a tag invalidated at or after the entry was created voids it: `true`/`false` when
+   * known or answered synchronously, a promise otherwise. Throws or rejects when the store fails.
+   */
+  voids(entry: CacheEntry): boolean | Promise<boolean> {
+    const createdAt = entry.createdAt ?? 0;
+    let pending: Promise<number>[] | undefined;
+    for (const tag of entry.tags!) {
+      const at = this.#at(tag);
+      if (typeof at !== 'number') {
+        pending ??= [];
+        pending.push(at);
+      } else if (at > 0 && at >= createdAt) return true;
+    }
+    if (pending === undefined) return false;
+    return Promise.all(pending).then((ats) => ats.some((at) => at > 0 && at >= createdAt));
+  }
+
+  /** Records invalidations made by this process. */
+  invalidated(tags: string[], at: number): void {
+    this.#generation++;
+    for (const tag of tags) this.#known?.set(tag, at);
+  }
+
+  /** Drops what an invalidation from another process may have changed. */
+  forget(message: InvalidationMessage): void {
+    this.#generation++;
+    if (this.#known === undefined) return;
+    if (message.type !== 'delete') {
+      this.#known.clear();
+      return;
+    }
+    for (const key of message.keys ?? []) {
+      if (key.startsWith(TAG_PREFIX)) this.#known.delete(key.slice(TAG_PREFIX.length));
+    }
+  }
+
+  /** Drops everything known (the records were removed from the store). */
+  clear(): void {
+    this.#generation++;
+    this.#known?.clear();
+  }
+
+  #at(tag: string): number | Promise<number> {
+    const known = this.#known?.get(tag);
+    if (known !== undefined) return known;
+    const generation = this.#generation;
+    const found = this.#store.get(tagKey(tag));
+    if (!(found instanceof Promise)) return this.#keep(tag, found, generation);
+    return found.then((record) => this.#keep(tag, record, generation));
+  }
+
+  #keep(tag: string, record: CacheEntry | undefined, generation: number): number {
+    const at = record === undefined ? 0 : (record.value as number);
+    if (this.#known !== undefined && generation === this.#generation) this.#known.set(tag, at);
+    return at;
+  }
 }

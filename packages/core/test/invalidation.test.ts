@@ -88,6 +88,40 @@ describe('tags', () => {
   });
 });
 
+describe('tag records kept in process', () => {
+  test('a store that relays invalidations: tagged hits stop reading tag records', async () => {
+    const store = new TestStore();
+    const cache = createCache({ store });
+    await cache.set('k', 'v', { tags: ['a', 'b'] });
+    await cache.get('k');
+    const reads = store.reads;
+    for (let i = 0; i < 10; i++) expect(await cache.get('k')).toBe('v');
+    expect(store.reads - reads).toBe(10);
+  });
+
+  test('an invalidation relayed from another process is seen at once', async () => {
+    const store = new TestStore();
+    const cache = createCache({ store });
+    await cache.set('k', 'v', { tags: ['t'] });
+    expect(await cache.get('k')).toBe('v');
+    // Another process invalidates: its record lands in the shared tier and its bus message arrives.
+    const other = createCache({ store: new TestStore({}, store.data) });
+    await other.invalidateTags(['t']);
+    store.receive({ type: 'delete', keys: ['__cache:tag:t'] });
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  test('two caches over one store share what they know', async () => {
+    const store = new TestStore();
+    const a = createCache({ store });
+    const b = createCache({ store });
+    await a.set('k', 'v', { tags: ['t'] });
+    expect(await b.get('k')).toBe('v');
+    await a.invalidateTags(['t']);
+    expect(await b.get('k')).toBeUndefined();
+  });
+});
+
 describe('loads in flight', () => {
   test('a delete while a load runs keeps the loaded value out of the cache', async () => {
     const store = new TestStore({ async: true });

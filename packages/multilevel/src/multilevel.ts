@@ -69,6 +69,9 @@ interface State {
   readonly emitter: EventEmitter;
   readonly stats: MultilevelStats;
   readonly listeners: Set<(message: InvalidationMessage) => void>;
+  // Bumped by every eviction from another process, so a read that began before it does not
+  // copy what it found back into the local tiers.
+  evictions: number;
   unsubscribe: (() => void) | undefined;
   removeReconnect: (() => void) | undefined;
 }
@@ -129,10 +132,14 @@ export class MultilevelStore implements CacheStore {
         distrusts: 0,
       },
       listeners: new Set(),
+      evictions: 0,
       unsubscribe: undefined,
       removeReconnect: undefined,
     };
-    if (bus !== undefined) this.#listen(bus);
+    if (bus !== undefined) {
+      this.subscribe = (listener) => this.#relay(listener);
+      this.#listen(bus);
+    }
   }
 
   /** The tiers, fastest first. */
@@ -161,6 +168,7 @@ export class MultilevelStore implements CacheStore {
     const stale: (CacheEntry | undefined)[] = new Array(keys.length).fill(undefined);
     let pending = keys.map((_, i) => i);
     let failures = 0;
+    const evictions = this.#state.evictions;
     for (let tier = 0; tier < this.#tiers.length && pending.length > 0; tier++) {
       const store = this.#tiers[tier]!;
       const wanted = pending.map((i) => keys[i]!);
@@ -180,7 +188,7 @@ export class MultilevelStore implements CacheStore {
         if (entry !== undefined && entry.expiresAt > now) {
           result[index] = entry;
           this.#state.stats.hits[tier]!++;
-          if (tier > 0) this.#backfill(keys[index]!, entry, tier);
+          if (tier > 0) this.#backfill(keys[index]!, entry, tier, evictions);
         } else {
           const kept = stale[index];
           if (entry !== undefined && (kept === undefined || graceEnd(entry) > graceEnd(kept))) {
@@ -250,19 +258,21 @@ export class MultilevelStore implements CacheStore {
     return Math.max(0, ...counts);
   }
 
-  /** Calls `listener` with every invalidation received from other processes over the bus. */
-  subscribe(listener: (message: InvalidationMessage) => void): () => void {
-    this.#state.listeners.add(listener);
-    return () => {
-      this.#state.listeners.delete(listener);
-    };
-  }
+  /**
+   * With a bus: calls `listener` with every invalidation received from other processes (and a
+   * `clear` when the bus reconnects). Absent without a bus, so a cache knows nothing is relayed.
+   */
+  readonly subscribe?: (listener: (message: InvalidationMessage) => void) => () => void;
 
   /** A view whose tiers encode values with `serializer` (tiers that keep live values are shared as they are). */
   withSerializer(serializer: Serializer): MultilevelStore {
     const tiers = this.#tiers.map((tier) => tier.withSerializer?.(serializer) ?? tier);
     const view = new MultilevelStore({ tiers, localTiers: this.#localTiers, ttls: this.#caps });
     view.#state = this.#state;
+    if (this.#state.bus !== undefined) {
+      (view as { subscribe?: MultilevelStore['subscribe'] }).subscribe = (listener) =>
+        view.#relay(listener);
+    }
     return view;
   }
 
@@ -293,6 +303,7 @@ export class MultilevelStore implements CacheStore {
     found: ReturnType<CacheStore['get']>,
   ): Promise<CacheEntry | undefined> {
     const now = Date.now();
+    const evictions = this.#state.evictions;
     let stale: CacheEntry | undefined;
     let failures = 0;
     for (let tier = 0; tier < this.#tiers.length; tier++) {
@@ -307,7 +318,7 @@ export class MultilevelStore implements CacheStore {
       if (entry === undefined) continue;
       if (entry.expiresAt > now) {
         this.#state.stats.hits[tier]!++;
-        if (tier > 0) this.#backfill(key, entry, tier);
+        if (tier > 0) this.#backfill(key, entry, tier, evictions);
         return entry;
       }
       // A capped copy in a fast tier ends its grace early: keep the copy with the longest grace.
@@ -319,7 +330,9 @@ export class MultilevelStore implements CacheStore {
   }
 
   // Copies an entry found in tier `from` into the faster tiers, without waiting for them.
-  #backfill(key: string, entry: CacheEntry, from: number): void {
+  #backfill(key: string, entry: CacheEntry, from: number, evictions: number): void {
+    // An eviction arrived while this read was under way: what it found may be what was evicted.
+    if (evictions !== this.#state.evictions) return;
     for (let tier = 0; tier < from; tier++) {
       this.#state.stats.backfills++;
       try {
@@ -394,8 +407,16 @@ export class MultilevelStore implements CacheStore {
       // Messages sent while the bus was away are lost: nothing local can be trusted any more.
       this.#state.stats.distrusts++;
       this.#evictLocal({ type: 'clear' });
+      for (const listener of this.#state.listeners) listener({ type: 'clear' });
       this.#emit('distrust', { reason: 'bus-reconnect' });
     });
+  }
+
+  #relay(listener: (message: InvalidationMessage) => void): () => void {
+    this.#state.listeners.add(listener);
+    return () => {
+      this.#state.listeners.delete(listener);
+    };
   }
 
   #receive(message: InvalidationMessage): void {
@@ -406,6 +427,7 @@ export class MultilevelStore implements CacheStore {
   }
 
   #evictLocal(message: InvalidationMessage): void {
+    this.#state.evictions++;
     for (let tier = 0; tier < this.#localTiers; tier++) {
       const store = this.#tiers[tier]!;
       try {

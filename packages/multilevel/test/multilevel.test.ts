@@ -3,6 +3,8 @@ import {
   type CacheStore,
   createCache,
   defaultSerializer,
+  type InvalidationBus,
+  type InvalidationMessage,
   StoreError,
 } from '@cache/core';
 import { memoryStore } from '@cache/memory';
@@ -198,5 +200,76 @@ describe('options', () => {
     expect(() => multilevel({ tiers: [memoryStore()], l1Ttl: -1 })).toThrow(
       expect.objectContaining({ argument: 'l1Ttl' }),
     );
+  });
+});
+
+// Carries messages between multilevel stores of one process, as redisBus does between processes.
+function localBus(): () => InvalidationBus {
+  const handlers = new Set<(message: InvalidationMessage) => void>();
+  return () => {
+    let own: ((message: InvalidationMessage) => void) | undefined;
+    return {
+      publish: async (message) => {
+        for (const handler of handlers) if (handler !== own) handler(message);
+      },
+      subscribe: async (handler) => {
+        own = handler;
+        handlers.add(handler);
+        return () => handlers.delete(handler);
+      },
+      on: () => () => {},
+    };
+  };
+}
+
+describe('bus races', () => {
+  test('an eviction during a read from L2 keeps the old copy out of L1', async () => {
+    const bus = localBus();
+    const l2 = memoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let started!: () => void;
+    const readStarted = new Promise<void>((resolve) => (started = resolve));
+    const slowL2: CacheStore = {
+      ...l2,
+      name: 'slow',
+      get: async (key) => {
+        const found = l2.get(key);
+        started();
+        await gate;
+        return found;
+      },
+      set: (k, e) => l2.set(k, e),
+      delete: (k) => l2.delete(k),
+      clear: (p) => l2.clear(p),
+    };
+    const a = multilevel({ tiers: [memoryStore(), l2], bus: bus() });
+    const bL1 = memoryStore();
+    const b = multilevel({ tiers: [bL1, slowL2], bus: bus() });
+    await a.set('k', entry('old'));
+    const reading = b.get('k');
+    await readStarted;
+    await a.delete('k');
+    release();
+    expect((await reading)?.value).toBe('old');
+    expect(bL1.get('k')).toBeUndefined();
+  });
+
+  test('only a store with a bus offers subscribe, and a reconnect is relayed as a clear', async () => {
+    expect(multilevel({ tiers: [memoryStore()] }).subscribe).toBeUndefined();
+    let reconnect!: () => void;
+    const bus: InvalidationBus = {
+      publish: async () => {},
+      subscribe: async () => () => {},
+      on: (_event, listener) => {
+        reconnect = listener;
+        return () => {};
+      },
+    };
+    const store = multilevel({ tiers: [memoryStore()], bus });
+    const seen: InvalidationMessage[] = [];
+    store.subscribe!((message) => seen.push(message));
+    reconnect();
+    expect(seen).toEqual([{ type: 'clear' }]);
   });
 });
