@@ -32,7 +32,7 @@ import { redisClusterTable, redisTable } from './redis.js';
 const quick = process.env.BENCH_QUICK === '1';
 const method: Method = quick
   ? { warmupMs: 100, runMs: 200, rounds: 3, batch: 10_000 }
-  : { warmupMs: 500, runMs: 1000, rounds: 5, batch: 100_000 };
+  : { warmupMs: 2000, runMs: 1000, rounds: 5, batch: 100_000 };
 const PEERS = [
   'mnemonist',
   'quick-lru',
