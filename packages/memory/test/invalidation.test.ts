@@ -1,16 +1,9 @@
 // The seed's invalidation patterns through createCache on a memory store.
 import { EventEmitter } from 'node:events';
 import { createCache, fromEventEmitter } from '@cache/core';
+import { deferred } from '@cache/test-suite';
 import { describe, expect, test, vi } from 'vitest';
 import { memoryStore } from '../src/index.js';
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
 
 describe('invalidation on a memory store', () => {
   test('the seed EventDrivenCache: user.updated deletes keys, user.deleted deletes *:{user_id}:*', async () => {

@@ -1,6 +1,7 @@
 // Tags, versions, patterns and loads in flight on a Redis store, with two caches that share it
 // as two processes would (each with its own connection).
 import { type Cache, createCache } from '@cache/core';
+import { deferred } from '@cache/test-suite';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { redisStore } from '../src/index.js';
 import { useRedis } from './redis.js';
@@ -22,14 +23,6 @@ function twoCaches(): [Cache, Cache] {
     return cache;
   };
   return [make(), make()];
-}
-
-function deferred<T>() {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
 }
 
 describe('tags on Redis', () => {

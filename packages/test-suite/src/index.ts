@@ -1,2 +1,3 @@
+export { deferred } from './deferred.js';
 export type { StoreCapabilities, StoreTestSuiteOptions } from './storeTestSuite.js';
 export { storeTestSuite } from './storeTestSuite.js';
