@@ -948,8 +948,9 @@ export class Cache {
   #emit<E extends keyof CacheEvents>(event: E, payload: CacheEvents[E]): void {
     try {
       this.#shared.emitter.emit(event, payload);
-    } catch {
-      // A throwing listener must not break the cache operation that emitted the event.
+    } catch (error) {
+      // A throwing listener must not break the cache operation that emitted the event, nor go unseen.
+      process.emitWarning(error as Error);
     }
   }
 }

@@ -108,12 +108,15 @@ describe('events and stats', () => {
     expect(cache.stats().misses).toBe(2);
   });
 
-  test('a throwing listener does not fail the operation', async () => {
+  test('a throwing listener does not fail the operation and is reported as a warning', async () => {
     const cache = createCache({ store: new TestStore() });
+    const bug = new Error('listener bug');
     cache.on('set', () => {
-      throw new Error('listener bug');
+      throw bug;
     });
+    const warned = new Promise((resolve) => process.once('warning', resolve));
     expect(await cache.set('a', 1)).toBe(true);
+    expect(await warned).toBe(bug);
   });
 });
 

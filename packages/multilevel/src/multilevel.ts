@@ -465,8 +465,9 @@ export class MultilevelStore implements CacheStore {
     if (emitter.listenerCount(event) === 0) return;
     try {
       emitter.emit(event, payload);
-    } catch {
-      // A throwing listener must not break the store operation that emitted the event.
+    } catch (error) {
+      // A throwing listener must not break the store operation that emitted the event, nor go unseen.
+      process.emitWarning(error as Error);
     }
   }
 }

@@ -23,10 +23,8 @@ export class Emitter<Events extends { [E in keyof Events]: (payload: any) => voi
       try {
         listener(payload);
       } catch (error) {
-        // A faulty listener must not fail a cache read; surface it without throwing here.
-        queueMicrotask(() => {
-          throw error;
-        });
+        // A faulty listener must neither fail a cache read nor crash the process: report it.
+        process.emitWarning(error as Error);
       }
     }
   }
