@@ -209,6 +209,22 @@ export function formatRate(opsPerSecond: number): string {
   return `${(opsPerSecond / 1e3).toFixed(0)} k`;
 }
 
+/**
+ * A markdown table of ops/s with each row's ratio to the `reference` row, in a column headed
+ * `label`.
+ */
+export function rateTable(results: Result[], reference: string, label = `vs ${reference}`): string {
+  const base = results.find((result) => result.name === reference)!.opsPerSecond;
+  return table(
+    ['', 'ops/s', label],
+    results.map((result) => [
+      result.name,
+      formatRate(result.opsPerSecond),
+      `${(result.opsPerSecond / base).toFixed(2)}×`,
+    ]),
+  );
+}
+
 /** A markdown table. */
 export function table(header: string[], rows: string[][]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;

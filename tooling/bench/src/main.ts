@@ -8,12 +8,12 @@ import {
   OURS as OURS_GET_OR_SET,
 } from './getOrSet.js';
 import {
-  formatRate,
   type Method,
   measureIsolated,
   median,
   probe,
   type Result,
+  rateTable,
   table,
 } from './harness.js';
 import {
@@ -51,18 +51,6 @@ function version(name: string): string {
 function ratio(results: Result[], name: string, reference: string): number {
   const of = (row: string) => results.find((result) => result.name === row)!.opsPerSecond;
   return of(name) / of(reference);
-}
-
-function rateTable(results: Result[], reference: string): string {
-  const base = results.find((result) => result.name === reference)!.opsPerSecond;
-  return table(
-    ['', 'ops/s', `vs ${reference}`],
-    results.map((result) => [
-      result.name,
-      formatRate(result.opsPerSecond),
-      `${(result.opsPerSecond / base).toFixed(2)}×`,
-    ]),
-  );
 }
 
 function verdict(results: Result[], checks: [reference: string, target: number][]): string {

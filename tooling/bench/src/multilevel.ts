@@ -16,15 +16,15 @@ import { Cacheable, CacheableMemory, createKeyv } from 'cacheable';
 import { Redis } from 'ioredis';
 import {
   asyncLoop,
-  formatRate,
   type Method,
   measureIsolated,
   type Result,
   type Run,
+  rateTable,
   type Setup,
-  table,
   uniformOrder,
 } from './harness.js';
+import { mgetPerTick } from './redis.js';
 
 /** (g): hot keys, every one in every L1. */
 const HOT_KEYS = 10_000;
@@ -211,26 +211,6 @@ export const hot: Record<string, Setup> = Object.fromEntries(
   ]),
 );
 
-/** The hand-written limit of an L2 read: the gets of one tick as one MGET, values parsed with JSON. */
-function mgetPerTick(client: Redis): (key: string) => Promise<unknown> {
-  let keys: string[] = [];
-  let waiters: ((text: string | null) => void)[] = [];
-  const flush = () => {
-    const batchKeys = keys;
-    const batch = waiters;
-    keys = [];
-    waiters = [];
-    void client.mget(batchKeys).then((texts) => {
-      for (let i = 0; i < batch.length; i++) batch[i]!(texts[i]!);
-    });
-  };
-  return (key) =>
-    new Promise((resolve) => {
-      if (keys.push(key) === 1) process.nextTick(flush);
-      waiters.push((text) => resolve(text === null ? undefined : JSON.parse(text)));
-    });
-}
-
 /**
  * {@link CALLERS} callers each await one call after another, walking the keys in a cycle from a
  * cursor of their own (not the harness' position, which is approximate): caller `c` of a batch
@@ -342,18 +322,6 @@ function versions(): string {
   return ['bentocache', 'cache-manager', 'cacheable', 'keyv', '@keyv/redis', 'ioredis']
     .map((name) => `${name} ${versionOf(name)}`)
     .join(', ');
-}
-
-function rateTable(results: Result[], reference: string): string {
-  const base = results.find((result) => result.name === reference)!.opsPerSecond;
-  return table(
-    ['', 'ops/s', `vs ${reference}`],
-    results.map((result) => [
-      result.name,
-      formatRate(result.opsPerSecond),
-      `${(result.opsPerSecond / base).toFixed(2)}×`,
-    ]),
-  );
 }
 
 function ratios(results: Result[], targets: Record<string, number>): string {

@@ -7,12 +7,11 @@ import { redisDriver } from 'bentocache/drivers/redis';
 import { Cluster, Redis } from 'ioredis';
 import {
   type Contender,
-  formatRate,
   type Method,
   measure,
   type Result,
   type Run,
-  table,
+  rateTable,
   uniformOrder,
 } from './harness.js';
 
@@ -51,7 +50,7 @@ function concurrentLoop(op: (key: string) => Promise<unknown>, keys: string[]): 
 }
 
 /** The hand-written limit: the gets of one tick as one MGET, values parsed with JSON. */
-function mgetPerTick(client: Redis): (key: string) => Promise<unknown> {
+export function mgetPerTick(client: Redis): (key: string) => Promise<unknown> {
   let keys: string[] = [];
   let waiters: ((text: string | null) => void)[] = [];
   const flush = () => {
@@ -162,12 +161,6 @@ function versionOf(name: string): string {
 export async function redisTable(method: Method): Promise<string> {
   const { results, redis } = await redisGet(method);
   const rate = (name: string) => results.find((result) => result.name === name)!.opsPerSecond;
-  const limit = rate(MGET_LIMIT);
-  const rows = results.map((result) => [
-    result.name,
-    formatRate(result.opsPerSecond),
-    `${(result.opsPerSecond / limit).toFixed(2)}×`,
-  ]);
   const check = (reference: string, target: number) => {
     const value = rate(REDIS_OURS) / rate(reference);
     return `ours / ${reference} = ${value.toFixed(2)} (target ≥ ${target}: ${value >= target ? 'met' : 'MISSED'})`;
@@ -178,7 +171,7 @@ export async function redisTable(method: Method): Promise<string> {
   return [
     `### (e) Redis get, ${CALLERS} concurrent callers, ~100 B JSON values, ${KEYS / 1000}k keys, all hits`,
     `redis-server ${redis} on loopback (started by the bench); ${versions}; median of ${redisMethod(method).rounds} rounds of ${method.runMs} ms`,
-    table(['', 'ops/s', 'vs MGET limit'], rows),
+    rateTable(results, MGET_LIMIT, 'vs MGET limit'),
     `${check(KEYV, 2.5)}; ${check(MGET_LIMIT, 0.8)}`,
   ].join('\n\n');
 }
@@ -214,18 +207,10 @@ export async function redisClusterTable(method: Method): Promise<string> {
       run: concurrentLoop(op, keys),
     }));
     const results = await measure(contenders, redisMethod(method));
-    const reference = results[0]!.opsPerSecond;
     return [
       `### (f) Redis get on a 3-master Cluster, ${CALLERS} concurrent callers, ~100 B JSON values, ${KEYS / 1000}k keys, all hits`,
       `median of ${redisMethod(method).rounds} rounds of ${method.runMs} ms`,
-      table(
-        ['', 'ops/s', 'vs auto-pipelining'],
-        results.map((result) => [
-          result.name,
-          formatRate(result.opsPerSecond),
-          `${(result.opsPerSecond / reference).toFixed(2)}×`,
-        ]),
-      ),
+      rateTable(results, results[0]!.name, 'vs auto-pipelining'),
     ].join('\n\n');
   } finally {
     const client = ours.client;
