@@ -1,229 +1,290 @@
-import { coarseNow } from '@cache/core';
-
 const INITIAL_CAPACITY = 1024;
-// Expiry times are kept as ms after `base` in 32 bits; later ones are capped (about 49 days).
-const FAR = 0xffff_ffff;
-const REBASE_AFTER = 2 ** 31;
+// Expiry times are kept as ms after `base` in an Int32Array; later ones are capped at FAR (about
+// 24 days), and `base` moves forward every REBASE_AFTER ms (about 12 days), so an entry with a
+// longer TTL can be dropped early, never served late.
+const FAR = 0x7fff_ffff;
+const REBASE_AFTER = 2 ** 30;
+// A hit compares expiry with a clock reading taken at most READS hits or about RESOLUTION ms ago
+// (a timer resets it; REARM ms without that timer firing means it was lost, as with fake timers).
+const READS = 256;
+const RESOLUTION = 1;
+const REARM = 1000;
+const SystemDate = Date;
 
 /**
  * A least-recently-used map from string keys to values that each carry an expiry time.
  *
- * Entries live in numbered slots: parallel arrays hold each slot's key and value, and one typed
- * array holds its links (from most recently used, `head`, to least, `tail`) and its expiry, so a
- * hit allocates nothing. Deleted slots are kept on a free list threaded through the `next` links.
- * A hit on a large store costs mostly cache misses, so the layout minimises the lines it touches:
- * the index from key to slot is a null-prototype object rather than a `Map` (V8 keeps a large one
- * as an open-addressing dictionary: one probe instead of a `Map`'s bucket and chain), at the
- * price of more memory per entry, and a slot's links and expiry share one cache line.
+ * Entries live in numbered slots: parallel arrays hold each slot's key, value, links (from most
+ * recently used, `head`, to least, `tail`) and expiry, so a hit allocates nothing. Deleted slots
+ * are kept on a free list threaded through `next`.
+ *
+ * Measured in `tooling/bench`, a hit on a large store is bounded by how many cache misses the CPU
+ * overlaps, so every instruction on it counts:
+ * - fields are TypeScript `declare`d and assigned once in the constructor: a class field (a
+ *   `#private` one too) is first defined as `undefined`, after which V8 reloads it on every hit;
+ * - the fields holding the structure are never reassigned, so V8 loads them once: the typed
+ *   arrays are allocated for `max` slots up front (pages nobody writes take no memory), the
+ *   key and value arrays grow in place, and `clear` empties the index rather than replacing it;
+ * - a hit compares expiry with a clock reading kept on the instance as a small integer.
  */
 export class Lru<V> {
-  readonly #max: number;
-  readonly #maxSize: number;
-  #capacity = 0;
-  #index: Record<string, number> = Object.create(null);
-  #count = 0;
-  #keys: (string | undefined)[] = [];
-  #values: (V | undefined)[] = [];
-  // Per slot: [3 * slot] the previous (more recently used) slot, [3 * slot + 1] the next one and
-  // [3 * slot + 2] the expiry offset, side by side so a hit reads one line for all three.
-  #links = new Uint32Array(0);
-  #sizes: Float64Array | undefined;
-  #base = 0;
-  #head = 0;
-  #tail = 0;
-  #used = 0;
-  #free = 0;
-  #freeCount = 0;
-  #totalSize = 0;
+  declare private readonly max: number;
+  declare private readonly maxSize: number;
+  declare private readonly index: Record<string, number>;
+  declare private readonly keys: (string | undefined)[];
+  declare private readonly values: (V | undefined)[];
+  // `prev` is the more recently used neighbour, `next` the less recently used one.
+  declare private readonly prev: Uint32Array;
+  declare private readonly next: Uint32Array;
+  declare private readonly expiry: Int32Array;
+  declare private readonly sizes: Float64Array | undefined;
+  declare private capacity: number;
+  declare private count: number;
+  declare private head: number;
+  declare private tail: number;
+  declare private used: number;
+  declare private free: number;
+  declare private freeCount: number;
+  declare private totalSize: number;
+  declare private base: number;
+  // The clock reading, in ms after `base`, and how many more hits may use it.
+  declare private now: number;
+  declare private reads: number;
+  declare private armedAt: number;
+  declare private armedWith: typeof setTimeout | undefined;
 
   /** `max` entries at most; with `maxSize`, sizes given to {@link Lru.set} sum to at most it. */
   constructor(max: number, maxSize?: number) {
-    this.#max = max;
-    this.#maxSize = maxSize ?? Number.POSITIVE_INFINITY;
-    if (maxSize !== undefined) this.#sizes = new Float64Array(0);
-    this.#base = Math.floor(coarseNow()) - 1;
-    this.#grow();
+    this.max = max;
+    this.maxSize = maxSize ?? Number.POSITIVE_INFINITY;
+    this.index = Object.create(null);
+    this.keys = [];
+    this.values = [];
+    this.prev = new Uint32Array(max);
+    this.next = new Uint32Array(max);
+    this.expiry = new Int32Array(max);
+    this.sizes = maxSize === undefined ? undefined : new Float64Array(max);
+    this.capacity = 0;
+    this.count = 0;
+    this.head = 0;
+    this.tail = 0;
+    this.used = 0;
+    this.free = 0;
+    this.freeCount = 0;
+    this.totalSize = 0;
+    this.base = Date.now() - 1;
+    this.now = 0;
+    this.reads = 0;
+    this.armedAt = Number.NEGATIVE_INFINITY;
+    this.armedWith = undefined;
+    this.grow();
   }
 
   /** How many entries are held, expired ones not yet reclaimed included. */
   get size(): number {
-    return this.#count;
+    return this.count;
   }
 
   /** Returns the value and marks it most recently used, or `undefined` when missing or expired. */
   get(key: string): V | undefined {
-    const slot = this.#index[key];
+    const slot = this.index[key];
     if (slot === undefined) return undefined;
-    if (this.#links[slot * 3 + 2]! <= coarseNow() - this.#base) {
-      this.#remove(key, slot);
+    if (this.expiry[slot]! <= (--this.reads > 0 && Date === SystemDate ? this.now : this.tick())) {
+      this.remove(key, slot);
       return undefined;
     }
-    if (slot !== this.#head) this.#moveToHead(slot);
-    return this.#values[slot];
+    if (slot !== this.head) this.moveToHead(slot);
+    return this.values[slot];
   }
 
   /**
    * Stores the value as most recently used until `until` (ms epoch, after `now`, the caller's
-   * reading of {@link clock}), evicting least recently used entries as needed. `size` counts
-   * towards `maxSize`.
+   * reading of the clock), evicting least recently used entries as needed. `size` counts towards
+   * `maxSize`.
    */
   set(key: string, value: V, until: number, size: number, now: number): void {
-    let slot = this.#index[key];
+    let slot = this.index[key];
     if (slot === undefined) {
-      slot = this.#allocate();
-      this.#keys[slot] = key;
-      this.#index[key] = slot;
-      if (this.#count++ === 0) {
-        this.#tail = slot;
+      slot = this.allocate();
+      this.keys[slot] = key;
+      this.index[key] = slot;
+      if (this.count++ === 0) {
+        this.tail = slot;
       } else {
-        this.#links[this.#head * 3] = slot;
-        this.#links[slot * 3 + 1] = this.#head;
+        this.prev[this.head] = slot;
+        this.next[slot] = this.head;
       }
-      this.#head = slot;
-    } else if (slot !== this.#head) {
-      this.#moveToHead(slot);
+      this.head = slot;
+    } else if (slot !== this.head) {
+      this.moveToHead(slot);
     }
-    this.#values[slot] = value;
-    this.#setUntil(slot, until, now);
-    if (this.#sizes !== undefined) {
-      this.#totalSize += size - this.#sizes[slot]!;
-      this.#sizes[slot] = size;
-      while (this.#totalSize > this.#maxSize) this.#remove(this.#keys[this.#tail]!, this.#tail);
+    this.values[slot] = value;
+    if (now - this.base >= REBASE_AFTER) this.rebase(Math.floor(now) - 1);
+    this.expiry[slot] = Math.min(Math.ceil(until - this.base), FAR);
+    const sizes = this.sizes;
+    if (sizes !== undefined) {
+      this.totalSize += size - sizes[slot]!;
+      sizes[slot] = size;
+      while (this.totalSize > this.maxSize) this.remove(this.keys[this.tail]!, this.tail);
     }
   }
 
   /** Removes the key; returns whether it was held (expired or not). */
   delete(key: string): boolean {
-    const slot = this.#index[key];
+    const slot = this.index[key];
     if (slot === undefined) return false;
-    this.#remove(key, slot);
+    this.remove(key, slot);
     return true;
   }
 
   /** Removes every key starting with `prefix`, or every key when it is empty. */
   clear(prefix: string): void {
-    if (prefix === '') {
-      this.#index = Object.create(null);
-      this.#count = this.#capacity = this.#used = this.#freeCount = this.#totalSize = 0;
-      this.#grow();
+    if (prefix !== '') {
+      this.removeEach((key) => key.startsWith(prefix));
       return;
     }
-    for (const key in this.#index) {
-      if (key.startsWith(prefix)) this.#remove(key, this.#index[key]!);
+    const { index, keys } = this;
+    for (let slot = 0; slot < this.used; slot++) {
+      const key = keys[slot];
+      if (key !== undefined) delete index[key];
     }
+    this.sizes?.fill(0, 0, this.used);
+    keys.length = this.values.length = 0;
+    this.count = this.capacity = this.used = this.freeCount = this.totalSize = 0;
+    this.grow();
   }
 
   /** Removes every key `matches` accepts; returns how many of them had not expired. */
   deleteMatching(matches: RegExp): number {
-    const now = coarseNow() - this.#base;
-    let removed = 0;
-    for (const key in this.#index) {
-      if (!matches.test(key)) continue;
-      const slot = this.#index[key]!;
-      if (this.#links[slot * 3 + 2]! > now) removed++;
-      this.#remove(key, slot);
+    const now = this.time();
+    let live = 0;
+    this.removeEach((key, slot) => {
+      if (!matches.test(key)) return false;
+      if (this.expiry[slot]! > now) live++;
+      return true;
+    });
+    return live;
+  }
+
+  // The current time in ms after `base`, read now.
+  private time(): number {
+    this.reads = 0;
+    return this.tick();
+  }
+
+  // Reads the clock for the expiry checks of the next READS hits, and arms a timer that makes
+  // the next hit after RESOLUTION ms read it again; under a replaced `Date` (fake timers), every
+  // hit reads it, so time set by a test is seen at once.
+  private tick(): number {
+    const now = Date.now();
+    if (now - this.base >= REBASE_AFTER || now < this.base) this.rebase(Math.floor(now) - 1);
+    this.now = (now - this.base) | 0;
+    if (Date !== SystemDate) {
+      this.reads = 0;
+    } else {
+      this.reads = READS;
+      if (this.armedWith !== setTimeout || now - this.armedAt >= REARM || now < this.armedAt) {
+        this.armedAt = now;
+        this.armedWith = setTimeout;
+        setTimeout(() => this.expire(), RESOLUTION).unref?.();
+      }
     }
-    return removed;
+    return this.now;
   }
 
-  #setUntil(slot: number, until: number, now: number): void {
-    if (now - this.#base >= REBASE_AFTER) this.#rebase(Math.floor(now) - 1);
-    const offset = Math.ceil(until - this.#base);
-    this.#links[slot * 3 + 2] = Math.min(offset, FAR);
+  private expire(): void {
+    this.armedAt = Number.NEGATIVE_INFINITY;
+    this.reads = 0;
   }
 
-  // Moves `base` forward so offsets stay in 32 bits; no entry ends up kept longer than before.
-  #rebase(base: number): void {
-    const shift = base - this.#base;
-    const links = this.#links;
-    for (let at = 2; at < this.#used * 3; at += 3) links[at] = Math.max(0, links[at]! - shift);
-    this.#base = base;
+  // Moves `base` so that offsets stay in range; no entry ends up kept longer than before.
+  private rebase(base: number): void {
+    const shift = base - this.base;
+    const expiry = this.expiry;
+    for (let slot = 0; slot < this.used; slot++) {
+      expiry[slot] = Math.max(0, Math.min(expiry[slot]! - shift, FAR));
+    }
+    this.base = base;
+    this.reads = 0;
   }
 
-  #allocate(): number {
-    if (this.#freeCount > 0) {
-      const slot = this.#free;
-      this.#free = this.#links[slot * 3 + 1]!;
-      this.#freeCount--;
+  // Removes each held key (slot by slot, so removal is safe) that `matches` accepts.
+  private removeEach(matches: (key: string, slot: number) => boolean): void {
+    const keys = this.keys;
+    for (let slot = 0; slot < this.used; slot++) {
+      const key = keys[slot];
+      if (key !== undefined && matches(key, slot)) this.remove(key, slot);
+    }
+  }
+
+  private allocate(): number {
+    if (this.freeCount > 0) {
+      const slot = this.free;
+      this.free = this.next[slot]!;
+      this.freeCount--;
       return slot;
     }
-    if (this.#used === this.#capacity) {
-      if (this.#capacity === this.#max) return this.#evictTail();
-      this.#grow();
+    if (this.used === this.capacity) {
+      if (this.capacity === this.max) return this.evictTail();
+      this.grow();
     }
-    return this.#used++;
+    return this.used++;
   }
 
   // Frees the least recently used slot for immediate reuse.
-  #evictTail(): number {
-    const slot = this.#tail;
-    delete this.#index[this.#keys[slot]!];
-    this.#count--;
-    this.#tail = this.#links[slot * 3]!;
-    if (this.#sizes !== undefined) {
-      this.#totalSize -= this.#sizes[slot]!;
-      this.#sizes[slot] = 0;
+  private evictTail(): number {
+    const slot = this.tail;
+    delete this.index[this.keys[slot]!];
+    this.count--;
+    this.tail = this.prev[slot]!;
+    if (this.sizes !== undefined) {
+      this.totalSize -= this.sizes[slot]!;
+      this.sizes[slot] = 0;
     }
     return slot;
   }
 
-  #remove(key: string, slot: number): void {
-    delete this.#index[key];
-    this.#count--;
-    const links = this.#links;
-    const prev = links[slot * 3]!;
-    const next = links[slot * 3 + 1]!;
-    if (slot === this.#head) this.#head = next;
-    else links[prev * 3 + 1] = next;
-    if (slot === this.#tail) this.#tail = prev;
-    else links[next * 3] = prev;
-    this.#keys[slot] = undefined;
-    this.#values[slot] = undefined;
-    if (this.#sizes !== undefined) {
-      this.#totalSize -= this.#sizes[slot]!;
-      this.#sizes[slot] = 0;
+  private remove(key: string, slot: number): void {
+    delete this.index[key];
+    this.count--;
+    const { prev, next } = this;
+    const before = prev[slot]!;
+    const after = next[slot]!;
+    if (slot === this.head) this.head = after;
+    else next[before] = after;
+    if (slot === this.tail) this.tail = before;
+    else prev[after] = before;
+    this.keys[slot] = undefined;
+    this.values[slot] = undefined;
+    if (this.sizes !== undefined) {
+      this.totalSize -= this.sizes[slot]!;
+      this.sizes[slot] = 0;
     }
-    links[slot * 3 + 1] = this.#free;
-    this.#free = slot;
-    this.#freeCount++;
+    next[slot] = this.free;
+    this.free = slot;
+    this.freeCount++;
   }
 
   // The caller has checked that `slot` is not the head, so there are two entries or more.
-  #moveToHead(slot: number): void {
-    const links = this.#links;
-    const prev = links[slot * 3]!;
-    if (slot === this.#tail) {
-      this.#tail = prev;
+  private moveToHead(slot: number): void {
+    const { prev, next } = this;
+    const before = prev[slot]!;
+    if (slot === this.tail) {
+      this.tail = before;
     } else {
-      const next = links[slot * 3 + 1]!;
-      links[next * 3] = prev;
-      links[prev * 3 + 1] = next;
+      const after = next[slot]!;
+      prev[after] = before;
+      next[before] = after;
     }
-    links[this.#head * 3] = slot;
-    links[slot * 3 + 1] = this.#head;
-    this.#head = slot;
+    prev[this.head] = slot;
+    next[slot] = this.head;
+    this.head = slot;
   }
 
-  // Allocates room for twice as many slots (up to max), or the first slots after a full clear.
-  #grow(): void {
-    const capacity = Math.min(this.#max, Math.max(INITIAL_CAPACITY, this.#capacity * 2));
-    const used = this.#used;
-    this.#keys = copy(this.#keys, capacity, used);
-    this.#values = copy(this.#values, capacity, used);
-    this.#links = copyTyped(new Uint32Array(capacity * 3), this.#links, used * 3);
-    if (this.#sizes !== undefined)
-      this.#sizes = copyTyped(new Float64Array(capacity), this.#sizes, used);
-    this.#capacity = capacity;
+  // Makes room for twice as many slots (up to max), or the first slots after a full clear; the
+  // arrays grow in place.
+  private grow(): void {
+    this.capacity = Math.min(this.max, Math.max(INITIAL_CAPACITY, this.capacity * 2));
+    this.keys.length = this.values.length = this.capacity;
   }
-}
-
-function copy<T>(from: (T | undefined)[], capacity: number, used: number): (T | undefined)[] {
-  const to = new Array<T | undefined>(capacity);
-  for (let i = 0; i < used; i++) to[i] = from[i];
-  return to;
-}
-
-function copyTyped<T extends Float64Array | Uint32Array>(to: T, from: T, used: number): T {
-  to.set(from.subarray(0, used));
-  return to;
 }

@@ -51,10 +51,12 @@ export class MemoryStore implements CacheStore {
    * instead of the default serializer of `@cache/core`.
    */
   declare readonly withSerializer?: (serializer: Serializer) => MemoryStore;
-  #lru: Lru<unknown>;
-  #serializer: Serializer | undefined;
-  #sizeOf: ((entry: CacheEntry, key: string) => number) | undefined;
-  #maxSize: number;
+  // Assigned once in the constructor rather than declared as class fields, which V8 would reload
+  // on every hit (see lru.ts).
+  declare private readonly lru: Lru<unknown>;
+  declare private readonly serializer: Serializer | undefined;
+  declare private readonly sizeOf: ((entry: CacheEntry, key: string) => number) | undefined;
+  declare private readonly maxSize: number;
 
   /** Prefer {@link memoryStore}; throws an `InvalidArgumentError` naming a bad option. */
   constructor(options: MemoryStoreOptions = {}) {
@@ -74,27 +76,27 @@ export class MemoryStore implements CacheStore {
     if (sizeOf !== undefined && maxSize === undefined) {
       throw new InvalidArgumentError('maxSize', 'must be set when sizeOf is given');
     }
-    this.#lru = new Lru(maxEntries, maxSize);
-    this.#sizeOf = sizeOf;
-    this.#maxSize = maxSize ?? Number.POSITIVE_INFINITY;
+    this.lru = new Lru(maxEntries, maxSize);
+    this.serializer = clone ? defaultSerializer : undefined;
+    this.sizeOf = sizeOf;
+    this.maxSize = maxSize ?? Number.POSITIVE_INFINITY;
     if (clone) {
-      this.#serializer = defaultSerializer;
       (this as { withSerializer: (serializer: Serializer) => MemoryStore }).withSerializer = (
         serializer,
-      ) => this.#view(serializer);
+      ) => this.view(serializer);
     }
   }
 
   /** How many entries the store holds, counting expired ones not yet reclaimed. */
   get size(): number {
-    return this.#lru.size;
+    return this.lru.size;
   }
 
   /** Returns the entry, or `undefined` when it is missing or past `staleUntil ?? expiresAt`. */
   get(key: string): CacheEntry | undefined {
-    const stored = this.#lru.get(key);
-    if (this.#serializer === undefined || stored === undefined) return stored as CacheEntry;
-    return this.#decode(stored as string);
+    const stored = this.lru.get(key);
+    if (this.serializer === undefined || stored === undefined) return stored as CacheEntry;
+    return this.decode(stored as string);
   }
 
   /** Returns one entry or `undefined` per key, in order. */
@@ -114,12 +116,12 @@ export class MemoryStore implements CacheStore {
       if (typeof until !== 'number' || Number.isNaN(until)) {
         throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
       }
-      this.#lru.delete(key);
+      this.lru.delete(key);
       return;
     }
-    const size = this.#sizeOf === undefined ? 0 : this.#measure(entry, key);
-    const stored = this.#serializer === undefined ? entry : this.#encode(entry);
-    this.#lru.set(key, stored, until, size, now);
+    const size = this.sizeOf === undefined ? 0 : this.measure(entry, key);
+    const stored = this.serializer === undefined ? entry : this.encode(entry);
+    this.lru.set(key, stored, until, size, now);
   }
 
   /** Stores every entry, in order. */
@@ -129,19 +131,19 @@ export class MemoryStore implements CacheStore {
 
   /** Removes the key; returns whether it was held. */
   delete(key: string): boolean {
-    return this.#lru.delete(key);
+    return this.lru.delete(key);
   }
 
   /** Removes the keys; returns how many were held. */
   deleteMany(keys: string[]): number {
     let count = 0;
-    for (const key of keys) if (this.#lru.delete(key)) count++;
+    for (const key of keys) if (this.lru.delete(key)) count++;
     return count;
   }
 
   /** Removes every key that starts with `prefix`, or every key without one. */
   clear(prefix?: string): void {
-    this.#lru.clear(prefix ?? '');
+    this.lru.clear(prefix ?? '');
   }
 
   /**
@@ -151,49 +153,45 @@ export class MemoryStore implements CacheStore {
    * unterminated pattern.
    */
   deletePattern(pattern: string): number {
-    return this.#lru.deleteMatching(globToRegExp(pattern));
+    return this.lru.deleteMatching(globToRegExp(pattern));
   }
 
-  #measure(entry: CacheEntry, key: string): number {
-    const size = this.#sizeOf!(entry, key);
+  private measure(entry: CacheEntry, key: string): number {
+    const size = this.sizeOf!(entry, key);
     if (!(size >= 0 && size < Number.POSITIVE_INFINITY)) {
       throw new InvalidArgumentError(
         'sizeOf',
         `must return a finite number, 0 or more, got ${String(size)} for key "${key}"`,
       );
     }
-    if (size > this.#maxSize) {
+    if (size > this.maxSize) {
       throw new StoreError(
         this.name,
-        `entry "${key}" of size ${size} does not fit in maxSize ${this.#maxSize}`,
+        `entry "${key}" of size ${size} does not fit in maxSize ${this.maxSize}`,
       );
     }
     return size;
   }
 
-  #encode(entry: CacheEntry): string {
+  private encode(entry: CacheEntry): string {
     try {
-      return this.#serializer!.serialize(entry);
+      return this.serializer!.serialize(entry);
     } catch (error) {
       throw asSerializationError('serialize', error);
     }
   }
 
-  #decode(text: string): CacheEntry {
+  private decode(text: string): CacheEntry {
     try {
-      return this.#serializer!.deserialize(text) as CacheEntry;
+      return this.serializer!.deserialize(text) as CacheEntry;
     } catch (error) {
       throw asSerializationError('deserialize', error);
     }
   }
 
-  #view(serializer: Serializer): MemoryStore {
-    const view = new MemoryStore({ maxEntries: 1, clone: true });
-    view.#lru = this.#lru;
-    view.#serializer = serializer;
-    view.#sizeOf = this.#sizeOf;
-    view.#maxSize = this.#maxSize;
-    return view;
+  // Shares everything but the serializer, which it shadows.
+  private view(serializer: Serializer): MemoryStore {
+    return Object.create(this, { serializer: { value: serializer } }) as MemoryStore;
   }
 }
 

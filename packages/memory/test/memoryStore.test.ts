@@ -185,6 +185,25 @@ describe('expiry', () => {
     expect(store.get('key')).toBeUndefined();
   });
 
+  test('sees time set by a test at once, however often the store was just read', () => {
+    vi.useFakeTimers();
+    const store = memoryStore();
+    store.set('key', entry('v', { expiresAt: Date.now() + 1000 }));
+    for (let i = 0; i < 1000; i++) store.get('key');
+    vi.setSystemTime(Date.now() + 1000);
+    expect(store.get('key')).toBeUndefined();
+  });
+
+  test('with real timers, stops serving an entry within milliseconds of its expiry', async () => {
+    const store = memoryStore();
+    const expiresAt = Date.now() + 40;
+    store.set('key', entry('v', { expiresAt }));
+    // A burst of reads lets hits share one clock reading; it must not outlive the expiry.
+    for (let i = 0; i < 1000; i++) store.get('key');
+    while (Date.now() <= expiresAt + 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(store.get('key')).toBeUndefined();
+  });
+
   test('keeps entries with a TTL longer than 32 bits of milliseconds', () => {
     const store = memoryStore();
     store.set('forever', entry('v', { expiresAt: Number.POSITIVE_INFINITY }));
