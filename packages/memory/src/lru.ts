@@ -97,12 +97,16 @@ export class Lru<V> {
     return this.values[slot];
   }
 
+  /** Whether an entry kept until `until` (ms epoch) would still be live now. */
+  live(until: number): boolean {
+    return until - this.base > (--this.reads > 0 && Date === SystemDate ? this.now : this.tick());
+  }
+
   /**
-   * Stores the value as most recently used until `until` (ms epoch, after `now`, the caller's
-   * reading of the clock), evicting least recently used entries as needed. `size` counts towards
-   * `maxSize`.
+   * Stores the value as most recently used until `until` (ms epoch, {@link Lru.live}), evicting
+   * least recently used entries as needed. `size` counts towards `maxSize`.
    */
-  set(key: string, value: V, until: number, size: number, now: number): void {
+  set(key: string, value: V, until: number, size: number): void {
     let slot = this.index[key];
     if (slot === undefined) {
       slot = this.allocate();
@@ -119,7 +123,6 @@ export class Lru<V> {
       this.moveToHead(slot);
     }
     this.values[slot] = value;
-    if (now - this.base >= REBASE_AFTER) this.rebase(Math.floor(now) - 1);
     this.expiry[slot] = Math.min(Math.ceil(until - this.base), FAR);
     const sizes = this.sizes;
     if (sizes !== undefined) {

@@ -1,7 +1,6 @@
 import {
   type CacheEntry,
   type CacheStore,
-  coarseNow,
   defaultSerializer,
   globToRegExp,
   InvalidArgumentError,
@@ -111,8 +110,7 @@ export class MemoryStore implements CacheStore {
    */
   set(key: string, entry: CacheEntry): void {
     const until = entry.staleUntil ?? entry.expiresAt;
-    const now = coarseNow();
-    if (!(until > now)) {
+    if (!this.lru.live(until)) {
       if (typeof until !== 'number' || Number.isNaN(until)) {
         throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
       }
@@ -121,7 +119,7 @@ export class MemoryStore implements CacheStore {
     }
     const size = this.sizeOf === undefined ? 0 : this.measure(entry, key);
     const stored = this.serializer === undefined ? entry : this.encode(entry);
-    this.lru.set(key, stored, until, size, now);
+    this.lru.set(key, stored, until, size);
   }
 
   /** Stores every entry, in order. */
