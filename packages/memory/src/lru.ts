@@ -89,7 +89,7 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.index[key];
     if (slot === undefined) return undefined;
-    if (this.expiry[slot]! <= (--this.reads > 0 && Date === SystemDate ? this.now : this.tick())) {
+    if (this.expiry[slot]! <= this.clock()) {
       this.remove(key, slot);
       return undefined;
     }
@@ -99,7 +99,7 @@ export class Lru<V> {
 
   /** Whether an entry kept until `until` (ms epoch) would still be live now. */
   live(until: number): boolean {
-    return until - this.base > (--this.reads > 0 && Date === SystemDate ? this.now : this.tick());
+    return until - this.base > this.clock();
   }
 
   /**
@@ -167,6 +167,11 @@ export class Lru<V> {
       return true;
     });
     return live;
+  }
+
+  // The time in ms after `base`, as last read unless that reading is used up.
+  private clock(): number {
+    return --this.reads > 0 && Date === SystemDate ? this.now : this.tick();
   }
 
   // The current time in ms after `base`, read now.
