@@ -4,10 +4,11 @@ const INITIAL_CAPACITY = 1024;
 // longer TTL can be dropped early, never served late.
 const FAR = 0x7fff_ffff;
 const REBASE_AFTER = 2 ** 30;
-// A hit compares expiry with a clock reading taken at most READS hits or about RESOLUTION ms ago
-// (a timer resets it; REARM ms without that timer firing means it was lost, as with fake timers).
-const READS = 256;
+// A hit compares expiry with a clock reading taken at most about RESOLUTION ms of event-loop time
+// ago: a timer then marks it STALE, which sends the next hit to read the clock again (REARM ms
+// without that timer firing means it was lost, as with fake timers).
 const RESOLUTION = 1;
+const STALE = FAR;
 const REARM = 1000;
 const SystemDate = Date;
 
@@ -25,7 +26,11 @@ const SystemDate = Date;
  * - the fields holding the structure are never reassigned, so V8 loads them once: the typed
  *   arrays are allocated for `max` slots up front (pages nobody writes take no memory), the
  *   key and value arrays grow in place, and `clear` empties the index rather than replacing it;
- * - a hit compares expiry with a clock reading kept on the instance as a small integer.
+ * - a hit compares expiry with a clock reading kept on the instance as a small integer, and
+ *   only an entry that looks expired by it makes the hit read the clock. Counting hits to bound
+ *   the reading's age cost 5% to 10% of a hit; the reading is bounded by event-loop time
+ *   instead, so within one long synchronous run (or a chain of microtasks) an entry can be served
+ *   up to that run's length past its expiry, never dropped early.
  */
 export class Lru<V> {
   declare private readonly max: number;
@@ -47,9 +52,8 @@ export class Lru<V> {
   declare private freeCount: number;
   declare private totalSize: number;
   declare private base: number;
-  // The clock reading, in ms after `base`, and how many more hits may use it.
+  // The clock reading, in ms after `base`, or STALE when the next hit must read the clock.
   declare private now: number;
-  declare private reads: number;
   declare private armedAt: number;
   declare private armedWith: typeof setTimeout | undefined;
 
@@ -73,8 +77,7 @@ export class Lru<V> {
     this.freeCount = 0;
     this.totalSize = 0;
     this.base = Date.now() - 1;
-    this.now = 0;
-    this.reads = 0;
+    this.now = STALE;
     this.armedAt = Number.NEGATIVE_INFINITY;
     this.armedWith = undefined;
     this.grow();
@@ -89,7 +92,9 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.index[key];
     if (slot === undefined) return undefined;
-    if (this.expiry[slot]! <= this.clock()) {
+    const expiry = this.expiry[slot]!;
+    // `now` never runs ahead of the clock, so only an entry that looks expired needs a reading.
+    if ((expiry <= this.now || Date !== SystemDate) && expiry <= this.time()) {
       this.remove(key, slot);
       return undefined;
     }
@@ -99,7 +104,8 @@ export class Lru<V> {
 
   /** Whether an entry kept until `until` (ms epoch) would still be live now. */
   live(until: number): boolean {
-    return until - this.base > this.clock();
+    const now = this.now === STALE || Date !== SystemDate ? this.time() : this.now;
+    return until - this.base > now;
   }
 
   /**
@@ -169,40 +175,29 @@ export class Lru<V> {
     return live;
   }
 
-  // The time in ms after `base`, as last read unless that reading is used up.
-  private clock(): number {
-    return --this.reads > 0 && Date === SystemDate ? this.now : this.tick();
-  }
-
-  // The current time in ms after `base`, read now.
+  // Reads the clock: the current time in ms after `base`. It is kept in `now` for the expiry
+  // checks of later hits, with a timer that marks it STALE after RESOLUTION ms; under a replaced
+  // `Date` (fake timers) it is not kept, so time set by a test is seen at once.
   private time(): number {
-    this.reads = 0;
-    return this.tick();
-  }
-
-  // Reads the clock for the expiry checks of the next READS hits, and arms a timer that makes
-  // the next hit after RESOLUTION ms read it again; under a replaced `Date` (fake timers), every
-  // hit reads it, so time set by a test is seen at once.
-  private tick(): number {
     const now = Date.now();
     if (now - this.base >= REBASE_AFTER || now < this.base) this.rebase(Math.floor(now) - 1);
-    this.now = (now - this.base) | 0;
+    const offset = (now - this.base) | 0;
     if (Date !== SystemDate) {
-      this.reads = 0;
-    } else {
-      this.reads = READS;
-      if (this.armedWith !== setTimeout || now - this.armedAt >= REARM || now < this.armedAt) {
-        this.armedAt = now;
-        this.armedWith = setTimeout;
-        setTimeout(() => this.expire(), RESOLUTION).unref?.();
-      }
+      this.now = STALE;
+      return offset;
     }
-    return this.now;
+    this.now = offset;
+    if (this.armedWith !== setTimeout || now - this.armedAt >= REARM || now < this.armedAt) {
+      this.armedAt = now;
+      this.armedWith = setTimeout;
+      setTimeout(() => this.expire(), RESOLUTION).unref?.();
+    }
+    return offset;
   }
 
   private expire(): void {
     this.armedAt = Number.NEGATIVE_INFINITY;
-    this.reads = 0;
+    this.now = STALE;
   }
 
   // Moves `base` so that offsets stay in range; no entry ends up kept longer than before.
@@ -213,7 +208,7 @@ export class Lru<V> {
       expiry[slot] = Math.max(0, Math.min(expiry[slot]! - shift, FAR));
     }
     this.base = base;
-    this.reads = 0;
+    this.now = STALE;
   }
 
   // Removes each held key (slot by slot, so removal is safe) that `matches` accepts.
