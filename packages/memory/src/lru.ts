@@ -102,17 +102,15 @@ export class Lru<V> {
     return this.values[slot];
   }
 
-  /** Whether an entry kept until `until` (ms epoch) would still be live now. */
-  live(until: number): boolean {
-    const now = this.now === STALE || Date !== SystemDate ? this.time() : this.now;
-    return until - this.base > now;
-  }
-
   /**
-   * Stores the value as most recently used until `until` (ms epoch, {@link Lru.live}), evicting
-   * least recently used entries as needed. `size` counts towards `maxSize`.
+   * Stores the value as most recently used until `until` (ms epoch), evicting least recently used
+   * entries as needed; `size` counts towards `maxSize`. Returns `false`, storing nothing, when
+   * `until` is not after now (or is NaN).
    */
-  set(key: string, value: V, until: number, size: number): void {
+  set(key: string, value: V, until: number, size: number): boolean {
+    const now = this.now === STALE || Date !== SystemDate ? this.time() : this.now;
+    const offset = until - this.base;
+    if (!(offset > now)) return false;
     let slot = this.index[key];
     if (slot === undefined) {
       slot = this.allocate();
@@ -129,13 +127,14 @@ export class Lru<V> {
       this.moveToHead(slot);
     }
     this.values[slot] = value;
-    this.expiry[slot] = Math.min(Math.ceil(until - this.base), FAR);
+    this.expiry[slot] = offset < FAR ? Math.ceil(offset) : FAR;
     const sizes = this.sizes;
     if (sizes !== undefined) {
       this.totalSize += size - sizes[slot]!;
       sizes[slot] = size;
       while (this.totalSize > this.maxSize) this.remove(this.keys[this.tail]!, this.tail);
     }
+    return true;
   }
 
   /** Removes the key; returns whether it was held (expired or not). */

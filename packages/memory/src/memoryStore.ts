@@ -110,16 +110,14 @@ export class MemoryStore implements CacheStore {
    */
   set(key: string, entry: CacheEntry): void {
     const until = entry.staleUntil ?? entry.expiresAt;
-    if (!this.lru.live(until)) {
-      if (typeof until !== 'number' || Number.isNaN(until)) {
-        throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
-      }
-      this.lru.delete(key);
+    if (this.sizeOf === undefined && this.serializer === undefined) {
+      if (!this.lru.set(key, entry, until, 0)) this.drop(key, until);
       return;
     }
+    // Measured and encoded first, so that a failure leaves the store unchanged.
     const size = this.sizeOf === undefined ? 0 : this.measure(entry, key);
     const stored = this.serializer === undefined ? entry : this.encode(entry);
-    this.lru.set(key, stored, until, size);
+    if (!this.lru.set(key, stored, until, size)) this.drop(key, until);
   }
 
   /** Stores every entry, in order. */
@@ -152,6 +150,14 @@ export class MemoryStore implements CacheStore {
    */
   deletePattern(pattern: string): number {
     return this.lru.deleteMatching(globToRegExp(pattern));
+  }
+
+  // An entry already past `until` removes the key; a NaN or missing expiry is rejected.
+  private drop(key: string, until: number): void {
+    if (typeof until !== 'number' || Number.isNaN(until)) {
+      throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
+    }
+    this.lru.delete(key);
   }
 
   private measure(entry: CacheEntry, key: string): number {

@@ -32,6 +32,8 @@ export interface Method {
 export interface Result {
   name: string;
   opsPerSecond: number;
+  /** The ops/s of each measured round, in round order (the same rounds for every contender). */
+  samples: number[];
 }
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -58,10 +60,7 @@ export async function measure(contenders: Contender[], method: Method): Promise<
       samples[index]!.push(await once(index, method.runMs));
     }
   }
-  return contenders.map((contender, i) => ({
-    name: contender.name,
-    opsPerSecond: median(samples[i]!),
-  }));
+  return contenders.map((contender, i) => resultOf(contender.name, samples[i]!));
 }
 
 /**
@@ -86,7 +85,7 @@ export async function measureIsolated(
         samples[index]!.push(await runFor(workers[index]!, method.runMs, method.batch));
       }
     }
-    return names.map((name, i) => ({ name, opsPerSecond: median(samples[i]!) }));
+    return names.map((name, i) => resultOf(name, samples[i]!));
   } finally {
     for (const worker of workers) worker.kill();
   }
@@ -139,6 +138,26 @@ export async function timed(run: Run, ms: number, batch: number, from: number): 
     elapsed = performance.now() - started;
   } while (elapsed < ms);
   return (ops / elapsed) * 1000;
+}
+
+function resultOf(name: string, samples: number[]): Result {
+  return { name, opsPerSecond: median(samples), samples };
+}
+
+/**
+ * How many times faster `name` ran than `reference`: the median over rounds of the two rates
+ * measured in the same round. On a shared machine whose speed drifts from second to second, a
+ * ratio within each round varies much less than each contender's own rate.
+ */
+export function ratio(results: Result[], name: string, reference: string): number {
+  const of = (row: string) => {
+    const result = results.find((candidate) => candidate.name === row);
+    if (result === undefined) throw new Error(`no row "${row}"`);
+    return result.samples;
+  };
+  const ours = of(name);
+  const theirs = of(reference);
+  return median(ours.map((rate, round) => rate / theirs[round]!));
 }
 
 /** The middle value (mean of the two middle ones for an even count). */
@@ -210,17 +229,16 @@ export function formatRate(opsPerSecond: number): string {
 }
 
 /**
- * A markdown table of ops/s with each row's ratio to the `reference` row, in a column headed
- * `label`.
+ * A markdown table of median ops/s with each row's {@link ratio} to the `reference` row, in a
+ * column headed `label`.
  */
 export function rateTable(results: Result[], reference: string, label = `vs ${reference}`): string {
-  const base = results.find((result) => result.name === reference)!.opsPerSecond;
   return table(
     ['', 'ops/s', label],
     results.map((result) => [
       result.name,
       formatRate(result.opsPerSecond),
-      `${(result.opsPerSecond / base).toFixed(2)}×`,
+      `${ratio(results, result.name, reference).toFixed(2)}×`,
     ]),
   );
 }

@@ -14,6 +14,7 @@ import {
   probe,
   type Result,
   rateTable,
+  ratio,
   table,
 } from './harness.js';
 import {
@@ -32,7 +33,7 @@ import { redisClusterTable, redisTable } from './redis.js';
 const quick = process.env.BENCH_QUICK === '1';
 const method: Method = quick
   ? { warmupMs: 100, runMs: 200, rounds: 3, batch: 10_000 }
-  : { warmupMs: 2000, runMs: 1000, rounds: 5, batch: 100_000 };
+  : { warmupMs: 2000, runMs: 1000, rounds: 9, batch: 100_000 };
 const PEERS = [
   'mnemonist',
   'quick-lru',
@@ -46,11 +47,6 @@ const PEERS = [
 function version(name: string): string {
   const url = new URL(`../node_modules/${name}/package.json`, import.meta.url);
   return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
-}
-
-function ratio(results: Result[], name: string, reference: string): number {
-  const of = (row: string) => results.find((result) => result.name === row)!.opsPerSecond;
-  return of(name) / of(reference);
 }
 
 function verdict(results: Result[], checks: [reference: string, target: number][]): string {
@@ -91,10 +87,12 @@ const tables: Record<string, () => Promise<string>> = {
   },
   async getOrSet() {
     const results = await measureIsolated('getOrSet:getOrSet', getOrSetNames, method);
-    const of = (name: string) => results.find((result) => result.name === name)!.opsPerSecond;
-    const ours = of(OURS_GET_OR_SET);
-    const faster = Math.max(...GET_OR_SET_PEERS.map(of));
-    return `### (d) getOrSet where every call is an L1 hit, 10k hot keys, awaited in sequence\n\n${rateTable(results, LIMIT)}\n\nours / faster peer = ${(ours / faster).toFixed(1)} (target ≥ 10: ${ours / faster >= 10 ? 'met' : 'MISSED'}); ours / async limit = ${((ours / of(LIMIT)) * 100).toFixed(0)}%`;
+    // Against the faster peer of each round: the smallest of our ratios to each peer.
+    const vsPeers = Math.min(
+      ...GET_OR_SET_PEERS.map((peer) => ratio(results, OURS_GET_OR_SET, peer)),
+    );
+    const share = ratio(results, OURS_GET_OR_SET, LIMIT);
+    return `### (d) getOrSet where every call is an L1 hit, 10k hot keys, awaited in sequence\n\n${rateTable(results, LIMIT)}\n\nours / faster peer = ${vsPeers.toFixed(1)} (target ≥ 10: ${vsPeers >= 10 ? 'met' : 'MISSED'}); ours / async limit = ${(share * 100).toFixed(0)}%`;
   },
   redis: () => redisTable(method),
   'redis-cluster': () => redisClusterTable(method),

@@ -21,6 +21,7 @@ import {
   type Result,
   type Run,
   rateTable,
+  ratio,
   type Setup,
   uniformOrder,
 } from './harness.js';
@@ -325,9 +326,8 @@ function versions(): string {
 }
 
 function ratios(results: Result[], targets: Record<string, number>): string {
-  const of = (name: string) => results.find((result) => result.name === name)!.opsPerSecond;
   return PEERS.map((peer) => {
-    const value = of(OURS) / of(peer);
+    const value = ratio(results, OURS, peer);
     const target = targets[peer];
     const verdict =
       target === undefined ? '' : ` (target ≥ ${target}: ${value >= target ? 'met' : 'MISSED'})`;
@@ -345,8 +345,7 @@ export async function multilevelTable(method: Method): Promise<string> {
   const redis = await acquireRedis();
   try {
     const results = await measureIsolated('multilevel:hot', hotNames, method);
-    const of = (name: string) => results.find((result) => result.name === name)!.opsPerSecond;
-    const share = of(OURS) / of(LIMIT);
+    const share = ratio(results, OURS, LIMIT);
     return [
       `### (g) getOrSet where every call is an L1 hit, memory L1 + Redis L2 (+ bus), ${HOT_KEYS / 1000}k hot keys, ~100 B JSON values, awaited in sequence`,
       `redis-server ${await redisVersion(redis.port)} on loopback (started by the bench); ${versions()}; median of ${method.rounds} rounds of ${method.runMs} ms`,

@@ -12,6 +12,7 @@ import {
   type Result,
   type Run,
   rateTable,
+  ratio,
   uniformOrder,
 } from './harness.js';
 
@@ -160,9 +161,8 @@ function versionOf(name: string): string {
 /** (e) as a markdown section: the table, then our ratios against the targets of PERFORMANCE.md. */
 export async function redisTable(method: Method): Promise<string> {
   const { results, redis } = await redisGet(method);
-  const rate = (name: string) => results.find((result) => result.name === name)!.opsPerSecond;
   const check = (reference: string, target: number) => {
-    const value = rate(REDIS_OURS) / rate(reference);
+    const value = ratio(results, REDIS_OURS, reference);
     return `ours / ${reference} = ${value.toFixed(2)} (target ≥ ${target}: ${value >= target ? 'met' : 'MISSED'})`;
   };
   const versions = ['ioredis', 'keyv', '@keyv/redis', 'bentocache']
