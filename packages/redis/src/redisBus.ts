@@ -3,7 +3,7 @@ import type { InvalidationBus, InvalidationMessage } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
 import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
-import { openSubscriber, subscribeWithin } from './subscriber.js';
+import { openSubscriber, type Subscriber } from './subscriber.js';
 
 const MESSAGE_TYPES = new Set<string>([
   'delete',
@@ -79,7 +79,7 @@ export class RedisBus implements InvalidationBus {
     reconnects: 0,
   };
   readonly #timeout: number;
-  #subscriber: RedisClient | undefined;
+  #subscriber: Subscriber | undefined;
   #subscribed: Promise<void> | undefined;
   #closed = false;
 
@@ -152,9 +152,9 @@ export class RedisBus implements InvalidationBus {
     );
     this.#subscriber = subscriber;
     try {
-      await subscribeWithin(subscriber, this.channel, this.#timeout);
+      await subscriber.subscribe(this.channel, this.#timeout);
     } catch (error) {
-      subscriber.disconnect();
+      subscriber.close();
       this.#subscriber = undefined;
       throw error;
     }
@@ -189,7 +189,7 @@ export class RedisBus implements InvalidationBus {
   async close(): Promise<void> {
     this.#closed = true;
     this.#handlers.clear();
-    this.#subscriber?.disconnect();
+    this.#subscriber?.close();
     this.#subscriber = undefined;
     await this.#connection.close();
   }

@@ -2,7 +2,7 @@ import type { EventSource } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
 import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
-import { openSubscriber, subscribeWithin } from './subscriber.js';
+import { openSubscriber, type Subscriber } from './subscriber.js';
 
 /** Options of {@link redisEvents}. */
 export interface RedisEventsOptions extends RedisConnectionOptions {
@@ -62,7 +62,7 @@ export class RedisEventSource implements EventSource {
     invalid: 0,
     listenerErrors: 0,
   };
-  #subscriber: RedisClient | undefined;
+  #subscriber: Subscriber | undefined;
   #closed = false;
 
   /** Prefer {@link redisEvents}. */
@@ -105,7 +105,7 @@ export class RedisEventSource implements EventSource {
       if (!listeners.delete(listener) || listeners.size > 0) return;
       if (this.#channels.get(channel) !== subscription) return;
       this.#channels.delete(channel);
-      this.#subscriber?.unsubscribe(channel).catch(() => {});
+      this.#subscriber?.unsubscribe(channel);
     };
     try {
       await subscribed;
@@ -150,7 +150,7 @@ export class RedisEventSource implements EventSource {
   async close(): Promise<void> {
     this.#closed = true;
     this.#channels.clear();
-    this.#subscriber?.disconnect();
+    this.#subscriber?.close();
     this.#subscriber = undefined;
     await this.#connection.close();
   }
@@ -161,7 +161,7 @@ export class RedisEventSource implements EventSource {
       (from, text) => this.#receive(from, text),
       () => this.#events.emit('reconnect', undefined),
     );
-    return subscribeWithin(this.#subscriber, channel, this.#timeout);
+    return this.#subscriber.subscribe(channel, this.#timeout);
   }
 
   #receive(channel: string, text: string): void {
