@@ -103,7 +103,7 @@ const tables: Record<string, () => Promise<string>> = {
 const chosen = process.argv.slice(2).filter((arg) => arg !== '--');
 const names = chosen.length > 0 ? chosen : Object.keys(tables);
 console.log(
-  `## @cache benchmarks\n\n${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${process.platform}/${process.arch}; ${PEERS.map((name) => `${name} ${version(name)}`).join(', ')}${quick ? ' (BENCH_QUICK: not for results)' : ''}\n\nmethod: every contender is built in its own process; ${method.warmupMs} ms warm-up, then ${method.rounds} rounds of ${method.runMs} ms per contender in rotating order (the others wait); median ops/s.\n`,
+  `## @cache benchmarks\n\n${new Date().toISOString().slice(0, 10)}, node ${process.version}, ${process.platform}/${process.arch}; ${PEERS.map((name) => `${name} ${version(name)}`).join(', ')}${quick ? ' (BENCH_QUICK: not for results)' : ''}\n\nmethod: every contender is built in its own process; ${method.warmupMs} ms warm-up, then ${method.rounds} rounds of ${method.runMs} ms per contender in rotating order (the others wait); median ops/s, and each ratio the median of the rounds' ratios.\n`,
 );
 for (const name of names) {
   const run = tables[name];
