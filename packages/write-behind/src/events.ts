@@ -17,7 +17,8 @@ export interface WriteBehindEvents<V = unknown> {
   retried: { rows: number; attempt: number; delay: number; error: unknown };
   /**
    * Rows kept failing after every retry (a failing batch is split until the rows that fail are
-   * alone); they were handed to the `deadLetter` handler and will not be written again.
+   * alone), or a write the queue could not decode (`entry.undecodable`, `error` why); they were
+   * handed to the `deadLetter` handler and will not be written again.
    */
   deadLettered: { entries: WriteBehindEntry<V>[]; error: unknown };
   /**

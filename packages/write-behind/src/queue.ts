@@ -9,6 +9,12 @@ export interface WriteBehindEntry<V = unknown> {
    * stream entry ID and the write's place in that entry (`'1718000000000-0/3'`).
    */
   readonly id: string;
+  /**
+   * Set by a queue that could not decode this write: the text it holds and why it could not be
+   * read (`value` is then `undefined`). Write-behind never gives such a write to the writer: it
+   * dead-letters it with `error` and acknowledges it, so one bad entry never stalls the queue.
+   */
+  readonly undecodable?: { readonly text: string; readonly error: unknown };
 }
 
 /**

@@ -291,8 +291,16 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
       if (fields === null) continue;
       const writes: WriteBehindEntry<V>[] = [];
       for (let i = 0; i + 1 < fields.length; i += 2) {
-        const value = this.#serializer.deserialize(fields[i + 1]!) as V;
-        writes.push({ key: fields[i]!, value, id: `${id}/${i >> 1}` });
+        const key = fields[i]!;
+        const text = fields[i + 1]!;
+        const at = `${id}/${i >> 1}`;
+        try {
+          writes.push({ key, value: this.#serializer.deserialize(text) as V, id: at });
+        } catch (error) {
+          // Handed out all the same, to be dead-lettered and acknowledged: left in the stream,
+          // it would fail every read and hold back the writes of its entry for good.
+          writes.push({ key, value: undefined as V, id: at, undecodable: { text, error } });
+        }
       }
       this.#entries++;
       this.#writes += writes.length;

@@ -67,8 +67,9 @@ export interface WriteBehindOptions<V = unknown> {
   /** Where writes wait. @default memoryQueue() */
   queue?: WriteQueue<V>;
   /**
-   * Receives rows that failed every retry; they are not written again. Each is also a
-   * `deadLettered` event and counts in `stats().deadLettered`.
+   * Receives rows that failed every retry, and writes the queue could not decode (with
+   * `entry.undecodable`); they are not written again. Each is also a `deadLettered` event and
+   * counts in `stats().deadLettered`.
    */
   deadLetter?: (entries: WriteBehindEntry<V>[], error: unknown) => unknown;
 }
@@ -422,8 +423,15 @@ export class WriteBehind<V = unknown> {
     const started = performance.now();
     this.#stats.coalesced += batch.length - rows.length;
     const flushed = this.#stats.flushed;
-    const outcome = await this.#attempt(rows, this.#retry.retries);
-    if (!outcome.ok) await this.#isolate(rows, outcome.error);
+    let writable = rows;
+    if (rows.some((row) => row.undecodable !== undefined)) {
+      writable = rows.filter((row) => row.undecodable === undefined);
+      for (const row of rows) if (row.undecodable) await this.#dead([row], row.undecodable.error);
+    }
+    if (writable.length > 0) {
+      const outcome = await this.#attempt(writable, this.#retry.retries);
+      if (!outcome.ok) await this.#isolate(writable, outcome.error);
+    }
     // The rows are committed: acknowledge them before a batch holding one of their keys is
     // written, so that a batch delivered again never lands after a newer one.
     for (let attempt = 1; ; attempt++) {

@@ -1,4 +1,5 @@
-import { writeBehind } from '@cache/write-behind';
+import { defaultSerializer, SerializationError } from '@cache/core';
+import { type WriteBehindEntry, writeBehind } from '@cache/write-behind';
 import { redisStreamQueue } from '@cache/write-behind/redis';
 import { describe, expect, it } from 'vitest';
 import { postgresWriter } from '../examples/postgresWriter.js';
@@ -119,6 +120,42 @@ describe('redisStreamQueue', () => {
     await users.write('k', value);
     await users.close();
     expect(received).toEqual([value]);
+  });
+
+  it('dead-letters and acknowledges a write it cannot decode, and writes the ones around it', async () => {
+    const table = await createTable(servers.pool);
+    const stream = streamName();
+    const deadLettered: WriteBehindEntry[] = [];
+    const users = writeBehind({
+      write: postgresWriter(servers.pool, table),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
+      deadLetter: (entries) => {
+        deadLettered.push(...entries);
+      },
+      flushInterval: '1h',
+    });
+    const events: unknown[] = [];
+    users.on('deadLettered', ({ error }) => events.push(error));
+    await users.write('user:1', { name: 'Ada' });
+    // An entry written by something else: its first value is not the serializer's format.
+    const good = defaultSerializer.serialize({ name: 'Cy' });
+    await servers.redis.xadd(stream, '*', 'user:2', '{not devalue', 'user:3', good);
+    await users.write('user:4', { name: 'Dee' });
+    await users.flush();
+    expect(await readTable(servers.pool, table)).toEqual(
+      new Map([
+        ['user:1', { name: 'Ada' }],
+        ['user:3', { name: 'Cy' }],
+        ['user:4', { name: 'Dee' }],
+      ]),
+    );
+    expect(deadLettered).toMatchObject([{ key: 'user:2', undecodable: { text: '{not devalue' } }]);
+    expect(deadLettered[0]!.undecodable!.error).toBeInstanceOf(SerializationError);
+    expect(events).toEqual([deadLettered[0]!.undecodable!.error]);
+    expect(users.stats().deadLettered).toBe(1);
+    expect(await servers.redis.xlen(stream)).toBe(0);
+    expect(await pendingCount(stream)).toBe(0);
+    await users.close();
   });
 
   it('connects with a redis:// URL', async () => {
