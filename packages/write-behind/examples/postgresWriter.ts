@@ -1,4 +1,4 @@
-import type { BatchWriter, WriteBehindEntry } from '@cache/write-behind';
+import type { BatchRemover, BatchWriter, WriteBehindEntry } from '@cache/write-behind';
 import type { Pool } from 'pg';
 
 /**
@@ -17,5 +17,13 @@ export function postgresWriter<V>(pool: Pool, table: string): BatchWriter<V> {
   return async (batch: WriteBehindEntry<V>[]) => {
     const rows = batch.map(({ key, value }) => ({ key, value }));
     await pool.query(sql, [JSON.stringify(rows)]);
+  };
+}
+
+/** A remover for `writeBehind({ remove })`: one `DELETE … WHERE key = ANY($1)` per batch. */
+export function postgresRemover(pool: Pool, table: string): BatchRemover {
+  const sql = `DELETE FROM ${table} WHERE key = ANY($1)`;
+  return async (keys: string[]) => {
+    await pool.query(sql, [keys]);
   };
 }

@@ -5,7 +5,7 @@ export type WriteBehindOperation = 'take' | 'ack' | 'dead-letter' | 'cache';
 
 /** The events of a {@link WriteBehind}, and the payload each listener receives. */
 export interface WriteBehindEvents<V = unknown> {
-  /** A write was accepted: the cache is updated and the write is in the queue. */
+  /** A write (or delete) was accepted: the cache is updated and it is in the queue. */
   queued: { key: string; depth: number };
   /**
    * A batch is done. `rows` were written (dead-lettered rows excluded); the batch held `writes`
@@ -35,7 +35,7 @@ export type WriteBehindListener<V, E extends keyof WriteBehindEvents<V>> = (
 
 /** Counters kept since the {@link WriteBehind} was created; `stats()` returns a snapshot. */
 export interface WriteBehindStats {
-  /** Writes accepted by `write()`. */
+  /** Writes accepted by `write()`, and deletes by `delete()`. */
   queued: number;
   /** Rows the writer committed. */
   flushed: number;

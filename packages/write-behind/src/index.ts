@@ -8,6 +8,7 @@ export type {
 export { MemoryQueue, memoryQueue } from './memoryQueue.js';
 export type { WriteBehindEntry, WriteQueue } from './queue.js';
 export {
+  type BatchRemover,
   type BatchWriter,
   type RetryOptions,
   WriteBehind,

@@ -24,6 +24,11 @@ export class MemoryQueue<V = unknown> implements WriteQueue<V> {
     this.#items.push({ key, value, id: String(++this.#sequence) });
   }
 
+  /** Appends a delete of `key`. */
+  pushDelete(key: string): void {
+    this.#items.push({ key, value: undefined as V, id: String(++this.#sequence), deleted: true });
+  }
+
   /** Takes up to `max` writes, oldest first. */
   take(max: number): WriteBehindEntry<V>[] {
     const end = Math.min(this.#items.length, this.#head + max);

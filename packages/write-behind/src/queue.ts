@@ -15,6 +15,11 @@ export interface WriteBehindEntry<V = unknown> {
    * dead-letters it with `error` and acknowledges it, so one bad entry never stalls the queue.
    */
   readonly undecodable?: { readonly text: string; readonly error: unknown };
+  /**
+   * `true` for a delete queued by `delete()`: `value` is `undefined`, and write-behind passes its
+   * key to the `remove` function instead of the writer.
+   */
+  readonly deleted?: true;
 }
 
 /**
@@ -31,6 +36,11 @@ export interface WriteQueue<V = unknown> {
   readonly depth: number;
   /** Appends a write; resolves once it is stored (durably, for a durable queue). */
   push(key: string, value: V): void | Promise<void>;
+  /**
+   * Appends a delete of `key`, handed out later as an entry with `deleted: true`, in order with
+   * the writes; resolves once it is stored. A queue without it cannot take `delete()`.
+   */
+  pushDelete?(key: string): void | Promise<void>;
   /** Takes up to `max` writes nobody has taken, oldest first; an empty array when there are none. */
   take(max: number): WriteBehindEntry<V>[] | Promise<WriteBehindEntry<V>[]>;
   /** Forgets writes that are in the database (or were handed to the dead-letter handler). */

@@ -5,6 +5,7 @@ import {
   defaultSerializer,
   InvalidArgumentError,
   parseDuration,
+  SerializationError,
   type Serializer,
 } from '@cache/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -49,6 +50,8 @@ interface Pending {
 
 // The most writes one stream entry holds: writes pushed in the same tick share entries.
 const WRITES_PER_ENTRY = 100;
+// The value of a delete in the stream: no serializer in use encodes a value as nothing.
+const DELETED = '';
 
 /**
  * A durable queue on a Redis Stream. `push` resolves once `XADD` succeeded; the flusher reads
@@ -142,10 +145,26 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
 
   /**
    * Appends a write; resolves once Redis has it. Writes pushed in the same tick go out in one
-   * pipeline of `XADD`s. Throws `SerializationError` for a value the serializer cannot encode.
+   * pipeline of `XADD`s. Throws `SerializationError` for a value the serializer cannot encode, or
+   * encodes as an empty string (the stream's mark of a delete).
    */
   push(key: string, value: V): Promise<void> {
     const text = this.#serializer.serialize(value);
+    if (text === DELETED) {
+      throw new SerializationError(
+        'serialize',
+        'the serializer encoded the value as an empty string, which the stream keeps for deletes',
+      );
+    }
+    return this.#append(key, text);
+  }
+
+  /** Appends a delete of `key` (an empty value in the stream); resolves once Redis has it. */
+  pushDelete(key: string): Promise<void> {
+    return this.#append(key, DELETED);
+  }
+
+  #append(key: string, text: string): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.#buffer.push({ key, text, resolve, reject }) === 1) {
         process.nextTick(() => this.#send());
@@ -294,6 +313,10 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
         const key = fields[i]!;
         const text = fields[i + 1]!;
         const at = `${id}/${i >> 1}`;
+        if (text === DELETED) {
+          writes.push({ key, value: undefined as V, id: at, deleted: true });
+          continue;
+        }
         try {
           writes.push({ key, value: this.#serializer.deserialize(text) as V, id: at });
         } catch (error) {

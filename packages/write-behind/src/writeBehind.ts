@@ -20,6 +20,9 @@ import type { WriteBehindEntry, WriteQueue } from './queue.js';
 /** Writes one batch to the database; throws (or rejects) when it did not commit. */
 export type BatchWriter<V> = (batch: WriteBehindEntry<V>[]) => unknown;
 
+/** Deletes keys from the database; throws (or rejects) when it did not commit. */
+export type BatchRemover = (keys: string[]) => unknown;
+
 /** How a failing batch is retried. Delays grow ×2 per attempt, each jittered down by up to half. */
 export interface RetryOptions {
   /** Attempts after the first before the batch is split and its failing rows dead-lettered. @default 10 */
@@ -37,6 +40,11 @@ export interface WriteBehindOptions<V = unknown> {
    * must be idempotent (an upsert): after a crash a batch may be delivered again.
    */
   write: BatchWriter<V>;
+  /**
+   * Deletes the keys of a batch's deletes from the database (a batch's writes go to `write`
+   * first). Required by {@link WriteBehind.delete}; like `write`, it must be idempotent.
+   */
+  remove?: BatchRemover;
   /** The cache `write()` updates at once. Leave it out in a process that only drains a queue. */
   cache?: Cache;
   /** The longest a write waits in the queue before a flush starts. @default '1s' */
@@ -113,6 +121,7 @@ export function writeBehind<V = unknown>(options: WriteBehindOptions<V>): WriteB
  */
 export class WriteBehind<V = unknown> {
   readonly #write: BatchWriter<V>;
+  readonly #remove: BatchRemover | undefined;
   readonly #cache: Cache | undefined;
   readonly #queue: WriteQueue<V>;
   readonly #interval: number;
@@ -160,7 +169,10 @@ export class WriteBehind<V = unknown> {
     if (typeof options.write !== 'function') {
       throw new InvalidArgumentError('write', `expected a function, got ${typeof options.write}`);
     }
-    const { cache, queue, deadLetter, onFull = 'wait' } = options;
+    const { cache, queue, deadLetter, remove, onFull = 'wait' } = options;
+    if (remove !== undefined && typeof remove !== 'function') {
+      throw new InvalidArgumentError('remove', `expected a function, got ${typeof remove}`);
+    }
     if (cache !== undefined && typeof cache?.set !== 'function') {
       throw new InvalidArgumentError('cache', 'expected a Cache from createCache()');
     }
@@ -182,6 +194,7 @@ export class WriteBehind<V = unknown> {
       );
     }
     this.#write = options.write;
+    this.#remove = remove;
     this.#cache = cache;
     this.#queue = queue ?? memoryQueue<V>();
     this.#deadLetter = deadLetter;
@@ -219,17 +232,47 @@ export class WriteBehind<V = unknown> {
    * `options` go to `cache.set` (ttl, tags, …); if the cache rejects them the write is still queued.
    */
   async write(key: string, value: V, options?: SetOptions): Promise<void> {
-    if (typeof key !== 'string' || key.length === 0) {
-      throw new InvalidArgumentError(
-        'key',
-        typeof key === 'string'
-          ? 'expected a non-empty string'
-          : `expected a string, got ${typeof key}`,
-      );
-    }
+    checkKey(key);
     if (value === undefined) {
       throw new InvalidArgumentError('value', 'undefined cannot be written; write null instead');
     }
+    await this.#enqueue(
+      key,
+      () => this.#queue.push(key, value),
+      () => this.#cache?.set(key, value, options),
+    );
+  }
+
+  /**
+   * Deletes the key from the cache (when there is one) and queues its delete from the database,
+   * in order with the writes: at the flush its key goes to the `remove` function. Resolves, waits
+   * or rejects as {@link WriteBehind.write} does. Rejects with {@link InvalidArgumentError} when
+   * there is no `remove` option, or the queue cannot hold deletes (no `pushDelete`).
+   */
+  async delete(key: string): Promise<void> {
+    checkKey(key);
+    if (this.#remove === undefined) {
+      throw new InvalidArgumentError(
+        'remove',
+        'delete() needs the remove option: a function that deletes keys from the database',
+      );
+    }
+    const queue = this.#queue;
+    if (typeof queue.pushDelete !== 'function') {
+      throw new InvalidArgumentError('queue', `the ${queue.name} queue cannot hold deletes`);
+    }
+    await this.#enqueue(
+      key,
+      () => queue.pushDelete!(key),
+      () => this.#cache?.delete(key),
+    );
+  }
+
+  async #enqueue(
+    key: string,
+    push: () => void | Promise<void>,
+    updateCache: () => Promise<unknown> | undefined,
+  ): Promise<void> {
     if (this.#closed) throw new WriteBehindClosedError();
     if (this.#waiting.length > 0 || this.#queue.depth + this.#admitted >= this.#maxQueue) {
       if (this.#reject) throw new QueueFullError(this.#maxQueue);
@@ -237,10 +280,10 @@ export class WriteBehind<V = unknown> {
       this.#admitted--;
     }
     // Queue first, synchronously, so writes of a key enter the queue in call order.
-    const queued = this.#queue.push(key, value);
+    const queued = push();
     if (!this.#queue.durable && this.#queue.depth === 1) this.#timer?.ref();
     if (this.#queue.depth >= this.#maxBatch) this.#start();
-    const cached = this.#cache?.set(key, value, options);
+    const cached = updateCache();
     if (queued !== undefined) {
       this.#pushing++;
       try {
@@ -460,7 +503,7 @@ export class WriteBehind<V = unknown> {
   async #attempt(rows: WriteBehindEntry<V>[], retries: number): Promise<Outcome> {
     for (let attempt = 1; ; attempt++) {
       try {
-        await this.#write(rows);
+        await this.#commit(rows);
         this.#stats.batches++;
         this.#stats.flushed += rows.length;
         return OK;
@@ -474,6 +517,23 @@ export class WriteBehind<V = unknown> {
         await sleep(delay);
       }
     }
+  }
+
+  // The batch's writes go to the writer, then its deletes to the remover.
+  async #commit(rows: WriteBehindEntry<V>[]): Promise<void> {
+    if (!rows.some((row) => row.deleted)) {
+      await this.#write(rows);
+      return;
+    }
+    const writes = rows.filter((row) => !row.deleted);
+    if (writes.length > 0) await this.#write(writes);
+    if (this.#remove === undefined) {
+      throw new InvalidArgumentError(
+        'remove',
+        'the queue holds deletes and there is no remove option',
+      );
+    }
+    await this.#remove(rows.filter((row) => row.deleted).map((row) => row.key));
   }
 
   // Exponential backoff, each delay jittered down by up to half so that retries spread out.
@@ -535,4 +595,15 @@ function count(value: number, argument: string, min: number): number {
     throw new InvalidArgumentError(argument, `expected an integer ≥ ${min}, got ${String(value)}`);
   }
   return value;
+}
+
+function checkKey(key: string): void {
+  if (typeof key !== 'string' || key.length === 0) {
+    throw new InvalidArgumentError(
+      'key',
+      typeof key === 'string'
+        ? 'expected a non-empty string'
+        : `expected a string, got ${typeof key}`,
+    );
+  }
 }

@@ -2,7 +2,7 @@ import { defaultSerializer, SerializationError } from '@cache/core';
 import { type WriteBehindEntry, writeBehind } from '@cache/write-behind';
 import { redisStreamQueue } from '@cache/write-behind/redis';
 import { describe, expect, it } from 'vitest';
-import { postgresWriter } from '../examples/postgresWriter.js';
+import { postgresRemover, postgresWriter } from '../examples/postgresWriter.js';
 import { createTable, gate, readTable, useServers } from './support.js';
 
 const servers = useServers();
@@ -156,6 +156,56 @@ describe('redisStreamQueue', () => {
     expect(await servers.redis.xlen(stream)).toBe(0);
     expect(await pendingCount(stream)).toBe(0);
     await users.close();
+  });
+
+  it('carries deletes through the stream, in order with the writes', async () => {
+    const table = await createTable(servers.pool);
+    const stream = streamName();
+    const users = writeBehind({
+      write: postgresWriter(servers.pool, table),
+      remove: postgresRemover(servers.pool, table),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
+      flushInterval: '1h',
+    });
+    await users.write('user:1', { name: 'Ada' });
+    await users.write('user:2', { name: 'Bob' });
+    await users.flush();
+    await users.delete('user:1');
+    await users.write('user:3', { name: 'Cy' });
+    await users.delete('user:2');
+    await users.write('user:2', { name: 'Bob again' });
+    expect(await servers.redis.xlen(stream)).toBe(4);
+    await users.flush();
+    expect(await readTable(servers.pool, table)).toEqual(
+      new Map([
+        ['user:2', { name: 'Bob again' }],
+        ['user:3', { name: 'Cy' }],
+      ]),
+    );
+    expect(await servers.redis.xlen(stream)).toBe(0);
+    await users.close();
+  });
+
+  it('hands a delete to any consumer as an entry marked deleted', async () => {
+    const stream = streamName();
+    await redisStreamQueue({ client: servers.redis, stream, consumer: 'web-1' }).pushDelete('k');
+    const other = redisStreamQueue({ client: servers.redis, stream, consumer: 'worker' });
+    expect(await other.take(10)).toEqual([
+      { key: 'k', value: undefined, id: expect.any(String), deleted: true },
+    ]);
+  });
+
+  it('rejects a value its serializer encodes as an empty string, the mark of a delete', () => {
+    const queue = redisStreamQueue<string>({
+      client: servers.redis,
+      stream: streamName(),
+      serializer: {
+        name: 'text',
+        serialize: (value) => String(value),
+        deserialize: (text) => text,
+      },
+    });
+    expect(() => queue.push('k', '')).toThrow(SerializationError);
   });
 
   it('connects with a redis:// URL', async () => {

@@ -8,7 +8,7 @@ import {
 import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
 import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { postgresWriter } from '../examples/postgresWriter.js';
+import { postgresRemover, postgresWriter } from '../examples/postgresWriter.js';
 import { createPool, createTable, gate, mapStore, readTable } from './support.js';
 
 let server: PostgresServer;
@@ -304,6 +304,60 @@ describe('writeBehind', () => {
     expect((await readTable(pool, table)).size).toBe(20);
   });
 
+  it('delete() removes the key from the cache at once and from PostgreSQL on flush', async () => {
+    const table = await createTable(pool);
+    const cache = createCache({ store: mapStore() });
+    const users = writeBehind<Row>({
+      cache,
+      write: postgresWriter(pool, table),
+      remove: postgresRemover(pool, table),
+      flushInterval: '1h',
+    });
+    await users.write('user:1', { n: 1 });
+    await users.write('user:2', { n: 2 });
+    await users.flush();
+    await users.delete('user:1');
+    expect(await cache.get('user:1')).toBeUndefined();
+    expect((await readTable(pool, table)).size).toBe(2);
+    await users.flush();
+    expect(await readTable(pool, table)).toEqual(new Map([['user:2', { n: 2 }]]));
+    expect(users.stats()).toMatchObject({ queued: 3, flushed: 3, depth: 0 });
+    await users.close();
+  });
+
+  it("keeps a key's writes and deletes in order: the last one in a batch wins", async () => {
+    const table = await createTable(pool);
+    const removed: string[][] = [];
+    const remove = postgresRemover(pool, table);
+    const users = writeBehind<Row>({
+      write: postgresWriter(pool, table),
+      remove: async (keys) => {
+        removed.push(keys);
+        await remove(keys);
+      },
+      flushInterval: '1h',
+    });
+    await users.write('gone', { n: 1 });
+    await users.write('back', { n: 1 });
+    await users.flush();
+    await users.delete('back');
+    await users.write('back', { n: 2 });
+    await users.write('gone', { n: 2 });
+    await users.delete('gone');
+    await users.flush();
+    expect(await readTable(pool, table)).toEqual(new Map([['back', { n: 2 }]]));
+    expect(removed).toEqual([['gone']]);
+    expect(users.stats().coalesced).toBe(2);
+    await users.close();
+  });
+
+  it('rejects delete() without a remove option, naming it', async () => {
+    const users = writeBehind({ write: async () => {} });
+    await expect(users.delete('k')).rejects.toMatchObject({ argument: 'remove' });
+    await expect(users.delete('')).rejects.toMatchObject({ argument: 'key' });
+    await users.close();
+  });
+
   it('rejects bad input with InvalidArgumentError naming the argument', async () => {
     const write = async () => {};
     const users = writeBehind({ write });
@@ -323,6 +377,7 @@ describe('writeBehind', () => {
       [{ write, cache: {} }, 'cache'],
       [{ write, queue: {} }, 'queue'],
       [{ write, deadLetter: 'log' }, 'deadLetter'],
+      [{ write, remove: 'rows' }, 'remove'],
     ];
     for (const [options, argument] of bad) {
       expect(() => writeBehind(options as never), argument).toThrow(InvalidArgumentError);
