@@ -32,12 +32,37 @@ export class SerializationError extends CacheError {
   }
 }
 
+/**
+ * The `code` of a {@link StoreError}:
+ * - `'E_STORE'`: the store failed in another way (its `cause` says how);
+ * - `'E_STORE_UNAVAILABLE'`: the server cannot be reached, or the circuit breaker is open;
+ * - `'E_STORE_TIMEOUT'`: the operation did not answer in time;
+ * - `'E_STORE_CLOSED'`: the store was used after `close()`;
+ * - `'E_STORE_CONTRACT'`: the store answered something the `CacheStore` contract does not allow;
+ * - `'E_TIER_FAILED'`: a tier of a multilevel store failed (its `cause` is the tier's error);
+ * - `'E_UNSUPPORTED'`: the store cannot do this operation (such as `deletePattern`).
+ */
+export type StoreErrorCode =
+  | 'E_STORE'
+  | 'E_STORE_UNAVAILABLE'
+  | 'E_STORE_TIMEOUT'
+  | 'E_STORE_CLOSED'
+  | 'E_STORE_CONTRACT'
+  | 'E_TIER_FAILED'
+  | 'E_UNSUPPORTED';
+
 /** A store operation failed (connection lost, timeout, open circuit); `cause` holds the reason. */
 export class StoreError extends CacheError {
+  /** Which way it failed: one of {@link StoreErrorCode}, safe to switch on. */
+  declare readonly code: StoreErrorCode;
   /** The {@link CacheStore.name} of the failing store. */
   readonly store: string;
 
-  constructor(store: string, message: string, options?: { cause?: unknown; code?: string }) {
+  constructor(
+    store: string,
+    message: string,
+    options?: { cause?: unknown; code?: StoreErrorCode },
+  ) {
     super(options?.code ?? 'E_STORE', `[cache] [${store}] ${message}`, options);
     this.store = store;
   }

@@ -22,6 +22,7 @@ export {
   LoaderTimeoutError,
   SerializationError,
   StoreError,
+  type StoreErrorCode,
 } from './errors.js';
 export { type EmitterLike, type EventSource, fromEventEmitter } from './eventSource.js';
 export type {
