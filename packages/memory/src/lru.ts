@@ -12,6 +12,14 @@ const STALE = FAR;
 const REARM = 1000;
 const SystemDate = Date;
 
+// Whether time is faked: a `Date` other than the one this module loaded with, or the fake `Date`
+// or `setTimeout` of @sinonjs/fake-timers (vitest, jest), which carry a `clock`, even when the
+// module was loaded under them. Then every expiry check reads the clock, and a reading is never
+// left to a timer that may never fire.
+function fakeTimers(): boolean {
+  return Date !== SystemDate || 'clock' in Date || 'clock' in setTimeout;
+}
+
 /**
  * A least-recently-used map from string keys to values that each carry an expiry time.
  *
@@ -92,14 +100,23 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.index[key];
     if (slot === undefined) return undefined;
-    const expiry = this.expiry[slot]!;
-    // `now` never runs ahead of the clock, so only an entry that looks expired needs a reading.
-    if ((expiry <= this.now || Date !== SystemDate) && expiry <= this.time()) {
+    // `now` never runs ahead of the clock, so only an entry that looks expired needs a reading
+    // (read before the expiry again: reading the clock can rebase every expiry).
+    if (
+      (this.expiry[slot]! <= this.now || Date !== SystemDate || setTimeout !== this.armedWith) &&
+      this.time() >= this.expiry[slot]!
+    ) {
       this.remove(key, slot);
       return undefined;
     }
     if (slot !== this.head) this.moveToHead(slot);
     return this.values[slot];
+  }
+
+  /** Whether an entry kept until `until` (ms epoch) would be live now. */
+  live(until: number): boolean {
+    const now = this.current();
+    return until - this.base > now;
   }
 
   /**
@@ -108,7 +125,7 @@ export class Lru<V> {
    * `until` is not after now (or is NaN).
    */
   set(key: string, value: V, until: number, size: number): boolean {
-    const now = this.now === STALE || Date !== SystemDate ? this.time() : this.now;
+    const now = this.current();
     const offset = until - this.base;
     if (!(offset > now)) return false;
     let slot = this.index[key];
@@ -174,14 +191,22 @@ export class Lru<V> {
     return live;
   }
 
+  // The time in ms after `base`: the last reading while it can be trusted, else read now.
+  private current(): number {
+    return this.now === STALE || Date !== SystemDate || setTimeout !== this.armedWith
+      ? this.time()
+      : this.now;
+  }
+
   // Reads the clock: the current time in ms after `base`. It is kept in `now` for the expiry
-  // checks of later hits, with a timer that marks it STALE after RESOLUTION ms; under a replaced
-  // `Date` (fake timers) it is not kept, so time set by a test is seen at once.
+  // checks of later hits, with a timer that marks it STALE after RESOLUTION ms (hits stop
+  // trusting it when `setTimeout` is no longer the one that timer was armed with); under fake
+  // timers it is not kept, so time set by a test is seen at once.
   private time(): number {
     const now = Date.now();
     if (now - this.base >= REBASE_AFTER || now < this.base) this.rebase(Math.floor(now) - 1);
     const offset = (now - this.base) | 0;
-    if (Date !== SystemDate) {
+    if (fakeTimers()) {
       this.now = STALE;
       return offset;
     }

@@ -114,7 +114,11 @@ export class MemoryStore implements CacheStore {
       if (!this.lru.set(key, entry, until, 0)) this.drop(key, until);
       return;
     }
-    // Measured and encoded first, so that a failure leaves the store unchanged.
+    if (!this.lru.live(until)) {
+      this.drop(key, until);
+      return;
+    }
+    // Measured and encoded before storing, so that a failure leaves the store unchanged.
     const size = this.sizeOf === undefined ? 0 : this.measure(entry, key);
     const stored = this.serializer === undefined ? entry : this.encode(entry);
     if (!this.lru.set(key, stored, until, size)) this.drop(key, until);

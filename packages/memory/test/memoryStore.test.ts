@@ -204,6 +204,37 @@ describe('expiry', () => {
     expect(store.get('key')).toBeUndefined();
   });
 
+  test('never trusts a reading whose timer was armed under fake setTimeout (Date real)', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    const store = memoryStore();
+    store.set('key', entry('v', { expiresAt: Date.now() + 30 }));
+    expect(store.get('key')?.value).toBe('v');
+    vi.useRealTimers();
+    const expiresAt = Date.now() + 30;
+    while (Date.now() <= expiresAt + 5) await new Promise((resolve) => setTimeout(resolve, 10));
+    for (let i = 0; i < 300; i++) store.get('key');
+    expect(store.get('key')).toBeUndefined();
+  });
+
+  test('sees time set by a test at once when loaded under fake timers', async () => {
+    vi.useFakeTimers();
+    vi.resetModules();
+    const loaded = (await import('../src/index.js')) as typeof import('../src/index.js');
+    const store = loaded.memoryStore();
+    store.set('key', entry('v', { expiresAt: Date.now() + 1000 }));
+    for (let i = 0; i < 1000; i++) store.get('key');
+    vi.setSystemTime(Date.now() + 60_000);
+    expect(store.get('key')).toBeUndefined();
+  });
+
+  test('does not serve an expired entry on the read that moves its expiry base', () => {
+    vi.useFakeTimers();
+    const store = memoryStore();
+    store.set('key', entry('v', { expiresAt: Date.now() + HOUR }));
+    vi.setSystemTime(Date.now() + 13 * 24 * HOUR);
+    expect(store.get('key')).toBeUndefined();
+  });
+
   test('keeps entries with a TTL longer than 32 bits of milliseconds', () => {
     const store = memoryStore();
     store.set('forever', entry('v', { expiresAt: Number.POSITIVE_INFINITY }));
@@ -259,6 +290,25 @@ describe('clone', () => {
     expect(second.value).toEqual({ list: [1, 2], at: new Date(0) });
     expect(second.tags).toEqual(['t']);
     expect(second.value).not.toBe(first.value);
+  });
+
+  test('with clone or sizeOf, an entry already expired just removes the key, unencoded', () => {
+    const past = { expiresAt: Date.now() - 1 };
+    const cloning = memoryStore({ clone: true });
+    cloning.set('a', entry('old'));
+    cloning.set('a', entry({ f: () => 1 }, past));
+    expect(cloning.get('a')).toBeUndefined();
+    const measured: string[] = [];
+    const sized = memoryStore({
+      maxSize: 10,
+      sizeOf: (_, key) => {
+        measured.push(key);
+        return 100;
+      },
+    });
+    sized.set('a', entry('expired', past));
+    expect(measured).toEqual([]);
+    expect(sized.size).toBe(0);
   });
 
   test('with clone, an unserializable value is rejected and the old entry kept', () => {
