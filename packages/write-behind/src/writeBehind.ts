@@ -411,9 +411,11 @@ export class WriteBehind<V = unknown> {
         next = this.#take();
         continue;
       }
-      // One row per key: its last write, placed where that write was.
+      // One row per key: its last write, placed where that write was. A write the queue could not
+      // decode makes no row: it is dead-lettered on its own, whatever comes after it.
       const last = new Map<string, WriteBehindEntry<V>>();
       for (const entry of batch) {
+        if (entry.undecodable !== undefined) continue;
         last.delete(entry.key);
         last.set(entry.key, entry);
       }
@@ -464,12 +466,26 @@ export class WriteBehind<V = unknown> {
 
   async #flushBatch(batch: WriteBehindEntry<V>[], rows: WriteBehindEntry<V>[]): Promise<void> {
     const started = performance.now();
-    this.#stats.coalesced += batch.length - rows.length;
     const flushed = this.#stats.flushed;
+    let undecodable = 0;
+    for (const entry of batch) {
+      if (entry.undecodable === undefined) continue;
+      undecodable++;
+      await this.#dead([entry], entry.undecodable.error);
+    }
+    this.#stats.coalesced += batch.length - undecodable - rows.length;
     let writable = rows;
-    if (rows.some((row) => row.undecodable !== undefined)) {
-      writable = rows.filter((row) => row.undecodable === undefined);
-      for (const row of rows) if (row.undecodable) await this.#dead([row], row.undecodable.error);
+    if (this.#remove === undefined && rows.some((row) => row.deleted)) {
+      // Deletes from a queue shared with processes that have `remove`: no retry can apply them.
+      writable = rows.filter((row) => !row.deleted);
+      const error = new InvalidArgumentError(
+        'remove',
+        'the queue holds deletes and there is no remove option to apply them',
+      );
+      await this.#dead(
+        rows.filter((row) => row.deleted),
+        error,
+      );
     }
     if (writable.length > 0) {
       const outcome = await this.#attempt(writable, this.#retry.retries);
@@ -527,13 +543,8 @@ export class WriteBehind<V = unknown> {
     }
     const writes = rows.filter((row) => !row.deleted);
     if (writes.length > 0) await this.#write(writes);
-    if (this.#remove === undefined) {
-      throw new InvalidArgumentError(
-        'remove',
-        'the queue holds deletes and there is no remove option',
-      );
-    }
-    await this.#remove(rows.filter((row) => row.deleted).map((row) => row.key));
+    // #flushBatch dead-letters deletes when there is no remover.
+    await this.#remove!(rows.filter((row) => row.deleted).map((row) => row.key));
   }
 
   // Exponential backoff, each delay jittered down by up to half so that retries spread out.

@@ -186,6 +186,52 @@ describe('redisStreamQueue', () => {
     await users.close();
   });
 
+  it('dead-letters every undecodable write, even one a later write of its key supersedes', async () => {
+    const table = await createTable(servers.pool);
+    const stream = streamName();
+    const deadLettered: WriteBehindEntry[] = [];
+    const users = writeBehind({
+      write: postgresWriter(servers.pool, table),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
+      deadLetter: (entries) => {
+        deadLettered.push(...entries);
+      },
+      flushInterval: '1h',
+    });
+    await servers.redis.xadd(stream, '*', 'user:1', '{not devalue');
+    await users.write('user:1', { name: 'Ada' });
+    await users.flush();
+    expect(deadLettered).toMatchObject([{ key: 'user:1', undecodable: { text: '{not devalue' } }]);
+    expect(await readTable(servers.pool, table)).toEqual(new Map([['user:1', { name: 'Ada' }]]));
+    expect(users.stats()).toMatchObject({ deadLettered: 1, coalesced: 0, flushed: 1 });
+    await users.close();
+  });
+
+  it('dead-letters, without retrying, deletes it reads when it has no remove option', async () => {
+    const table = await createTable(servers.pool);
+    const stream = streamName();
+    const producer = redisStreamQueue({ client: servers.redis, stream, consumer: 'producer' });
+    await producer.push('user:1', { name: 'Ada' });
+    await producer.pushDelete('user:2');
+    const errors: unknown[] = [];
+    const drainer = writeBehind({
+      write: postgresWriter(servers.pool, table),
+      queue: redisStreamQueue({ client: servers.redis, stream, consumer: 'drainer' }),
+      deadLetter: (entries, error) => {
+        errors.push(...entries.map((entry) => [entry.key, entry.deleted, error]));
+      },
+      flushInterval: '1h',
+    });
+    await drainer.flush();
+    expect(await readTable(servers.pool, table)).toEqual(new Map([['user:1', { name: 'Ada' }]]));
+    expect(errors).toEqual([
+      ['user:2', true, expect.objectContaining({ code: 'E_INVALID_ARGUMENT', argument: 'remove' })],
+    ]);
+    expect(drainer.stats()).toMatchObject({ retried: 0, deadLettered: 1 });
+    expect(await pendingCount(stream)).toBe(0);
+    await drainer.close();
+  });
+
   it('hands a delete to any consumer as an entry marked deleted', async () => {
     const stream = streamName();
     await redisStreamQueue({ client: servers.redis, stream, consumer: 'web-1' }).pushDelete('k');
