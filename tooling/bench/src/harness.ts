@@ -26,6 +26,13 @@ export interface Method {
   rounds: number;
   /** Operations per batch (one timer reading per batch). */
   batch: number;
+  /**
+   * With {@link measureIsolated}: processes per contender. Each round runs every one of them for
+   * `runMs / processes`, and the contender's rate for the round is their mean: how well V8
+   * happened to compile a contender differs from one process to the next.
+   * @default 1
+   */
+  processes?: number;
 }
 
 /** The median ops/s of each contender, in the order given. */
@@ -66,28 +73,39 @@ export async function measure(contenders: Contender[], method: Method): Promise<
 /**
  * Measures the contenders of `suite` (a module exporting `setups`): each one is built in its own
  * child process, so that no contender runs on a heap shaped by another (in one process the first
- * structure built is measurably faster than an identical second one). After a warm-up, every
- * round runs each contender once for `runMs`, in an order that rotates each round, while the
- * other processes wait; the result is the median of the rounds.
+ * structure built is measurably faster than an identical second one), or in
+ * {@link Method.processes} of them. After a warm-up, every round runs each contender once for
+ * `runMs`, in an order that rotates each round, while the other processes wait; the result is
+ * the median of the rounds.
  */
 export async function measureIsolated(
   suite: string,
   names: string[],
   method: Method,
 ): Promise<Result[]> {
-  const workers = await Promise.all(names.map((name) => start(suite, name)));
+  const copies = method.processes ?? 1;
+  const groups: ChildProcess[][] = [];
   try {
+    for (const name of names) {
+      groups.push(await Promise.all(Array.from({ length: copies }, () => start(suite, name))));
+    }
     const samples = names.map(() => [] as number[]);
-    for (const worker of workers) await runFor(worker, method.warmupMs, method.batch);
+    for (const group of groups) {
+      for (const worker of group) await runFor(worker, method.warmupMs, method.batch);
+    }
     for (let round = 0; round < method.rounds; round++) {
-      for (let k = 0; k < workers.length; k++) {
-        const index = (k + round) % workers.length;
-        samples[index]!.push(await runFor(workers[index]!, method.runMs, method.batch));
+      for (let k = 0; k < groups.length; k++) {
+        const index = (k + round) % groups.length;
+        let total = 0;
+        for (const worker of groups[index]!) {
+          total += await runFor(worker, method.runMs / copies, method.batch);
+        }
+        samples[index]!.push(total / copies);
       }
     }
     return names.map((name, i) => resultOf(name, samples[i]!));
   } finally {
-    for (const worker of workers) worker.kill();
+    for (const worker of groups.flat()) worker.kill();
   }
 }
 
