@@ -17,6 +17,22 @@ async function pendingCount(stream: string, group = 'write-behind'): Promise<num
   return count;
 }
 
+// A write-behind into a new table over a new stream, keeping what it dead-letters.
+async function deadLettering() {
+  const table = await createTable(servers.pool);
+  const stream = streamName();
+  const deadLettered: WriteBehindEntry[] = [];
+  const users = writeBehind({
+    write: postgresWriter(servers.pool, table),
+    queue: redisStreamQueue({ client: servers.redis, stream }),
+    deadLetter: (entries) => {
+      deadLettered.push(...entries);
+    },
+    flushInterval: '1h',
+  });
+  return { table, stream, users, deadLettered };
+}
+
 describe('redisStreamQueue', () => {
   it('resolves write() once the write is in the stream, and deletes it once in PostgreSQL', async () => {
     const table = await createTable(servers.pool);
@@ -123,17 +139,7 @@ describe('redisStreamQueue', () => {
   });
 
   it('dead-letters and acknowledges a write it cannot decode, and writes the ones around it', async () => {
-    const table = await createTable(servers.pool);
-    const stream = streamName();
-    const deadLettered: WriteBehindEntry[] = [];
-    const users = writeBehind({
-      write: postgresWriter(servers.pool, table),
-      queue: redisStreamQueue({ client: servers.redis, stream }),
-      deadLetter: (entries) => {
-        deadLettered.push(...entries);
-      },
-      flushInterval: '1h',
-    });
+    const { table, stream, users, deadLettered } = await deadLettering();
     const events: unknown[] = [];
     users.on('deadLettered', ({ error }) => events.push(error));
     await users.write('user:1', { name: 'Ada' });
@@ -187,17 +193,7 @@ describe('redisStreamQueue', () => {
   });
 
   it('dead-letters every undecodable write, even one a later write of its key supersedes', async () => {
-    const table = await createTable(servers.pool);
-    const stream = streamName();
-    const deadLettered: WriteBehindEntry[] = [];
-    const users = writeBehind({
-      write: postgresWriter(servers.pool, table),
-      queue: redisStreamQueue({ client: servers.redis, stream }),
-      deadLetter: (entries) => {
-        deadLettered.push(...entries);
-      },
-      flushInterval: '1h',
-    });
+    const { table, stream, users, deadLettered } = await deadLettering();
     await servers.redis.xadd(stream, '*', 'user:1', '{not devalue');
     await users.write('user:1', { name: 'Ada' });
     await users.flush();
