@@ -35,10 +35,11 @@ function fakeTimers(): boolean {
  *   arrays are allocated for `max` slots up front (pages nobody writes take no memory), the
  *   key and value arrays grow in place, and `clear` empties the index rather than replacing it;
  * - a hit compares expiry with a clock reading kept on the instance as a small integer, and
- *   only an entry that looks expired by it makes the hit read the clock. Counting hits to bound
- *   the reading's age cost 5% to 10% of a hit; the reading is bounded by event-loop time
- *   instead, so within one long synchronous run (or a chain of microtasks) an entry can be served
- *   up to that run's length past its expiry, never dropped early.
+ *   reads the clock only when the entry looks expired by it (as every entry does once a timer
+ *   has marked the reading old). Counting hits to bound the reading's age cost 5% to 10% of a
+ *   hit; the reading is bounded by event-loop time instead, so within one long synchronous run
+ *   (or a chain of microtasks) an entry can be served up to that run's length past its expiry,
+ *   never dropped early.
  */
 export class Lru<V> {
   declare private readonly max: number;
@@ -100,8 +101,11 @@ export class Lru<V> {
   get(key: string): V | undefined {
     const slot = this.index[key];
     if (slot === undefined) return undefined;
-    // `now` never runs ahead of the clock, so only an entry that looks expired needs a reading
-    // (read before the expiry again: reading the clock can rebase every expiry).
+    // `now` never runs ahead of the clock, so only an entry that looks expired by it, or a reading
+    // that cannot be trusted (the test of current(), minus its STALE check, which the expiry
+    // comparison covers: STALE is the largest expiry), needs the clock; comparing expiry first
+    // measured faster than calling current(). The expiry is read again after the clock, which
+    // can rebase every expiry.
     if (
       (this.expiry[slot]! <= this.now || Date !== SystemDate || setTimeout !== this.armedWith) &&
       this.time() >= this.expiry[slot]!
