@@ -166,12 +166,8 @@ export class Lru<V> {
     return true;
   }
 
-  /** Removes every key starting with `prefix`, or every key when it is empty. */
-  clear(prefix: string): void {
-    if (prefix !== '') {
-      this.removeEach((key) => key.startsWith(prefix));
-      return;
-    }
+  /** Removes every key. */
+  clear(): void {
     const { index, keys } = this;
     for (let slot = 0; slot < this.used; slot++) {
       const key = keys[slot];
@@ -184,11 +180,11 @@ export class Lru<V> {
   }
 
   /** Removes every key `matches` accepts; returns how many of them had not expired. */
-  deleteMatching(matches: RegExp): number {
+  deleteMatching(matches: (key: string) => boolean): number {
     const now = this.time();
     let live = 0;
     this.removeEach((key, slot) => {
-      if (!matches.test(key)) return false;
+      if (!matches(key)) return false;
       if (this.expiry[slot]! > now) live++;
       return true;
     });

@@ -12,6 +12,9 @@ import { Lru } from './lru.js';
 
 // A JavaScript Map holds at most 2^24 entries.
 const MAX_ENTRIES = 2 ** 24;
+// Keys of the cache's own records (tag invalidations), which clear(prefix) and deletePattern
+// spare. The same as RESERVED_PREFIX of @cache/core, to be imported from there once it exports it.
+const RESERVED_PREFIX = '__cache:';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
@@ -141,19 +144,27 @@ export class MemoryStore implements CacheStore {
     return count;
   }
 
-  /** Removes every key that starts with `prefix`, or every key without one. */
+  /**
+   * Removes every key that starts with `prefix` except the cache's own records (keys starting
+   * with `__cache:`), or every key, records included, without one.
+   */
   clear(prefix?: string): void {
-    this.lru.clear(prefix ?? '');
+    if (!prefix) {
+      this.lru.clear();
+      return;
+    }
+    this.lru.deleteMatching((key) => key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX));
   }
 
   /**
    * Removes every key matching the Redis-style glob `pattern` (`*`, `?`, `[...]`, `\` escapes;
-   * see `globToRegExp` of `@cache/core`), such as `'*:123:*'`; returns how many live entries it
-   * removed. Throws an `InvalidArgumentError` for an empty or
-   * unterminated pattern.
+   * see `globToRegExp` of `@cache/core`), such as `'*:123:*'`, except the cache's own records
+   * (keys starting with `__cache:`); returns how many live entries it removed. Throws an
+   * `InvalidArgumentError` for an empty or unterminated pattern.
    */
   deletePattern(pattern: string): number {
-    return this.lru.deleteMatching(globToRegExp(pattern));
+    const matches = globToRegExp(pattern);
+    return this.lru.deleteMatching((key) => matches.test(key) && !key.startsWith(RESERVED_PREFIX));
   }
 
   // An entry already past `until` removes the key; a NaN or missing expiry is rejected.
