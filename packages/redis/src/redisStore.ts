@@ -37,6 +37,10 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   scanCount?: number;
 }
 
+// Keys of the cache's own records (tag invalidations), which clear(prefix) and deletePattern
+// spare. The same as RESERVED_PREFIX of @cache/core, to be imported from there once it exports it.
+const RESERVED_PREFIX = '__cache:';
+
 // Lets withSerializer() build a view that shares its parent's connection.
 let sharedConnection: RedisConnection | undefined;
 
@@ -165,44 +169,51 @@ export class RedisStore implements CacheStore {
   }
 
   /**
-   * Removes every key of this store that starts with `prefix` (every key under
-   * {@link RedisStoreOptions.prefix} without one) with `SCAN` and `UNLINK` in batches, on every
-   * master of a Cluster. Glob characters in the prefixes match literally. Never `KEYS` or
-   * `FLUSHDB`.
+   * Removes every key of this store that starts with `prefix` except the cache's own records
+   * (keys starting with `__cache:`), or every key under {@link RedisStoreOptions.prefix},
+   * records included, without one; with `SCAN` and `UNLINK` in batches, on every master of a
+   * Cluster. Glob characters in the prefixes match literally. Never `KEYS` or `FLUSHDB`.
    */
   async clear(prefix = ''): Promise<void> {
-    await this.#unlinkMatching(escapeGlob(this.prefix + prefix) + '*');
+    await this.#unlinkMatching(escapeGlob(this.prefix + prefix) + '*', prefix !== '');
   }
 
   /**
    * Removes every key of this store matching the Redis glob `pattern` (`*`, `?`, `[...]`, `\`
-   * escapes), such as `'*:123:*'`, with `SCAN MATCH` and `UNLINK` in batches, on every master
-   * of a Cluster; the store's own prefix is matched literally. Returns how many it removed.
-   * Throws an `InvalidArgumentError` for an empty or unterminated pattern.
+   * escapes), such as `'*:123:*'`, except the cache's own records (keys starting with
+   * `__cache:`), with `SCAN MATCH` and `UNLINK` in batches, on every master of a Cluster; the
+   * store's own prefix is matched literally. Returns how many it removed. Throws an
+   * `InvalidArgumentError` for an empty or unterminated pattern.
    */
   async deletePattern(pattern: string): Promise<number> {
     globToRegExp(pattern); // throws InvalidArgumentError for an empty or unterminated glob
-    return this.#unlinkMatching(escapeGlob(this.prefix) + pattern);
+    return this.#unlinkMatching(escapeGlob(this.prefix) + pattern, true);
   }
 
-  async #unlinkMatching(match: string): Promise<number> {
+  // `spareRecords`: leave the keys under RESERVED_PREFIX (after the store's prefix) in place.
+  async #unlinkMatching(match: string, spareRecords: boolean): Promise<number> {
     const client = this.client;
     // A Cluster knows its masters only once connected: wait for that (within the timeout).
     if (client.status !== 'ready') await this.#connection.run((ready) => ready.ping());
     const nodes = isCluster(client) ? client.nodes('master') : [client];
-    const counts = await Promise.all(nodes.map((node) => this.#unlinkOnNode(node, match)));
+    const reserved = spareRecords ? this.prefix + RESERVED_PREFIX : undefined;
+    const counts = await Promise.all(
+      nodes.map((node) => this.#unlinkOnNode(node, match, reserved)),
+    );
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
-  async #unlinkOnNode(node: Redis, match: string): Promise<number> {
+  async #unlinkOnNode(node: Redis, match: string, reserved: string | undefined): Promise<number> {
     const count = String(this.#scanCount);
     let removed = 0;
     let cursor = '0';
     do {
-      const [next, keys] = await this.#connection.run(() =>
+      const [next, found] = await this.#connection.run(() =>
         node.scan(cursor, 'MATCH', match, 'COUNT', count),
       );
       cursor = next;
+      const keys =
+        reserved === undefined ? found : found.filter((key) => !key.startsWith(reserved));
       if (keys.length === 0) continue;
       if (!isCluster(this.client)) {
         removed += await this.#connection.run(() => node.unlink(keys));
