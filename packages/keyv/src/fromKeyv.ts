@@ -10,6 +10,10 @@ import {
 } from '@cache/core';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
 
+// Keys of the cache's own records (tag invalidations), which clear(prefix) and deletePattern
+// spare. The same as RESERVED_PREFIX of @cache/core, to be imported from there once it exports it.
+const RESERVED_PREFIX = '__cache:';
+
 /** Options of {@link fromKeyv}. */
 export interface FromKeyvOptions {
   /**
@@ -101,7 +105,8 @@ export class KeyvStore implements CacheStore {
   /**
    * Without a prefix, Keyv's `clear()`: every key of its namespace. With one, walks Keyv's
    * iterator, which Keyv offers over a `Map` and its SQL, Mongo, Redis, Valkey and etcd
-   * adapters; rejects with a `StoreError` (`E_UNSUPPORTED`) over any other adapter.
+   * adapters, and removes the keys starting with `prefix` except the cache's own records (keys
+   * starting with `__cache:`); rejects with a `StoreError` (`E_UNSUPPORTED`) over any other adapter.
    */
   async clear(prefix?: string): Promise<void> {
     if (!prefix) {
@@ -111,7 +116,10 @@ export class KeyvStore implements CacheStore {
     await this.#deleteWhere((key) => key.startsWith(prefix));
   }
 
-  /** Removes every key matching the glob, walking Keyv's iterator as `clear(prefix)` does. */
+  /**
+   * Removes every key matching the glob except the cache's own records (keys starting with
+   * `__cache:`), walking Keyv's iterator as `clear(prefix)` does; returns how many it removed.
+   */
   async deletePattern(pattern: string): Promise<number> {
     const regExp = globToRegExp(pattern);
     return this.#deleteWhere((key) => regExp.test(key));
@@ -127,6 +135,7 @@ export class KeyvStore implements CacheStore {
     return new KeyvStore(this.keyv, { name: this.name, serializer });
   }
 
+  // Removes the keys `matches` accepts, sparing the cache's own records.
   async #deleteWhere(matches: (key: string) => boolean): Promise<number> {
     const { iterator } = this.keyv;
     if (typeof iterator !== 'function') {
@@ -139,7 +148,9 @@ export class KeyvStore implements CacheStore {
     const keys: string[] = [];
     // Keyv's iterator takes its namespace from the adapter and ignores the argument.
     for await (const [key] of iterator(undefined)) {
-      if (typeof key === 'string' && matches(key)) keys.push(key);
+      if (typeof key === 'string' && matches(key) && !key.startsWith(RESERVED_PREFIX)) {
+        keys.push(key);
+      }
     }
     if (keys.length > 0) await this.keyv.delete(keys);
     return keys.length;

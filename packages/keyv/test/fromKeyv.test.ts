@@ -17,19 +17,16 @@ storeTestSuite({
   ...runner,
   name: 'fromKeyv(new Keyv())',
   createStore: () => fromKeyv(new Keyv()),
-  capabilities: { deletePattern: false },
 });
 storeTestSuite({
   ...runner,
   name: 'fromKeyv(new KeyvRedis(url))',
   createStore: () => fromKeyv(new KeyvRedis(server().url)),
-  capabilities: { deletePattern: false },
 });
 storeTestSuite({
   ...runner,
   name: "fromKeyv(createKeyv(url, { namespace: 'cache' }))",
   createStore: () => fromKeyv(createKeyv(server().url, { namespace: 'cache' })),
-  capabilities: { deletePattern: false },
 });
 
 describe('fromKeyv', () => {
