@@ -2,8 +2,12 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 
-/** Runs `n` operations of the workload from position `start`; returns a value to keep the work alive. */
-export type Run = (n: number, start: number) => unknown;
+/**
+ * Runs `n` operations of the workload from position `start`; returns a value to keep the work
+ * alive. In a worker process, `report` (when present) is called after each timed run, outside
+ * the timing, and what it returns travels back with the rate (see {@link Result.extras}).
+ */
+export type Run = ((n: number, start: number) => unknown) & { report?: () => unknown };
 
 /** Builds one contender in a fresh process: its data, then the batch function to time. */
 export type Setup = () => Run | Promise<Run>;
@@ -41,6 +45,11 @@ export interface Result {
   opsPerSecond: number;
   /** The ops/s of each measured round, in round order (the same rounds for every contender). */
   samples: number[];
+  /**
+   * With {@link measureIsolated}: what the run's `report` returned after each measured round, one
+   * per process of the contender (`undefined` where the run has no `report`).
+   */
+  extras?: unknown[][];
 }
 
 const WORKER = fileURLToPath(new URL('./worker.ts', import.meta.url));
@@ -90,6 +99,7 @@ export async function measureIsolated(
       groups.push(await Promise.all(Array.from({ length: copies }, () => start(suite, name))));
     }
     const samples = names.map(() => [] as number[]);
+    const extras = names.map(() => [] as unknown[][]);
     for (const group of groups) {
       for (const worker of group) await runFor(worker, method.warmupMs, method.batch);
     }
@@ -97,13 +107,17 @@ export async function measureIsolated(
       for (let k = 0; k < groups.length; k++) {
         const index = (k + round) % groups.length;
         let total = 0;
+        const reports: unknown[] = [];
         for (const worker of groups[index]!) {
-          total += await runFor(worker, method.runMs / copies, method.batch);
+          const { value, extra } = await runFor(worker, method.runMs / copies, method.batch);
+          total += value;
+          reports.push(extra);
         }
         samples[index]!.push(total / copies);
+        extras[index]!.push(reports);
       }
     }
-    return names.map((name, i) => resultOf(name, samples[i]!));
+    return names.map((name, i) => ({ ...resultOf(name, samples[i]!), extras: extras[i]! }));
   } finally {
     for (const worker of groups.flat()) worker.kill();
   }
@@ -113,7 +127,7 @@ export async function measureIsolated(
 export async function probe(suite: string, name: string): Promise<number> {
   const worker = await start(suite, name, 'probe');
   try {
-    return await request(worker, { ms: 0, batch: 0 });
+    return (await request(worker, { ms: 0, batch: 0 })).value;
   } finally {
     worker.kill();
   }
@@ -134,15 +148,20 @@ async function start(suite: string, name: string, mode = 'run'): Promise<ChildPr
   return worker;
 }
 
-function runFor(worker: ChildProcess, ms: number, batch: number): Promise<number> {
+function runFor(worker: ChildProcess, ms: number, batch: number) {
   return request(worker, { ms, batch });
 }
 
-async function request(worker: ChildProcess, command: { ms: number; batch: number }) {
+async function request(
+  worker: ChildProcess,
+  command: { ms: number; batch: number },
+): Promise<{ value: number; extra?: unknown }> {
   worker.send(command);
-  const [reply] = (await once(worker, 'message')) as [{ value: number } | { error: string }];
+  const [reply] = (await once(worker, 'message')) as [
+    { value: number; extra?: unknown } | { error: string },
+  ];
   if ('error' in reply) throw new Error(reply.error);
-  return reply.value;
+  return reply;
 }
 
 /** Runs batches of `run` for at least `ms`; returns operations per second. */

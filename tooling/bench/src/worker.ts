@@ -1,6 +1,7 @@
 // One contender in its own process, driven by the harness over IPC: `worker.ts <file:export> <name>
 // run` builds `setups[name]` and answers each { ms, batch } with the ops/s of a timed run;
-// `... probe` answers once with the number `probes[name]` returns.
+// `... probe` answers once with the number `probes[name]` returns. A run's `report()`, if any, is
+// called after each timed run and its answer sent along with the rate.
 import { type Run, timed } from './harness.js';
 
 const [suite = '', name = '', mode = 'run'] = process.argv.slice(2);
@@ -23,7 +24,7 @@ process.on('message', async ({ ms, batch }: { ms: number; batch: number }) => {
     gc?.();
     const rate = await timed(run, ms, batch, position);
     position += Math.ceil((rate * ms) / 1000);
-    send({ value: rate });
+    send({ value: rate, extra: await run.report?.() });
   } catch (error) {
     send({ error: String((error as Error)?.stack ?? error) });
   }
