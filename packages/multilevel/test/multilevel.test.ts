@@ -273,3 +273,22 @@ describe('bus races', () => {
     expect(seen).toEqual([{ type: 'clear' }]);
   });
 });
+
+describe("the cache's own records", () => {
+  test('a relayed pattern or prefix clear leaves them in the local tiers of other processes', async () => {
+    const bus = localBus();
+    const l2 = memoryStore();
+    const a = multilevel({ tiers: [memoryStore(), l2], bus: bus() });
+    const bL1 = memoryStore();
+    multilevel({ tiers: [bL1, l2], bus: bus() });
+    const record = '__cache:tag:user:123:x';
+    for (const key of [record, 'user:123:profile', '_x', 'user:1']) bL1.set(key, entry(key));
+    await a.deletePattern('*:123:*');
+    expect(bL1.get('user:123:profile')).toBeUndefined();
+    await a.clear('_');
+    expect(bL1.get('_x')).toBeUndefined();
+    await a.deletePattern('*');
+    expect(bL1.get('user:1')).toBeUndefined();
+    expect(bL1.get(record)?.value).toBe(record);
+  });
+});
