@@ -3,6 +3,7 @@ import { memoryStore } from '@cache/memory';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
+import { LRUCache } from 'lru-cache';
 import { asyncLoop, type Setup, uniformOrder } from './harness.js';
 
 const HOT_KEYS = 10_000;
@@ -11,19 +12,32 @@ const TTL = 3_600_000;
 /** The row names the targets refer to. */
 export const LIMIT = 'async function + Map.get (limit)';
 export const OURS = '@cache/core createCache + memoryStore';
+/** lru-cache's getOrSet: the closest peer (memory-only, like this table). */
+export const LRU_FETCH = 'lru-cache fetch()';
+/** The multi-tier libraries, run memory-only here. */
 export const PEERS = ['bentocache (memory)', 'cache-manager 7 wrap (memory)'];
 
 type Value = { id: number; name: string };
+type Op = (key: string) => Promise<unknown>;
+
+function ours(create: typeof createCache, store: typeof memoryStore) {
+  return (source: Map<string, Value>): Op => {
+    const cache = create({ store: store({ maxEntries: 100_000 }), ttl: TTL });
+    return (key) => cache.getOrSet(key, () => source.get(key));
+  };
+}
 
 // Each contender's getOrSet, over the same source of values.
-const contenders: Record<
-  string,
-  (source: Map<string, Value>) => (key: string) => Promise<unknown>
-> = {
+const contenders: Record<string, (source: Map<string, Value>) => Op | Promise<Op>> = {
   [LIMIT]: (source) => async (key) => source.get(key),
-  [OURS]: (source) => {
-    const cache = createCache({ store: memoryStore({ maxEntries: 100_000 }), ttl: TTL });
-    return (key) => cache.getOrSet(key, () => source.get(key));
+  [OURS]: ours(createCache, memoryStore),
+  [LRU_FETCH]: (source) => {
+    const cache = new LRUCache<string, Value>({
+      max: 100_000,
+      ttl: TTL,
+      fetchMethod: (key) => source.get(key),
+    });
+    return (key) => cache.fetch(key);
   },
   [PEERS[0]!]: (source) => {
     const bento = new BentoCache({
@@ -44,7 +58,8 @@ export const getOrSetNames = Object.keys(contenders);
 /**
  * (d) `getOrSet` where every call is an L1 hit: 10k hot keys, uniform, awaited one after
  * another, every cache memory-only and warmed with all keys first (checking each answer). The
- * limit is an awaited async function returning a value from a Map.
+ * limit is an awaited async function returning a value from a Map; lru-cache's `fetch()` (with a
+ * `fetchMethod` and a TTL) is the closest peer.
  */
 export const getOrSet: Record<string, Setup> = Object.fromEntries(
   getOrSetNames.map((name) => [
@@ -52,7 +67,7 @@ export const getOrSet: Record<string, Setup> = Object.fromEntries(
     async () => {
       const keys = Array.from({ length: HOT_KEYS }, (_, i) => `user:${i}`);
       const source = new Map(keys.map((key, i) => [key, { id: i, name: `user ${i}` }]));
-      const op = contenders[name]!(source);
+      const op = await contenders[name]!(source);
       for (const key of keys) {
         const value = (await op(key)) as Value | undefined;
         if (value?.id !== source.get(key)!.id) throw new Error(`${name} answered ${key} wrongly`);

@@ -5,6 +5,7 @@ import {
   PEERS as GET_OR_SET_PEERS,
   getOrSetNames,
   LIMIT,
+  LRU_FETCH,
   OURS as OURS_GET_OR_SET,
 } from './getOrSet.js';
 import {
@@ -90,12 +91,19 @@ const tables: Record<string, () => Promise<string>> = {
   },
   async getOrSet() {
     const results = await measureIsolated('getOrSet:getOrSet', getOrSetNames, isolated);
-    // Against the faster peer of each round: the smallest of our ratios to each peer.
-    const vsPeers = Math.min(
-      ...GET_OR_SET_PEERS.map((peer) => ratio(results, OURS_GET_OR_SET, peer)),
-    );
-    const share = ratio(results, OURS_GET_OR_SET, LIMIT);
-    return `### (d) getOrSet where every call is an L1 hit, 10k hot keys, awaited in sequence\n\n${rateTable(results, LIMIT)}\n\nours / faster peer = ${vsPeers.toFixed(1)} (target ≥ 10: ${vsPeers >= 10 ? 'met' : 'MISSED'}); ours / async limit = ${(share * 100).toFixed(0)}%`;
+    const targets = (ours: string, label: string) => {
+      const vsFetch = ratio(results, ours, LRU_FETCH);
+      const share = ratio(results, ours, LIMIT);
+      // Against the faster of the two multi-tier peers of each round: the smallest of the ratios.
+      const vsPeers = Math.min(...GET_OR_SET_PEERS.map((peer) => ratio(results, ours, peer)));
+      return `${label} / ${LRU_FETCH} = ${vsFetch.toFixed(2)} (target ≥ 1.0: ${vsFetch >= 1 ? 'met' : 'MISSED'}); ${label} / async limit = ${(share * 100).toFixed(0)}% (target ≥ 80%: ${share >= 0.8 ? 'met' : 'MISSED'}); ${label} / faster of bentocache and cache-manager = ${vsPeers.toFixed(1)} (target ≥ 10: ${vsPeers >= 10 ? 'met' : 'MISSED'})`;
+    };
+    const lines = [
+      '### (d) getOrSet where every call is an L1 hit, 10k hot keys, awaited in sequence',
+      rateTable(results, LIMIT),
+      targets(OURS_GET_OR_SET, 'ours'),
+    ];
+    return lines.filter((line) => line !== '').join('\n\n');
   },
   redis: () => redisTable(method),
   'redis-cluster': () => redisClusterTable(method),
