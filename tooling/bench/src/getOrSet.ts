@@ -4,6 +4,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
+import { before, importBaseline, withBefore } from './baseline.js';
 import { asyncLoop, type Setup, uniformOrder } from './harness.js';
 
 const HOT_KEYS = 10_000;
@@ -12,6 +13,8 @@ const TTL = 3_600_000;
 /** The row names the targets refer to. */
 export const LIMIT = 'async function + Map.get (limit)';
 export const OURS = '@cache/core createCache + memoryStore';
+/** Ours on the code of the BENCH_BASELINE checkout (a row only when it is set). */
+export const OURS_BEFORE = before(OURS);
 /** lru-cache's getOrSet: the closest peer (memory-only, like this table). */
 export const LRU_FETCH = 'lru-cache fetch()';
 /** The multi-tier libraries, run memory-only here. */
@@ -31,6 +34,11 @@ function ours(create: typeof createCache, store: typeof memoryStore) {
 const contenders: Record<string, (source: Map<string, Value>) => Op | Promise<Op>> = {
   [LIMIT]: (source) => async (key) => source.get(key),
   [OURS]: ours(createCache, memoryStore),
+  [OURS_BEFORE]: async (source) => {
+    const core = await importBaseline<typeof import('@cache/core')>('core');
+    const memory = await importBaseline<typeof import('@cache/memory')>('memory');
+    return ours(core.createCache, memory.memoryStore)(source);
+  },
   [LRU_FETCH]: (source) => {
     const cache = new LRUCache<string, Value>({
       max: 100_000,
@@ -52,8 +60,11 @@ const contenders: Record<string, (source: Map<string, Value>) => Op | Promise<Op
   },
 };
 
-/** Contenders of table (d), in row order. */
-export const getOrSetNames = Object.keys(contenders);
+/** Contenders of table (d), in row order ("(before)" only with BENCH_BASELINE). */
+export const getOrSetNames = withBefore(
+  Object.keys(contenders).filter((name) => name !== OURS_BEFORE),
+  [OURS],
+);
 
 /**
  * (d) `getOrSet` where every call is an L1 hit: 10k hot keys, uniform, awaited one after

@@ -1,12 +1,14 @@
 // `pnpm bench` from the repository root runs every table; `pnpm bench get set` runs some of them.
 // BENCH_QUICK=1 shortens every run (for trying the harness, not for results).
 import { readFileSync } from 'node:fs';
+import { baselineCaption } from './baseline.js';
 import {
   PEERS as GET_OR_SET_PEERS,
   getOrSetNames,
   LIMIT,
   LRU_FETCH,
   OURS as OURS_GET_OR_SET,
+  OURS_BEFORE as OURS_GET_OR_SET_BEFORE,
 } from './getOrSet.js';
 import {
   type Method,
@@ -100,9 +102,16 @@ const tables: Record<string, () => Promise<string>> = {
     };
     const lines = [
       '### (d) getOrSet where every call is an L1 hit, 10k hot keys, awaited in sequence',
+      baselineCaption(),
       rateTable(results, LIMIT),
       targets(OURS_GET_OR_SET, 'ours'),
     ];
+    if (getOrSetNames.includes(OURS_GET_OR_SET_BEFORE)) {
+      lines.push(
+        targets(OURS_GET_OR_SET_BEFORE, 'before'),
+        `ours / before = ${ratio(results, OURS_GET_OR_SET, OURS_GET_OR_SET_BEFORE).toFixed(2)} (paired per round)`,
+      );
+    }
     return lines.filter((line) => line !== '').join('\n\n');
   },
   redis: () => redisTable(method),

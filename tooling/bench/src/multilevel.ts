@@ -14,6 +14,7 @@ import { redisBusDriver, redisDriver } from 'bentocache/drivers/redis';
 import { createCache as createCacheManager } from 'cache-manager';
 import { Cacheable, CacheableMemory, createKeyv } from 'cacheable';
 import { Redis } from 'ioredis';
+import { baselineCaption, before, importBaseline, isBefore, withBefore } from './baseline.js';
 import {
   asyncLoop,
   type Method,
@@ -44,15 +45,17 @@ const ENV_PORT = 'BENCH_MULTILEVEL_REDIS_PORT';
 export const LIMIT = 'async function + Map.get (limit)';
 export const MGET_LIMIT = 'ioredis MGET per tick + JSON.parse (limit)';
 export const OURS = '@cache/core createCache + multilevel (memory + redis + bus)';
+/** Ours on the code of the BENCH_BASELINE checkout (a row only when it is set). */
+export const OURS_BEFORE = before(OURS);
 export const BENTO = 'bentocache (memory L1 + redis L2 + redis bus)';
 export const CACHE_MANAGER = 'cache-manager 7 wrap (keyv memory + @keyv/redis)';
 export const CACHEABLE = 'cacheable getOrSet (primary + @keyv/redis)';
-const PEERS = [BENTO, CACHE_MANAGER, CACHEABLE];
+export const PEERS = [BENTO, CACHE_MANAGER, CACHEABLE];
 
-type Value = ReturnType<typeof jsonValue>;
+export type Value = ReturnType<typeof jsonValue>;
 
 /** A JSON document of about 100 bytes (as in table (e)). */
-function jsonValue(i: number) {
+export function jsonValue(i: number) {
   return {
     id: i,
     name: `User number ${i}`,
@@ -62,7 +65,7 @@ function jsonValue(i: number) {
   };
 }
 
-interface Config {
+export interface Config {
   host: string;
   port: number;
   url: string;
@@ -72,26 +75,75 @@ interface Config {
   capacity: number | undefined;
 }
 
-interface Built {
+export interface Built {
   op: (key: string) => Promise<unknown>;
   /** Reads answered by the L1, where the library counts them. */
   l1Hits?: () => number;
+  /** The Redis key under which the contender stores `key` in its L2. */
+  l2Key: (key: string) => string;
+  /** Ours: reads `key` back from the L2 through a store of the same code. */
+  readL2?: (key: string) => Promise<unknown>;
 }
 
-// Each contender's getOrSet over a memory L1 and a Redis L2 (plus a bus where it has one).
-const builders: Record<string, (load: (key: string) => Value, config: Config) => Built> = {
-  [OURS]: (load, { url, prefix, capacity }) => {
-    const l2 = redisStore({ url, prefix });
-    const store = multilevel({
-      tiers: [memoryStore({ maxEntries: capacity ?? HOT_CAPACITY }), l2],
-      bus: redisBus({ client: l2.client, channel: `${prefix}invalidate` }),
-    });
-    const cache = createCache({ store, ttl: TTL });
-    return {
-      op: (key) => cache.getOrSet(key, () => load(key)),
-      l1Hits: () => store.stats().hits[0]!,
-    };
-  },
+/** What our rows use of the @cache packages: the current code's, or the baseline's. */
+interface Ours {
+  createCache: typeof createCache;
+  memoryStore: typeof memoryStore;
+  multilevel: typeof multilevel;
+  redisStore: typeof redisStore;
+  redisBus: typeof redisBus;
+}
+
+const current: Ours = { createCache, memoryStore, multilevel, redisStore, redisBus };
+
+async function baseline(): Promise<Ours> {
+  const [core, memory, tiers, redis] = await Promise.all([
+    importBaseline<typeof import('@cache/core')>('core'),
+    importBaseline<typeof import('@cache/memory')>('memory'),
+    importBaseline<typeof import('@cache/multilevel')>('multilevel'),
+    importBaseline<typeof import('@cache/redis')>('redis'),
+  ]);
+  return {
+    createCache: core.createCache,
+    memoryStore: memory.memoryStore,
+    multilevel: tiers.multilevel,
+    redisStore: redis.redisStore,
+    redisBus: redis.redisBus,
+  };
+}
+
+type Load = (key: string) => Value | Promise<Value>;
+
+function ours(lib: Ours, load: Load, { url, prefix, capacity }: Config): Built {
+  const l2 = lib.redisStore({ url, prefix });
+  const store = lib.multilevel({
+    tiers: [lib.memoryStore({ maxEntries: capacity ?? HOT_CAPACITY }), l2],
+    bus: lib.redisBus({ client: l2.client, channel: `${prefix}invalidate` }),
+  });
+  const cache = lib.createCache({ store, ttl: TTL });
+  let reader: ReturnType<typeof redisStore> | undefined;
+  return {
+    op: (key) => cache.getOrSet(key, () => load(key)),
+    l1Hits: () => store.stats().hits[0]!,
+    l2Key: (key) => `${prefix}${key}`,
+    readL2: async (key) => {
+      reader ??= lib.redisStore({ url, prefix });
+      return (await reader.get(key))?.value;
+    },
+  };
+}
+
+/** Builds contender `name` (ours on the current or the baseline code, or a peer). */
+export async function build(name: string, load: Load, config: Config): Promise<Built> {
+  if (name === OURS) return ours(current, load, config);
+  if (name === OURS_BEFORE) return ours(await baseline(), load, config);
+  const builder = builders[name];
+  if (builder === undefined) throw new Error(`no contender "${name}"`);
+  return builder(load, config);
+}
+
+// Each peer's getOrSet over a memory L1 and a Redis L2 (plus a bus where it has one).
+const builders: Record<string, (load: Load, config: Config) => Built> = {
   [BENTO]: (load, { host, port, prefix, capacity }) => {
     const bento = new BentoCache({
       default: 'multi',
@@ -103,7 +155,10 @@ const builders: Record<string, (load: (key: string) => Value, config: Config) =>
           .useBus(redisBusDriver({ connection: { host, port } })),
       },
     });
-    return { op: (key) => bento.getOrSet({ key, factory: () => load(key), ttl: TTL }) };
+    return {
+      op: (key) => bento.getOrSet({ key, factory: () => load(key), ttl: TTL }),
+      l2Key: (key) => `${prefix}${key}`,
+    };
   },
   [CACHE_MANAGER]: (load, { url, prefix, capacity }) => {
     // Its README's multi-store setup; the default `new Keyv()` (a Map) where nothing is evicted.
@@ -111,33 +166,42 @@ const builders: Record<string, (load: (key: string) => Value, config: Config) =>
       capacity === undefined
         ? new Keyv()
         : new Keyv({ store: new CacheableMemory({ lruSize: capacity }) });
+    const namespace = prefix.slice(0, -1);
     const manager = createCacheManager({
-      stores: [memory, new Keyv({ store: new KeyvRedis(url), namespace: prefix.slice(0, -1) })],
+      stores: [memory, new Keyv({ store: new KeyvRedis(url), namespace })],
       ttl: TTL,
     });
-    return { op: (key) => manager.wrap(key, () => load(key)) };
+    return {
+      op: (key) => manager.wrap(key, () => load(key)),
+      l2Key: (key) => `${namespace}::${namespace}:${key}`,
+    };
   },
   [CACHEABLE]: (load, { url, prefix, capacity }) => {
-    const secondary = new Keyv({ store: new KeyvRedis(url), namespace: prefix.slice(0, -1) });
+    const namespace = prefix.slice(0, -1);
+    const secondary = new Keyv({ store: new KeyvRedis(url), namespace });
     const cacheable = new Cacheable(
       capacity === undefined
         ? { secondary, ttl: TTL }
         : { primary: createKeyv({ lruSize: capacity }), secondary, ttl: TTL },
     );
-    return { op: (key) => cacheable.getOrSet(key, async () => load(key)) };
+    return {
+      op: (key) => cacheable.getOrSet(key, async () => load(key)),
+      l2Key: (key) => `${namespace}::${namespace}:${key}`,
+    };
   },
 };
 
-/** Contenders of table (g), in row order. */
-export const hotNames = [LIMIT, OURS, ...PEERS];
+/** Contenders of table (g), in row order ("(before)" only with BENCH_BASELINE). */
+export const hotNames = withBefore([LIMIT, OURS, ...PEERS], [OURS]);
 /** Contenders of table (h), in row order. */
 export const coldNames = [MGET_LIMIT, OURS, ...PEERS];
 
-function config(table: string, name: string, capacity: number | undefined): Config {
+export function config(table: string, name: string, capacity: number | undefined): Config {
   const port = Number(process.env[ENV_PORT]);
   if (!(port > 0)) throw new Error(`${ENV_PORT} is not set: run this through main.ts`);
   const tag: Record<string, string> = {
     [OURS]: 'ours',
+    [OURS_BEFORE]: 'ours-before',
     [BENTO]: 'bento',
     [CACHE_MANAGER]: 'cm',
     [CACHEABLE]: 'cacheable',
@@ -194,10 +258,10 @@ export const hot: Record<string, Setup> = Object.fromEntries(
       const keys = Array.from({ length: HOT_KEYS }, (_, i) => `user:${i}`);
       const source = new Map(keys.map((key, i) => [key, jsonValue(i)]));
       const { state, load } = loaderOf(source);
-      const built: Built =
+      const built =
         name === LIMIT
-          ? { op: async (key) => source.get(key) }
-          : builders[name]!(load, config('ml-hot', name, undefined));
+          ? { op: async (key: string) => source.get(key) }
+          : await build(name, load, config('ml-hot', name, undefined));
       for (const [i, key] of keys.entries()) check(name, key, await built.op(key), i);
       for (const [i, key] of keys.entries()) check(name, key, await built.op(key), i);
       state.armed = true;
@@ -259,7 +323,7 @@ export const cold: Record<string, Setup> = Object.fromEntries(
       const source = new Map(keys.map((key, i) => [key, jsonValue(i)]));
       const { state, load } = loaderOf(source);
       const where = config('ml-cold', name, COLD_CAPACITY);
-      let built: Built;
+      let built: Pick<Built, 'op' | 'l1Hits'>;
       if (name === MGET_LIMIT) {
         const client = new Redis(where.port);
         const raw = keys.map((key, i) => [`${where.prefix}${key}`, JSON.stringify(jsonValue(i))]);
@@ -267,7 +331,7 @@ export const cold: Record<string, Setup> = Object.fromEntries(
         const mget = mgetPerTick(client);
         built = { op: (key) => mget(`${where.prefix}${key}`) };
       } else {
-        built = builders[name]!(load, where);
+        built = await build(name, load, where);
         await cycleLoop(built.op, keys, name)(COLD_KEYS, 0);
       }
       state.armed = true;
@@ -286,7 +350,7 @@ export const cold: Record<string, Setup> = Object.fromEntries(
 let server: Promise<RedisServer> | undefined;
 let users = 0;
 
-async function acquireRedis(): Promise<RedisServer> {
+export async function acquireRedis(): Promise<RedisServer> {
   users++;
   server ??= startRedis();
   const started = await server;
@@ -294,7 +358,7 @@ async function acquireRedis(): Promise<RedisServer> {
   return started;
 }
 
-function releaseRedis(): void {
+export function releaseRedis(): void {
   users--;
   // Deferred, so that the next table of this file, started right after, keeps the server.
   setImmediate(() => {
@@ -305,7 +369,7 @@ function releaseRedis(): void {
   });
 }
 
-async function redisVersion(port: number): Promise<string> {
+export async function redisVersion(port: number): Promise<string> {
   const client = new Redis(port);
   try {
     return /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? '?';
@@ -319,19 +383,20 @@ function versionOf(name: string): string {
   return (JSON.parse(readFileSync(url, 'utf8')) as { version: string }).version;
 }
 
-function versions(): string {
+export function versions(): string {
   return ['bentocache', 'cache-manager', 'cacheable', 'keyv', '@keyv/redis', 'ioredis']
     .map((name) => `${name} ${versionOf(name)}`)
     .join(', ');
 }
 
-function ratios(results: Result[], targets: Record<string, number>): string {
+function ratios(results: Result[], targets: Record<string, number>, ours = OURS): string {
+  const label = isBefore(ours) ? 'before' : 'ours';
   return PEERS.map((peer) => {
-    const value = ratio(results, OURS, peer);
+    const value = ratio(results, ours, peer);
     const target = targets[peer];
     const verdict =
       target === undefined ? '' : ` (target ≥ ${target}: ${value >= target ? 'met' : 'MISSED'})`;
-    return `ours / ${peer} = ${value.toFixed(1)}${verdict}`;
+    return `${label} / ${peer} = ${value.toFixed(1)}${verdict}`;
   }).join('; ');
 }
 
@@ -345,13 +410,24 @@ export async function multilevelTable(method: Method): Promise<string> {
   const redis = await acquireRedis();
   try {
     const results = await measureIsolated('multilevel:hot', hotNames, method);
-    const share = ratio(results, OURS, LIMIT);
-    return [
+    const verdicts = (ours: string) => {
+      const share = ratio(results, ours, LIMIT);
+      return `${ratios(results, { [BENTO]: 20 }, ours)}; ${isBefore(ours) ? 'before' : 'ours'} / async limit = ${(share * 100).toFixed(0)}% (target ≥ 40%: ${share >= 0.4 ? 'met' : 'MISSED'})`;
+    };
+    const lines = [
       `### (g) getOrSet where every call is an L1 hit, memory L1 + Redis L2 (+ bus), ${HOT_KEYS / 1000}k hot keys, ~100 B JSON values, awaited in sequence`,
       `redis-server ${await redisVersion(redis.port)} on loopback (started by the bench); ${versions()}; median of ${method.rounds} rounds of ${method.runMs} ms`,
+      baselineCaption(),
       rateTable(results, LIMIT),
-      `${ratios(results, { [BENTO]: 20 })}; ours / async limit = ${(share * 100).toFixed(0)}% (target ≥ 40%: ${share >= 0.4 ? 'met' : 'MISSED'})`,
-    ].join('\n\n');
+      verdicts(OURS),
+    ];
+    if (hotNames.includes(OURS_BEFORE)) {
+      lines.push(
+        verdicts(OURS_BEFORE),
+        `ours / before = ${ratio(results, OURS, OURS_BEFORE).toFixed(2)} (paired per round)`,
+      );
+    }
+    return lines.filter((line) => line !== '').join('\n\n');
   } finally {
     releaseRedis();
   }
