@@ -31,6 +31,7 @@ import {
   setNames,
 } from './memory.js';
 import { multilevelL2Table, multilevelTable } from './multilevel.js';
+import { multilevelMissTable } from './multilevelMiss.js';
 import { redisClusterTable, redisTable } from './redis.js';
 
 const quick = process.env.BENCH_QUICK === '1';
@@ -118,6 +119,7 @@ const tables: Record<string, () => Promise<string>> = {
   'redis-cluster': () => redisClusterTable(method),
   multilevel: () => multilevelTable(method),
   'multilevel-l2': () => multilevelL2Table(method),
+  'multilevel-miss': () => multilevelMissTable(method),
 };
 
 const chosen = process.argv.slice(2).filter((arg) => arg !== '--');
