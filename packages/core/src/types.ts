@@ -45,11 +45,16 @@ export interface CacheStore {
   delete(key: string): MaybePromise<boolean>;
   /** Removes the keys; returns how many existed. */
   deleteMany?(keys: string[]): MaybePromise<number>;
-  /** Removes every key that starts with `prefix`, or every key of this store without one. */
+  /**
+   * Removes every key that starts with `prefix` but never the cache's own records (keys starting
+   * with `__cache:`, such as tag records), whatever the prefix; without one (or with `''`),
+   * removes every key of this store, records included.
+   */
   clear(prefix?: string): MaybePromise<void>;
   /**
    * Removes every key matching a Redis-style glob (`*`, `?`, `[...]`, `\\` escapes; see
-   * `globToRegExp`); returns how many it removed.
+   * `globToRegExp`) but never the cache's own records (keys starting with `__cache:`), even when
+   * they match; returns how many it removed.
    */
   deletePattern?(pattern: string): MaybePromise<number>;
   /**

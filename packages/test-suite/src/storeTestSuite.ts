@@ -40,6 +40,8 @@ export interface StoreTestSuiteOptions {
 }
 
 const MINUTE = 60_000;
+// A tag record of `@cache/core`: keys under `__cache:` belong to the cache, not to its users.
+const RECORD = '__cache:tag:user:123:x';
 
 /** An entry fresh for a minute. */
 function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
@@ -233,6 +235,26 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
       }
     });
 
+    test('clear(prefix) spares the reserved `__cache:` keys, even under a prefix that covers them', async () => {
+      const removed = ['_x', '__cache', '__cache-tag', '__cache_tag:user:123:x'];
+      for (const key of [RECORD, ...removed]) await store.set(key, fresh(key));
+      await store.clear('__cache:');
+      expect((await store.get(RECORD))?.value).toBe(RECORD);
+      await store.clear('_');
+      for (const key of removed) expect(await store.get(key), key).toBeUndefined();
+      expect((await store.get(RECORD))?.value).toBe(RECORD);
+    });
+
+    test("clear() without a prefix, or with '', removes the reserved `__cache:` keys too", async () => {
+      for (const clear of [() => store.clear(), () => store.clear('')]) {
+        await store.set(RECORD, fresh(RECORD));
+        await store.set('user:123:profile', fresh(1));
+        await clear();
+        expect(await store.get(RECORD)).toBeUndefined();
+        expect(await store.get('user:123:profile')).toBeUndefined();
+      }
+    });
+
     if (deletePattern) {
       test("deletePattern('*:123:*') removes the seed's related keys of user 123 and no others", async () => {
         const related = ['user:123:profile', 'orders:123:recent', 'user_profile:123:'];
@@ -241,6 +263,19 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
         expect(await store.deletePattern!('*:123:*')).toBe(related.length);
         for (const key of related) expect(await store.get(key), key).toBeUndefined();
         for (const key of others) expect((await store.get(key))?.value, key).toBe(key);
+      });
+
+      test('deletePattern spares the reserved `__cache:` keys and does not count them', async () => {
+        const related = ['user:123:profile', '__cache_tag:user:123:x'];
+        const others = ['user:1', '__cache'];
+        for (const key of [RECORD, ...related, ...others]) await store.set(key, fresh(key));
+        expect(await store.deletePattern!('*:123:*')).toBe(related.length);
+        for (const key of related) expect(await store.get(key), key).toBeUndefined();
+        expect((await store.get(RECORD))?.value).toBe(RECORD);
+        expect(await store.deletePattern!('__cache:*')).toBe(0);
+        expect(await store.deletePattern!('*')).toBe(others.length);
+        for (const key of others) expect(await store.get(key), key).toBeUndefined();
+        expect((await store.get(RECORD))?.value).toBe(RECORD);
       });
 
       test('deletePattern matches whole keys: `*` any run, `?` exactly one character, `[...]` a set', async () => {
