@@ -1,5 +1,6 @@
-import type { Cache, GetOrSetOptions } from './cache.js';
+import type { Cache } from './cache.js';
 import { InvalidArgumentError } from './errors.js';
+import type { GetOrSetOptions } from './options.js';
 import { hashKey, stableEncode } from './stableEncode.js';
 
 /** Encoded arguments longer than this are replaced by their hash, so keys stay short. */
@@ -33,6 +34,7 @@ export function cached<A extends unknown[], R>(
     throw new InvalidArgumentError('fn', `expected a function, got ${typeof fn}`);
   const { cache, keyPrefix, name, key, ...rest } = checkOptions(options);
   const base = keyBase(keyPrefix, name ?? fn.name);
+  if (name === undefined) claim(cache, base, fn);
   const getOrSetOptions = Object.keys(rest).length > 0 ? rest : undefined;
   return function (this: unknown, ...args: A) {
     return call(cache, base, key, args, () => fn.apply(this, args), getOrSetOptions);
@@ -106,9 +108,34 @@ function checkOptions<O extends CachedOptions<any>>(options: O): O {
   return options;
 }
 
+// Key bases taken by functions named after themselves, per cache: two functions of one name
+// would otherwise share keys and answer each other's calls.
+const claimed = new WeakMap<Cache, Map<string, WeakRef<Function>>>();
+
+function claim(cache: Cache, base: string, fn: Function): void {
+  let bases = claimed.get(cache);
+  if (bases === undefined) {
+    bases = new Map();
+    claimed.set(cache, bases);
+  }
+  const owner = bases.get(base)?.deref();
+  if (owner !== undefined && owner !== fn) {
+    throw new InvalidArgumentError(
+      'name',
+      `another function named "${fn.name}" already caches its results under "${base}" on this cache; give one of them a keyPrefix or a name`,
+    );
+  }
+  bases.set(base, new WeakRef(fn));
+}
+
+// The name is one segment of the key, so it may not hold the `:` that separates segments (the
+// prefix may): `a:b` + `c` and `a` + `b:c` would share keys.
 function keyBase(keyPrefix: string | undefined, name: string): string {
   if (typeof name !== 'string' || name === '' || name === '.') {
     throw new InvalidArgumentError('name', 'an anonymous function needs the name option');
+  }
+  if (name.includes(':')) {
+    throw new InvalidArgumentError('name', `"${name}" holds ":", which separates key segments`);
   }
   return keyPrefix ? `${keyPrefix}:${name}:` : `${name}:`;
 }

@@ -1,47 +1,70 @@
-// Reading the system clock can cost more than a whole cache hit, so expiry checks share one
-// reading. It is dropped RESOLUTION ms later by an unref'd timer, or after READS uses, which
-// bounds its age while a long synchronous loop keeps timers from running. The timer is armed
-// with whatever `setTimeout` is current, so fake timers drive it too; a timer still pending after
-// REARM ms, or armed by another `setTimeout`, is taken as lost. When the global `Date` is not the
-// one this module loaded with (fake timers, timekeeper), every call reads it: time set by a test
-// (vi.setSystemTime) is then seen at once.
+/** Where a cache reads the time: ms since the epoch. Pass one to `createCache({ clock })`. */
+export interface Clock {
+  /** The current time in ms since the epoch. */
+  now(): number;
+}
+
+// Reading the system clock costs about as much as a whole cache hit, so the default clock keeps
+// its last reading for RESOLUTION ms (an unref'd timer drops it) and for at most READS calls. A
+// timer cannot fire while the event loop is blocked, so during a long synchronous stretch the
+// reading is as old as that stretch, or READS calls: use `exactClock` where that matters. The
+// timer is armed with whatever `setTimeout` is current, so fake timers drive it; a timer still
+// pending after REARM ms, or armed by another `setTimeout`, is taken as lost. Under fake timers
+// (see `timeIsFaked`) every call reads `Date.now()`, so time set by a test is seen at once.
 const RESOLUTION = 1;
-const READS = 256;
+const READS = 64;
 const REARM = 1000;
 const SystemDate = Date;
 
-let now = 0;
+let reading = 0;
 let reads = 0;
 let armedAt = Number.NEGATIVE_INFINITY;
 let armedWith: typeof setTimeout | undefined;
 
 /**
- * The current time in ms since the epoch, read at most about a millisecond (or 256 calls) ago:
- * the expiry checks of cache hits use it instead of `Date.now()`, which can cost as much as the
- * whole hit. An entry may therefore be served up to about a millisecond past its expiry. Under
- * fake timers (a replaced global `Date`) it is exact.
+ * Whether time is faked: a global `Date` other than the one this module loaded with, or the fake
+ * `Date` or `setTimeout` of @sinonjs/fake-timers (vitest, jest), which carry a `clock`, even when
+ * they were installed before this module loaded.
+ */
+export function timeIsFaked(): boolean {
+  return Date !== SystemDate || 'clock' in Date || 'clock' in setTimeout;
+}
+
+/**
+ * The default clock's reading: `Date.now()` read at most {@link RESOLUTION} ms of event-loop time
+ * (or 64 calls) ago, so an entry may be served up to about a millisecond past its expiry, or
+ * longer while the event loop is blocked. Exact under fake timers.
  */
 export function coarseNow(): number {
   // Comparing globals costs nothing once optimized (V8 treats them as constants).
-  return --reads > 0 && armedWith === setTimeout && Date === SystemDate ? now : refresh();
+  return --reads > 0 && armedWith === setTimeout && Date === SystemDate ? reading : refresh();
 }
 
 function refresh(): number {
-  now = Date.now();
-  if (Date !== SystemDate) {
+  reading = Date.now();
+  if (timeIsFaked()) {
     reads = 0;
-    return now;
+    return reading;
   }
   reads = READS;
-  if (armedWith !== setTimeout || now - armedAt >= REARM || now < armedAt) {
-    armedAt = now;
+  if (armedWith !== setTimeout || reading - armedAt >= REARM || reading < armedAt) {
+    armedAt = reading;
     armedWith = setTimeout;
     setTimeout(expire, RESOLUTION).unref?.();
   }
-  return now;
+  return reading;
 }
 
 function expire(): void {
   armedAt = Number.NEGATIVE_INFINITY;
   reads = 0;
 }
+
+/**
+ * The default clock: {@link coarseNow}, a reading at most about a millisecond old while the event
+ * loop turns (exact under fake timers).
+ */
+export const systemClock: Clock = { now: coarseNow };
+
+/** A clock that reads `Date.now()` on every call: exact even after a long synchronous stretch. */
+export const exactClock: Clock = { now: () => Date.now() };

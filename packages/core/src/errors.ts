@@ -94,6 +94,24 @@ export class LoaderTimeoutError extends CacheError {
 }
 
 /**
+ * A loader called `getOrSet` (directly or through a `cached` function) for the very key it is
+ * loading, before its first `await`: it would wait for itself forever. The inner call rejects
+ * with this error; the outer loader sees it.
+ */
+export class LoaderCycleError extends CacheError {
+  /** The cache key being loaded. */
+  readonly key: string;
+
+  constructor(key: string) {
+    super(
+      'E_LOADER_CYCLE',
+      `[cache] the loader of key "${key}" asked for "${key}" itself, which would wait for itself forever`,
+    );
+    this.key = key;
+  }
+}
+
+/**
  * The database write of `writeThrough` succeeded but the cache could neither store the new value
  * nor delete the old one, so the cache may serve the old value until it expires.
  */

@@ -68,4 +68,6 @@ export interface CacheStats {
   droppedWrites: number;
   /** Loader calls running right now. */
   inflight: number;
+  /** Store writes of loaded values still running in the background (see `Cache.flush`). */
+  pendingWrites: number;
 }

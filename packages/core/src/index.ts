@@ -1,23 +1,13 @@
-export {
-  Cache,
-  type CacheOptions,
-  createCache,
-  type GetOptions,
-  type GetOrSetOptions,
-  type InvalidationHandlers,
-  type InvalidationTarget,
-  type Loader,
-  type LoaderContext,
-  type NamespaceOptions,
-  type SetOptions,
-} from './cache.js';
+export { Cache, createCache } from './cache.js';
 export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
-export { coarseNow } from './clock.js';
+export { type Clock, coarseNow, exactClock, systemClock, timeIsFaked } from './clock.js';
 export { parseDuration, parseOptionalDuration } from './duration.js';
+export { type Freshness, freshness, graceEnd } from './entry.js';
 export {
   CacheError,
   CacheInconsistencyError,
   InvalidArgumentError,
+  LoaderCycleError,
   LoaderError,
   LoaderTimeoutError,
   SerializationError,
@@ -33,9 +23,21 @@ export type {
   StaleReason,
 } from './events.js';
 export { escapeGlob, globToRegExp } from './glob.js';
+export type {
+  CacheOptions,
+  GetOptions,
+  GetOrSetOptions,
+  InvalidationHandlers,
+  InvalidationTarget,
+  Loader,
+  LoaderContext,
+  NamespaceOptions,
+  SetOptions,
+} from './options.js';
 export type { TimeoutOptions } from './policy.js';
 export { defaultSerializer, jsonSerializer } from './serializer.js';
 export { hashKey, stableEncode } from './stableEncode.js';
+export { RESERVED_PREFIX } from './tags.js';
 export type {
   CacheEntry,
   CacheLock,

@@ -36,6 +36,11 @@ export function checkTags(tags: unknown, internal = false): asserts tags is stri
   }
 }
 
+/** Reads a tag record: the entry, or `undefined`; throws or rejects when the store fails. */
+export type TagRecordReader = (
+  key: string,
+) => CacheEntry | undefined | Promise<CacheEntry | undefined>;
+
 /**
  * When each tag was last invalidated, read from the tag records in the store. When the store
  * relays invalidations from other processes (`CacheStore.subscribe`, such as a multilevel store
@@ -46,24 +51,27 @@ export class TagRecords {
   // One per store object, so that every cache over it shares what it knows and learns.
   static readonly #byStore = new WeakMap<CacheStore, TagRecords>();
 
-  /** The records of `store`, read through `reader` (its serializing view, if any). */
-  static of(store: CacheStore, reader: CacheStore): TagRecords {
+  /**
+   * The records of `store`, read with `read` (through its serializing view, if any); `relay` is
+   * the view that relays invalidations from other processes, if it does.
+   */
+  static of(store: CacheStore, relay: CacheStore, read: TagRecordReader): TagRecords {
     let records = TagRecords.#byStore.get(store);
     if (records === undefined) {
-      records = new TagRecords(reader);
+      records = new TagRecords(relay, read);
       TagRecords.#byStore.set(store, records);
     }
     return records;
   }
 
-  readonly #store: CacheStore;
+  readonly #read: TagRecordReader;
   // Tag → when it was last invalidated (0: never), for stores that relay invalidations.
   readonly #known: Map<string, number> | undefined;
   // Bumped by every change, so a read that was under way meanwhile is not kept.
   #generation = 0;
 
-  private constructor(store: CacheStore) {
-    this.#store = store;
+  private constructor(store: CacheStore, read: TagRecordReader) {
+    this.#read = read;
     this.#known = typeof store.subscribe === 'function' ? new Map() : undefined;
     store.subscribe?.((message) => this.forget(message));
   }
@@ -115,7 +123,7 @@ export class TagRecords {
     const known = this.#known?.get(tag);
     if (known !== undefined) return known;
     const generation = this.#generation;
-    const found = this.#store.get(tagKey(tag));
+    const found = this.#read(tagKey(tag));
     if (!(found instanceof Promise)) return this.#keep(tag, found, generation);
     return found.then((record) => this.#keep(tag, record, generation));
   }

@@ -4,6 +4,7 @@ import {
   defaultSerializer,
   globToRegExp,
   type InvalidationMessage,
+  RESERVED_PREFIX,
   type Serializer,
   StoreError,
 } from '../src/index.js';
@@ -26,9 +27,24 @@ export class TestStore implements CacheStore {
     this.data = data ?? new Map();
   }
 
+  readonly #paused = new Map<string, Promise<void>>();
+
+  /**
+   * Holds every later `operation` (`'get'`, `'set'`, or `'delete'`, which covers clear and patterns) until the
+   * returned function is called; the held calls then run in the order they were made.
+   */
+  pause(operation: 'get' | 'set' | 'delete'): () => void {
+    let resume!: () => void;
+    this.#paused.set(operation, new Promise<void>((r) => (resume = r)));
+    return () => {
+      this.#paused.delete(operation);
+      resume();
+    };
+  }
+
   get(key: string) {
     this.reads++;
-    return this.#answer(() => {
+    return this.#answer('get', () => {
       const stored = this.data.get(key);
       if (stored === undefined) return undefined;
       const entry = typeof stored === 'string' ? this.#decode(stored) : stored;
@@ -41,29 +57,34 @@ export class TestStore implements CacheStore {
   }
 
   set(key: string, entry: CacheEntry) {
-    return this.#answer(() => {
+    return this.#answer('set', () => {
       const { serializer } = this.options;
       this.data.set(key, serializer ? serializer.serialize(entry) : entry);
     });
   }
 
   delete(key: string) {
-    return this.#answer(() => this.data.delete(key));
+    return this.#answer('delete', () => this.data.delete(key));
   }
 
+  // Like every store, clear(prefix) and deletePattern spare the cache's own records.
   clear(prefix?: string) {
-    return this.#answer(() => {
+    return this.#answer('delete', () => {
       for (const key of [...this.data.keys()]) {
-        if (prefix === undefined || key.startsWith(prefix)) this.data.delete(key);
+        if (prefix === undefined || (key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX))) {
+          this.data.delete(key);
+        }
       }
     });
   }
 
   deletePattern(pattern: string) {
-    return this.#answer(() => {
+    return this.#answer('delete', () => {
       const re = globToRegExp(pattern);
       let count = 0;
-      for (const key of [...this.data.keys()]) if (re.test(key) && this.data.delete(key)) count++;
+      for (const key of [...this.data.keys()]) {
+        if (re.test(key) && !key.startsWith(RESERVED_PREFIX) && this.data.delete(key)) count++;
+      }
       return count;
     });
   }
@@ -89,7 +110,9 @@ export class TestStore implements CacheStore {
     return (this.options.serializer ?? defaultSerializer).deserialize(text) as CacheEntry;
   }
 
-  #answer<T>(work: () => T): T | Promise<T> {
+  #answer<T>(operation: string, work: () => T): T | Promise<T> {
+    const paused = this.#paused.get(operation);
+    if (paused !== undefined) return paused.then(() => this.#answer(operation, work));
     if (this.down) {
       const error = new StoreError(this.name, 'connection refused', {
         code: 'E_STORE_UNAVAILABLE',

@@ -4,15 +4,12 @@ import {
   defaultSerializer,
   globToRegExp,
   InvalidArgumentError,
+  RESERVED_PREFIX,
   SerializationError,
   type Serializer,
   StoreError,
 } from '@cache/core';
 import { Keyv, type KeyvStoreAdapter } from 'keyv';
-
-// Keys of the cache's own records (tag invalidations), which clear(prefix) and deletePattern
-// spare. The same as RESERVED_PREFIX of @cache/core, to be imported from there once it exports it.
-const RESERVED_PREFIX = '__cache:';
 
 /** Options of {@link fromKeyv}. */
 export interface FromKeyvOptions {

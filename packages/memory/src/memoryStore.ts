@@ -4,6 +4,7 @@ import {
   defaultSerializer,
   globToRegExp,
   InvalidArgumentError,
+  RESERVED_PREFIX,
   SerializationError,
   type Serializer,
   StoreError,
@@ -12,9 +13,6 @@ import { Lru } from './lru.js';
 
 // A JavaScript Map holds at most 2^24 entries.
 const MAX_ENTRIES = 2 ** 24;
-// Keys of the cache's own records (tag invalidations), which clear(prefix) and deletePattern
-// spare. The same as RESERVED_PREFIX of @cache/core, to be imported from there once it exports it.
-const RESERVED_PREFIX = '__cache:';
 
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {

@@ -166,6 +166,7 @@ describe('a failing tier', () => {
     l1.down = true;
     l2.down = true;
     expect(await cache.getOrSet('k', async () => 'from loader')).toBe('from loader');
+    await cache.flush();
     expect(cache.stats()).toMatchObject({ droppedWrites: 1 });
     l2.down = false;
     expect(await cache.set('k', 'v')).toBe(false);

@@ -4,6 +4,7 @@ import {
   escapeGlob,
   globToRegExp,
   InvalidArgumentError,
+  RESERVED_PREFIX,
   StoreError,
 } from '@cache/core';
 import type { Redis } from 'ioredis';
@@ -36,10 +37,6 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
    */
   scanCount?: number;
 }
-
-// Keys of the cache's own records (tag invalidations), which clear(prefix) and deletePattern
-// spare. The same as RESERVED_PREFIX of @cache/core, to be imported from there once it exports it.
-const RESERVED_PREFIX = '__cache:';
 
 // Lets withSerializer() build a view that shares its parent's connection.
 let sharedConnection: RedisConnection | undefined;

@@ -1,0 +1,138 @@
+import { type Clock, systemClock } from './clock.js';
+import { freshness } from './entry.js';
+import { Flights } from './flights.js';
+import { globToRegExp } from './glob.js';
+import type { CacheOptions } from './options.js';
+import { type CachePolicy, resolvePolicy } from './policy.js';
+import { StoreGateway } from './storeGateway.js';
+import { RESERVED_PREFIX, TagRecords } from './tags.js';
+import { Telemetry } from './telemetry.js';
+import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
+
+/**
+ * What a cache and all its namespaces share: the store behind its gateway, the flights (the
+ * write barrier), the tag records, counters and events, the policy, the clock, and the store
+ * writes running in the background.
+ */
+export class Engine {
+  readonly gateway: StoreGateway;
+  readonly flights = new Flights();
+  readonly telemetry: Telemetry;
+  readonly tagRecords: TagRecords;
+  readonly policy: CachePolicy;
+  readonly clock: Clock;
+  readonly #background = new Set<Promise<unknown>>();
+  readonly #waitUntil: ((promise: Promise<unknown>) => void) | undefined;
+  readonly #unsubscribe: (() => void) | undefined;
+
+  constructor(options: CacheOptions, store: CacheStore) {
+    this.policy = resolvePolicy(options);
+    this.clock = options.clock ?? systemClock;
+    this.#waitUntil = options.waitUntil;
+    this.telemetry = new Telemetry(store.name);
+    this.gateway = new StoreGateway(store, this.policy, this.telemetry);
+    this.tagRecords = TagRecords.of(options.store, store, (key) => this.gateway.read(key));
+    // Invalidations from other processes go through the same barrier as this process's own.
+    this.#unsubscribe = store.subscribe?.((message) => this.relayed(message));
+  }
+
+  /** Voids what an invalidation from another process covers. */
+  relayed(message: InvalidationMessage): void {
+    const { flights } = this;
+    switch (message.type) {
+      case 'delete':
+        for (const key of message.keys ?? []) {
+          // A tag record changed: any load in flight may carry that tag.
+          if (key.startsWith(RESERVED_PREFIX)) flights.voidAll();
+          else flights.voidKey(key);
+        }
+        return;
+      case 'clear': {
+        const { prefix } = message;
+        if (prefix === undefined) flights.voidAll();
+        else flights.voidWhere((key) => key.startsWith(prefix));
+        return;
+      }
+      case 'pattern': {
+        if (message.pattern === undefined) return;
+        const pattern = globToRegExp(message.pattern);
+        flights.voidWhere((key) => pattern.test(key));
+        return;
+      }
+      default:
+        flights.voidAll();
+    }
+  }
+
+  /**
+   * Whether an entry may be used at all: of the asked version, and not voided by a tag. A
+   * failing tag lookup is reported and answers `false`: better a reload than an invalidated hit.
+   */
+  usable(entry: CacheEntry, version: number | string | undefined): boolean | Promise<boolean> {
+    if (version !== undefined && entry.version !== version) return false;
+    if (entry.tags === undefined) return true;
+    try {
+      const voided = this.tagRecords.voids(entry);
+      if (typeof voided === 'boolean') return !voided;
+      return voided.then(
+        (v) => !v,
+        (error: unknown) => this.#untrusted(error),
+      );
+    } catch (error) {
+      return this.#untrusted(error);
+    }
+  }
+
+  /** The fresh, usable entry among `found`, or `undefined`; counted as a hit or a miss when `count`. */
+  async fresh(
+    fullKey: string,
+    found: CacheEntry | undefined,
+    version: number | string | undefined,
+    count: boolean,
+  ): Promise<CacheEntry | undefined> {
+    const entry =
+      found !== undefined &&
+      freshness(found, this.clock.now()) === 'fresh' &&
+      (await this.usable(found, version))
+        ? found
+        : undefined;
+    if (count) {
+      if (entry === undefined) this.telemetry.miss(fullKey);
+      else this.telemetry.hit(fullKey);
+    }
+    return entry;
+  }
+
+  /**
+   * Keeps a store write that nobody awaits (the write of a loaded value) until it settles, for
+   * {@link Engine.flush}, and hands it to `waitUntil`.
+   */
+  background(write: Promise<unknown>): void {
+    this.#background.add(write);
+    const done = () => this.#background.delete(write);
+    write.then(done, done);
+    this.#waitUntil?.(write);
+  }
+
+  /** Store writes running in the background now. */
+  get pendingWrites(): number {
+    return this.#background.size;
+  }
+
+  /** Resolves once every background write, including those started meanwhile, settled. */
+  async flush(): Promise<void> {
+    while (this.#background.size > 0) await Promise.allSettled([...this.#background]);
+  }
+
+  /** Stops following other processes' invalidations, waits for background writes, closes the store. */
+  async close(): Promise<void> {
+    this.#unsubscribe?.();
+    await this.flush();
+    await this.gateway.store.close?.();
+  }
+
+  #untrusted(error: unknown): false {
+    this.telemetry.error(error, 'get', undefined, false);
+    return false;
+  }
+}

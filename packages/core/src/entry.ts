@@ -1,0 +1,73 @@
+import type { CacheEntry } from './types.js';
+
+/**
+ * What an entry read from a store may be used for at a given time:
+ * - `'fresh'`: before `expiresAt`, served as a hit;
+ * - `'stale'`: past `expiresAt` but before `staleUntil`, served only within grace (and reported);
+ * - `'gone'`: past both, a miss, whatever the store returned (a store may answer a little late).
+ */
+export type Freshness = 'fresh' | 'stale' | 'gone';
+
+/**
+ * The one freshness decision every layer shares (core, `@cache/multilevel`, `@cache/http`).
+ *
+ * @example
+ * freshness({ value: 1, expiresAt: 100, staleUntil: 200 }, 150) // 'stale'
+ */
+export function freshness(entry: CacheEntry, now: number): Freshness {
+  if (entry.expiresAt > now) return 'fresh';
+  return entry.staleUntil !== undefined && entry.staleUntil > now ? 'stale' : 'gone';
+}
+
+/** When a store may drop the entry: the end of its grace, or its expiry without grace. */
+export function graceEnd(entry: CacheEntry): number {
+  return entry.staleUntil ?? entry.expiresAt;
+}
+
+/** Whether a store's answer is a {@link CacheEntry} as the contract requires (or `undefined`). */
+export function isEntryOrMiss(found: unknown): found is CacheEntry | undefined {
+  return (
+    found === undefined ||
+    (found !== null &&
+      typeof found === 'object' &&
+      typeof (found as CacheEntry).expiresAt === 'number')
+  );
+}
+
+/** What {@link buildEntry} needs to know about the write. */
+export interface EntryPlan {
+  readonly ttl: number;
+  readonly jitter: number;
+  readonly grace: number;
+  readonly tags?: string[] | undefined;
+  readonly version?: number | string | undefined;
+}
+
+/**
+ * The entry to store for `value` written at `now` (ms), or `undefined` when a TTL of 0 means
+ * nothing is kept. `createdAt` is set on tagged entries: a tag invalidated at or after it voids
+ * the entry.
+ */
+export function buildEntry(
+  value: unknown,
+  ttl: number,
+  plan: EntryPlan,
+  tags: string[] | undefined,
+  now: number,
+  createdAt: number,
+): CacheEntry | undefined {
+  if (ttl === 0) return undefined;
+  if (plan.jitter > 0) {
+    // Never spread by more than half the TTL, so a short per-call TTL stays short.
+    const spread = Math.min(plan.jitter, ttl / 2);
+    ttl = Math.max(1, Math.round(ttl + (Math.random() * 2 - 1) * spread));
+  }
+  const entry: CacheEntry = { value, expiresAt: now + ttl };
+  if (plan.grace > 0) entry.staleUntil = entry.expiresAt + plan.grace;
+  if (tags !== undefined && tags.length > 0) {
+    entry.tags = tags;
+    entry.createdAt = createdAt;
+  }
+  if (plan.version !== undefined) entry.version = plan.version;
+  return entry;
+}

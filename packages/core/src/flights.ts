@@ -1,0 +1,162 @@
+/**
+ * One read of a key by `getOrSet` and what may follow it: a loader call and the write of its
+ * result (or of a grace backoff). Opened before the store read, so a mutation of the key while
+ * the read, the load or the write is under way voids it.
+ */
+export class Flight<R = unknown> {
+  /** Set by a mutation of the key: nothing this flight read or loaded may be stored or joined. */
+  voided = false;
+  /** Left the registry at a hard timeout: no longer joined, but may still store its result. */
+  detached = false;
+  /** True while the loader runs synchronously: a `getOrSet` of the key from inside it is a cycle. */
+  calling = false;
+  /** What every caller of the flight receives; set when it starts loading. */
+  promise: Promise<R> | undefined;
+
+  constructor(
+    /** The full key (with the namespace prefix). */
+    readonly key: string,
+    /** The key callers join on: the full key, and the version asked for. */
+    readonly id: string,
+  ) {}
+}
+
+// Past this many backoff records, expired ones are swept on the next insertion.
+const BACKOFF_SWEEP = 10_000;
+
+/**
+ * The registry of flights, and the one write barrier of a cache: every mutation of a key (a
+ * set, delete, clear, pattern, tag invalidation, or one relayed from another process) voids the
+ * flights that read or loaded it before, and they leave the registry at once, so callers who come
+ * after the mutation start afresh and nothing read before it is written after it. A flight
+ * writes only through {@link Flights.commit}, which checks that, in the same tick as the write.
+ */
+export class Flights {
+  // Flights callers may join, by id.
+  readonly #joinable = new Map<string, Flight>();
+  // Flights that may still write, by full key (one flight, or several of different versions).
+  readonly #open = new Map<string, Flight | Set<Flight>>();
+  // Flights past their hard timeout, by id: a new flight of the id supersedes them.
+  readonly #detached = new Map<string, Flight>();
+  // Keys whose loader failed and whose stale value is served without loading until then (ms).
+  readonly #backoff = new Map<string, number>();
+  #loading = 0;
+
+  /** Loader calls running now. */
+  get loading(): number {
+    return this.#loading;
+  }
+
+  /** The running flight callers of `id` share, if any. */
+  join(id: string): Flight | undefined {
+    return this.#joinable.get(id);
+  }
+
+  /** Opens a flight before its store read. */
+  open<R>(key: string, id: string): Flight<R> {
+    const flight = new Flight<R>(key, id);
+    const open = this.#open.get(key);
+    if (open === undefined) this.#open.set(key, flight);
+    else if (open instanceof Set) open.add(flight);
+    else this.#open.set(key, new Set([open, flight]));
+    return flight;
+  }
+
+  /**
+   * Starts the flight's load: later callers join it (unless a mutation voided it meanwhile), and
+   * an older flight of the same id that timed out is superseded (its late result is not stored).
+   */
+  fly<R>(flight: Flight<R>, promise: Promise<R>): void {
+    flight.promise = promise;
+    this.#loading++;
+    const superseded = this.#detached.get(flight.id);
+    if (superseded !== undefined) this.#void(superseded);
+    if (!flight.voided) this.#joinable.set(flight.id, flight);
+  }
+
+  /** The loader call of the flight settled. */
+  loaded(): void {
+    this.#loading--;
+  }
+
+  /** The flight's hard timeout elapsed: new callers start a new flight. */
+  detach(flight: Flight): void {
+    if (flight.voided || flight.detached) return;
+    flight.detached = true;
+    if (this.#joinable.get(flight.id) === flight) this.#joinable.delete(flight.id);
+    this.#detached.set(flight.id, flight);
+  }
+
+  /**
+   * Runs `write` (a store write of what the flight read or loaded) unless a mutation voided the
+   * flight, in the same tick as the check. Returns the write's promise, or `undefined` if voided.
+   */
+  commit<T>(flight: Flight, write: () => Promise<T>): Promise<T> | undefined {
+    return flight.voided ? undefined : write();
+  }
+
+  /** The flight is done (read answered, or its write settled): it leaves the registry. */
+  land(flight: Flight): void {
+    if (this.#joinable.get(flight.id) === flight) this.#joinable.delete(flight.id);
+    if (this.#detached.get(flight.id) === flight) this.#detached.delete(flight.id);
+    this.#close(flight);
+  }
+
+  /** Voids the flights and backoffs of one key. */
+  voidKey(key: string): void {
+    const open = this.#open.get(key);
+    if (open instanceof Set) for (const flight of open) this.#void(flight);
+    else if (open !== undefined) this.#void(open);
+    if (this.#backoff.size > 0) this.#backoff.delete(key);
+  }
+
+  /** Voids the flights and backoffs of every key `matches` accepts. */
+  voidWhere(matches: (key: string) => boolean): void {
+    for (const key of [...this.#open.keys()]) if (matches(key)) this.voidKey(key);
+    for (const key of [...this.#backoff.keys()]) if (matches(key)) this.#backoff.delete(key);
+  }
+
+  /** Voids every flight and backoff (a tag invalidation or a clear may cover any key). */
+  voidAll(): void {
+    for (const key of [...this.#open.keys()]) this.voidKey(key);
+    this.#backoff.clear();
+  }
+
+  /**
+   * Serves the key's stale value without loading until `until` (ms), after its loader failed.
+   * Nothing is recorded for a voided flight: what it read predates a mutation.
+   */
+  backOff(flight: Flight, until: number, now: number): void {
+    if (flight.voided) return;
+    if (this.#backoff.size >= BACKOFF_SWEEP) {
+      for (const [key, end] of this.#backoff) if (end <= now) this.#backoff.delete(key);
+    }
+    this.#backoff.set(flight.key, until);
+  }
+
+  /** Whether the key's loader failed lately, so its stale value is served without loading. */
+  backingOff(key: string, now: number): boolean {
+    if (this.#backoff.size === 0) return false;
+    const until = this.#backoff.get(key);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.#backoff.delete(key);
+    return false;
+  }
+
+  #void(flight: Flight): void {
+    flight.voided = true;
+    if (this.#joinable.get(flight.id) === flight) this.#joinable.delete(flight.id);
+    if (this.#detached.get(flight.id) === flight) this.#detached.delete(flight.id);
+    this.#close(flight);
+  }
+
+  #close(flight: Flight): void {
+    const open = this.#open.get(flight.key);
+    if (open === flight) this.#open.delete(flight.key);
+    else if (open instanceof Set) {
+      open.delete(flight);
+      if (open.size === 0) this.#open.delete(flight.key);
+    }
+  }
+}

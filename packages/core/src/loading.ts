@@ -1,0 +1,301 @@
+import { parseDuration } from './duration.js';
+import type { Engine } from './engine.js';
+import { buildEntry, freshness } from './entry.js';
+import { LoaderCycleError, LoaderError, LoaderTimeoutError } from './errors.js';
+import type { StaleReason } from './events.js';
+import type { Flight } from './flights.js';
+import type { GetOrSetOptions, Loader, LoaderContext } from './options.js';
+import { type Plan, resolvePlan } from './policy.js';
+import { FAILED } from './storeGateway.js';
+import { checkTags, stamp } from './tags.js';
+import { answer, type Outcome } from './timeouts.js';
+import type { CacheEntry, Duration, LockHandle, MaybePromise } from './types.js';
+
+/** Where a `getOrSet` was called from: the namespace's prefix and the tags it adds. */
+export interface View {
+  readonly prefix: string;
+  readonly scopeTags: string[];
+}
+
+// A flight of getOrSet: its callers receive an Outcome; the stale entry it may serve, and the
+// loader's own promise for callers who come once grace is over.
+type LoadFlight<T> = Flight<Outcome<T>> & { stale?: CacheEntry<T>; loading?: Promise<T> };
+
+/**
+ * The slow path of `getOrSet`, once the fast path found no fresh entry synchronously: joins the
+ * key's running flight, or opens one, waits for the store's answer (`found`, read when the call
+ * began), and serves it, or loads, answers and stores the loader's result in the background.
+ */
+export function getOrLoad<T>(
+  engine: Engine,
+  view: View,
+  fullKey: string,
+  found: MaybePromise<CacheEntry | undefined>,
+  loader: Loader<T>,
+  options: GetOrSetOptions | undefined,
+): Promise<T> {
+  const version = options?.version;
+  const id = version === undefined ? fullKey : `${fullKey}\u0000${String(version)}`;
+  const running = engine.flights.join(id) as LoadFlight<T> | undefined;
+  if (running !== undefined) {
+    if (found instanceof Promise) found.catch(() => {});
+    engine.telemetry.miss(fullKey);
+    return join(engine, view, running);
+  }
+  const flight = engine.flights.open<Outcome<T>>(fullKey, id) as LoadFlight<T>;
+  return resolve(engine, view, flight, found, loader, options);
+}
+
+async function resolve<T>(
+  engine: Engine,
+  view: View,
+  flight: LoadFlight<T>,
+  found: MaybePromise<CacheEntry | undefined>,
+  loader: Loader<T>,
+  options: GetOrSetOptions | undefined,
+): Promise<T> {
+  const { flights, telemetry } = engine;
+  const key = flight.key;
+  let entry: CacheEntry<T> | undefined;
+  let plan: Plan;
+  try {
+    plan = resolvePlan(engine.policy, options);
+    entry = (await found) as CacheEntry<T> | undefined;
+  } catch (error) {
+    flights.land(flight);
+    throw error;
+  }
+  const now = engine.clock.now();
+  let state = entry === undefined ? 'gone' : freshness(entry, now);
+  if (state !== 'gone' && !(await engine.usable(entry!, plan.version))) state = 'gone';
+  if (state === 'fresh') {
+    flights.land(flight);
+    telemetry.hit(key);
+    return entry!.value;
+  }
+  telemetry.miss(key);
+  // Another caller may have started loading while this one read.
+  const running = flights.join(flight.id) as LoadFlight<T> | undefined;
+  if (running !== undefined) {
+    flights.land(flight);
+    return join(engine, view, running);
+  }
+  const stale = state === 'stale' ? entry : undefined;
+  if (stale !== undefined && flights.backingOff(key, now)) {
+    flights.land(flight);
+    served(engine, key, stale, 'backoff');
+    return stale.value;
+  }
+  return fly(engine, view, flight, stale, loader, plan);
+}
+
+// Starts the one loader call of a key and returns what its first caller receives.
+function fly<T>(
+  engine: Engine,
+  view: View,
+  flight: LoadFlight<T>,
+  stale: CacheEntry<T> | undefined,
+  loader: Loader<T>,
+  plan: Plan,
+): Promise<T> {
+  const { flights, telemetry } = engine;
+  const controller = new AbortController();
+  const context = new Context<T>(
+    flight.key.slice(view.prefix.length),
+    controller.signal,
+    stale?.value,
+  );
+  telemetry.counters.loads++;
+  let settle!: { resolve: (outcome: Outcome<T>) => void; reject: (error: unknown) => void };
+  const outcome = new Promise<Outcome<T>>((resolve, reject) => {
+    settle = { resolve, reject };
+  });
+  flight.stale = stale;
+  // Joinable before the loader runs, so a getOrSet of the key from inside it is seen as a cycle.
+  flights.fly(flight, outcome);
+  const loading = load(engine, view, flight, loader, context, plan);
+  flight.loading = loading;
+  const done = () => flights.loaded();
+  loading.then(done, done);
+  answer(loading, stale, plan, {
+    now: () => engine.clock.now(),
+    loaderFailed: (error) => {
+      telemetry.error(error, 'loader', flight.key, false);
+      // Serve the stale value for a while instead of calling a failing loader on every request.
+      if (plan.graceBackoff > 0 && stale?.staleUntil !== undefined) {
+        const now = engine.clock.now();
+        flights.backOff(flight, Math.min(now + plan.graceBackoff, stale.staleUntil), now);
+      }
+    },
+    timedOut: () => {
+      const error = new LoaderTimeoutError(context.key, plan.hard!);
+      controller.abort(error);
+      telemetry.counters.loadErrors++;
+      flights.detach(flight);
+      return error;
+    },
+  }).then(settle.resolve, settle.reject);
+  return outcome.then((first) => deliver(engine, flight, first));
+}
+
+// What a caller who joined a running flight receives.
+function join<T>(engine: Engine, view: View, flight: LoadFlight<T>): Promise<T> {
+  if (flight.calling) {
+    return Promise.reject(new LoaderCycleError(flight.key.slice(view.prefix.length)));
+  }
+  return flight.promise!.then((outcome) => deliver(engine, flight, outcome));
+}
+
+// Each caller's share of an outcome: a stale value is counted and reported per caller. One who
+// joins a flight that answered at its soft timeout once grace is over waits for the loader.
+function deliver<T>(engine: Engine, flight: LoadFlight<T>, outcome: Outcome<T>): T | Promise<T> {
+  if (outcome.stale === undefined) return outcome.value;
+  const stale = flight.stale!;
+  if (outcome.stale === 'soft-timeout' && freshness(stale, engine.clock.now()) !== 'stale') {
+    return flight.loading!;
+  }
+  served(engine, flight.key, stale, outcome.stale);
+  return outcome.value;
+}
+
+function served(engine: Engine, key: string, stale: CacheEntry, reason: StaleReason): void {
+  const { telemetry } = engine;
+  telemetry.counters.staleHits++;
+  if (telemetry.listening.stale) {
+    telemetry.emit('stale', { key, store: engine.gateway.store.name, reason, entry: stale });
+  }
+}
+
+// Runs the loader (under the shared lock, if any) and stores what it returns in the background.
+async function load<T>(
+  engine: Engine,
+  view: View,
+  flight: LoadFlight<T>,
+  loader: Loader<T>,
+  context: Context<T>,
+  plan: Plan,
+): Promise<T> {
+  const { flights, telemetry, gateway } = engine;
+  const key = flight.key;
+  let handle: LockHandle | undefined;
+  if (plan.lock) {
+    try {
+      handle = await plan.lock.acquire(key, {
+        ttl: plan.lockTtl,
+        timeout: plan.lockTimeout,
+        signal: context.signal,
+      });
+    } catch (error) {
+      telemetry.error(error, 'lock', key, false);
+    }
+    // Another process may have loaded the key while this one waited for the lock.
+    let loaded: CacheEntry | undefined;
+    try {
+      loaded = await engine.fresh(key, await gateway.get(key), plan.version, false);
+    } catch (error) {
+      release(engine, handle, key);
+      flights.land(flight);
+      throw error;
+    }
+    if (loaded !== undefined) {
+      release(engine, handle, key);
+      flights.land(flight);
+      return loaded.value as T;
+    }
+  }
+  let value: T;
+  try {
+    flight.calling = true;
+    let result: T | Promise<T>;
+    try {
+      result = loader(context);
+    } finally {
+      flight.calling = false;
+    }
+    value = await result;
+  } catch (error) {
+    telemetry.counters.loadErrors++;
+    release(engine, handle, key);
+    flights.land(flight);
+    throw new LoaderError(context.key, error);
+  }
+  const entry = context.skipped ? undefined : entryOf(engine, view, value, plan, context);
+  const write =
+    entry === undefined
+      ? undefined
+      : flights.commit(flight, () => gateway.write('set', key, (store) => store.set(key, entry)));
+  if (write === undefined) {
+    release(engine, handle, key);
+    flights.land(flight);
+    return value;
+  }
+  // The caller has its value now; the flight stays joinable (and the lock held) until stored.
+  const stored = write.then((done) => {
+    if (done !== FAILED) written(engine, key, entry!);
+    release(engine, handle, key);
+    flights.land(flight);
+  });
+  engine.background(stored);
+  return value;
+}
+
+function entryOf<T>(
+  engine: Engine,
+  view: View,
+  value: T,
+  plan: Plan,
+  context: Context<T>,
+): CacheEntry | undefined {
+  if (value === undefined) return undefined;
+  const ttl = context.ttl ?? plan.ttl;
+  const own = context.tags ?? plan.tags;
+  const tags = view.scopeTags.length === 0 ? own : [...view.scopeTags, ...(own ?? [])];
+  // A load counts from when it started: a tag invalidated while it ran voids its result.
+  return buildEntry(
+    value,
+    value === null ? (plan.negativeTtl ?? ttl) : ttl,
+    plan,
+    tags,
+    engine.clock.now(),
+    context.startedAt,
+  );
+}
+
+/** Counts and reports a value stored. */
+export function written(engine: Engine, key: string, entry: CacheEntry): void {
+  const { telemetry } = engine;
+  telemetry.counters.sets++;
+  if (telemetry.listening.set) {
+    telemetry.emit('set', { key, store: engine.gateway.store.name, entry });
+  }
+}
+
+function release(engine: Engine, handle: LockHandle | undefined, key: string): void {
+  handle?.release().catch((error: unknown) => engine.telemetry.error(error, 'lock', key, false));
+}
+
+class Context<T> implements LoaderContext<T> {
+  ttl: number | undefined;
+  tags: string[] | undefined;
+  skipped = false;
+  readonly startedAt = stamp();
+
+  constructor(
+    readonly key: string,
+    readonly signal: AbortSignal,
+    readonly stale: T | undefined,
+  ) {}
+
+  setTtl(ttl: Duration): void {
+    this.ttl = parseDuration(ttl, 'ttl');
+  }
+
+  setTags(tags: string[]): void {
+    checkTags(tags);
+    this.tags = tags;
+  }
+
+  skip(): void {
+    this.skipped = true;
+  }
+}

@@ -1,0 +1,142 @@
+import type { Clock } from './clock.js';
+import type { TimeoutOptions } from './policy.js';
+import type { CacheLock, CacheStore, Duration, Serializer } from './types.js';
+
+/** Options of {@link createCache}. Durations are ms or strings such as `'30s'`, `'1h'`. */
+export interface CacheOptions {
+  /** Where entries live: `memoryStore()`, `redisStore()`, `multilevel()` or any {@link CacheStore}. */
+  store: CacheStore;
+  /** How long a value stays fresh. `0` means values are not cached. @default '1h' */
+  ttl?: Duration;
+  /**
+   * Spread each TTL uniformly by ± this much (at most half the TTL), so keys written together do
+   * not expire together. The seed's `ttl: '1h', jitter: '5m'` gives 55 to 65 minutes. @default 0
+   */
+  jitter?: Duration;
+  /** How long past its TTL a value may still be served when the loader fails or is slow. @default false */
+  grace?: Duration | false;
+  /** After a loader failure answered with a stale value, how long to keep serving it before trying again. @default '10s' */
+  graceBackoff?: Duration;
+  /** TTL of a `null` returned by a loader (negative caching). @default the `ttl` */
+  negativeTtl?: Duration;
+  /** Loader timeouts: `soft` serves a stale value and lets the loader finish; `hard` gives up. */
+  timeouts?: TimeoutOptions;
+  /** Prefix every key with `namespace:`. */
+  namespace?: string;
+  /** Serializer handed to stores that serialize (Redis, memory with `clone`). @default defaultSerializer */
+  serializer?: Serializer;
+  /** A lock shared by processes (such as `redisLock`) so one process in all runs a cold key's loader. */
+  lock?: CacheLock;
+  /** How long `getOrSet` waits for the shared lock before loading anyway. @default '10s' */
+  lockTimeout?: Duration;
+  /** How long the shared lock is held at most. @default '30s' */
+  lockTtl?: Duration;
+  /**
+   * How long a tag invalidation is remembered. Entries carrying a tag must not live longer
+   * (TTL plus grace) than this, or an invalidated entry could come back. @default '30d'
+   */
+  tagTtl?: Duration;
+  /**
+   * Deadline of every call to the store: a store that does not answer in time fails the call
+   * with `StoreError` code `E_STORE_TIMEOUT` (a read then misses, a write is dropped and reported).
+   * `false` waits as long as the store takes. @default '2s'
+   */
+  storeTimeout?: Duration | false;
+  /**
+   * The circuit breaker in front of the store: after `failures` calls in a row got no answer
+   * within `storeTimeout`, calls fail at once (`E_STORE_UNAVAILABLE`) for `cooldown`, then one
+   * call probes the store and its answer closes the circuit. Errors the store answers quickly do
+   * not count (a dead Redis refuses at once, and @cache/redis has a breaker of its own). `false`
+   * turns it off. @default { failures: 5, cooldown: '1s' }
+   */
+  circuitBreaker?: { failures?: number; cooldown?: Duration } | false;
+  /**
+   * Where expiry is read. The default reads `Date.now()` at most about once a millisecond of
+   * event-loop time (see {@link coarseNow}); pass `exactClock` to read it on every check, or
+   * your own clock in tests. @default systemClock
+   */
+  clock?: Clock;
+  /**
+   * Called with every store write a miss leaves running in the background (a miss returns as
+   * soon as its loader resolves), so a serverless runtime keeps the instance alive until it
+   * settles: `waitUntil: (p) => ctx.waitUntil(p)`. `flush()` and `close()` wait for them too.
+   */
+  waitUntil?: (promise: Promise<unknown>) => void;
+}
+
+/**
+ * What an invalidation handler returns: keys to delete (a key or an array of keys), or an object
+ * naming keys, tags to invalidate, prefixes to clear and glob patterns to delete. All are
+ * relative to the cache (or namespace) the handlers were registered on.
+ */
+export type InvalidationTarget =
+  | string
+  | string[]
+  | { keys?: string[]; tags?: string[]; prefixes?: string[]; patterns?: string[] }
+  | undefined
+  | void;
+
+/** Handlers of {@link Cache.invalidateOn}, by event name. */
+export type InvalidationHandlers = Record<
+  string,
+  (payload: any) => InvalidationTarget | Promise<InvalidationTarget>
+>;
+
+/** Options of {@link Cache.namespace}. */
+export interface NamespaceOptions {
+  /**
+   * Give the namespace a version, so that {@link Cache.invalidate} voids all of its entries in
+   * O(1), across tiers and processes, instead of clearing them one by one. Open it with this
+   * option everywhere it is written. @default false
+   */
+  versioned?: boolean;
+}
+
+/** Options of {@link Cache.set} and the storing half of {@link Cache.getOrSet}. */
+export interface SetOptions {
+  /** How long the value stays fresh. @default the cache's `ttl` */
+  ttl?: Duration;
+  /** Spread the TTL by ± this much. @default the cache's `jitter` */
+  jitter?: Duration;
+  /** How long past its TTL the value may be served when the loader fails. @default the cache's `grace` */
+  grace?: Duration | false;
+  /** Tags stored with the value. */
+  tags?: string[];
+  /** Version stored with the value; a read asking for another version misses. */
+  version?: number | string;
+}
+
+/** Options of {@link Cache.get} and {@link Cache.has}. */
+export interface GetOptions {
+  /** Only a value stored with this version counts; any other is a miss. */
+  version?: number | string;
+}
+
+/** Options of {@link Cache.getOrSet}. */
+export interface GetOrSetOptions extends SetOptions {
+  /** TTL of a `null` result. @default the cache's `negativeTtl` */
+  negativeTtl?: Duration;
+  /** Loader timeouts for this call. @default the cache's `timeouts` */
+  timeouts?: TimeoutOptions;
+  /** A shared lock for this call, or `false` to skip the cache's lock. @default the cache's `lock` */
+  lock?: CacheLock | false;
+}
+
+/** What a loader receives: the key, an abort signal, the stale value and ways to steer caching. */
+export interface LoaderContext<T = unknown> {
+  /** The key being loaded, as the caller passed it (without the namespace). */
+  readonly key: string;
+  /** Aborted when the hard timeout elapses: nobody waits for the result any more. */
+  readonly signal: AbortSignal;
+  /** The stale value being refreshed, if there is one. */
+  readonly stale: T | undefined;
+  /** Stores the result with this TTL instead of the configured one. */
+  setTtl(ttl: Duration): void;
+  /** Stores the result with these tags. */
+  setTags(tags: string[]): void;
+  /** Returns the result to the caller without caching it. */
+  skip(): void;
+}
+
+/** A loader for {@link Cache.getOrSet}: returns the value to cache (`undefined` is returned, never cached). */
+export type Loader<T> = (context: LoaderContext<T>) => T | Promise<T>;

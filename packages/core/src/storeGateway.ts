@@ -1,0 +1,256 @@
+import { coarseNow } from './clock.js';
+import { isEntryOrMiss } from './entry.js';
+import { SerializationError, StoreError } from './errors.js';
+import type { CacheOperation } from './events.js';
+import type { Telemetry } from './telemetry.js';
+import type { CacheEntry, CacheStore, MaybePromise } from './types.js';
+
+/** What {@link StoreGateway.write} resolves when the store failed (the failure is reported). */
+export const FAILED: unique symbol = Symbol('failed');
+
+/** How the gateway guards a store: a deadline per call and a circuit breaker on timeouts. */
+export interface GatewayPolicy {
+  /** Deadline of every asynchronous store call in ms; `undefined`: none. */
+  readonly storeTimeout: number | undefined;
+  /** Calls in a row that timed out before the circuit opens; `undefined`: no breaker. */
+  readonly breakerFailures: number | undefined;
+  /** How long an open circuit fails calls at once before one call probes the store, in ms. */
+  readonly breakerCooldown: number;
+}
+
+// A call waiting for its store, in order of deadline (every deadline is now + the same timeout).
+interface Waiting {
+  readonly deadline: number;
+  readonly reject: (error: StoreError) => void;
+  settled: boolean;
+}
+
+/**
+ * Every call a cache makes to its store goes through here: an asynchronous answer gets a
+ * deadline (`storeTimeout`), a store that keeps timing out opens a circuit that fails calls at
+ * once for `breakerCooldown` (then one call probes it), an answer the contract does not allow becomes
+ * a `StoreError` (`E_STORE_CONTRACT`), and failures become `error` events and counters. A
+ * synchronous answer (the in-process fast path) costs no promise and no timer.
+ */
+export class StoreGateway {
+  readonly store: CacheStore;
+  readonly #policy: GatewayPolicy;
+  readonly #telemetry: Telemetry;
+  readonly #waiting: Waiting[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #failures = 0;
+  #openUntil = 0;
+
+  constructor(store: CacheStore, policy: GatewayPolicy, telemetry: Telemetry) {
+    this.store = store;
+    this.#policy = policy;
+    this.#telemetry = telemetry;
+  }
+
+  /**
+   * Reads `key`: the entry, or `undefined`, or a promise of either. Rejects (or throws) with a
+   * `StoreError` when the store fails, times out or is shut off by the breaker.
+   */
+  read(key: string): MaybePromise<CacheEntry | undefined> {
+    const refused = this.#refused();
+    if (refused !== undefined) throw refused;
+    let found: MaybePromise<CacheEntry | undefined>;
+    try {
+      found = this.store.get(key);
+    } catch (error) {
+      this.#failed(error);
+      throw error;
+    }
+    if (found instanceof Promise) {
+      return this.#within(found).then(
+        (entry) => this.#checked(key, entry),
+        (error: unknown) => {
+          this.#failed(error);
+          throw error;
+        },
+      );
+    }
+    return this.#checked(key, found);
+  }
+
+  /**
+   * Reads `key` as a cache read does: a failure is reported (an `error` event, not a dropped
+   * write) and answered as a miss; a contract violation rejects.
+   */
+  get(key: string): MaybePromise<CacheEntry | undefined> {
+    let found: MaybePromise<CacheEntry | undefined>;
+    try {
+      found = this.read(key);
+    } catch (error) {
+      return this.#missed(error, 'get', key);
+    }
+    if (found instanceof Promise) return found.catch((error) => this.#missed(error, 'get', key));
+    return found;
+  }
+
+  /** Reads `keys` in one call where the store can; a failure is reported and answered as misses. */
+  async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
+    const { store } = this;
+    const refused = this.#refused();
+    if (refused !== undefined) return this.#missed(refused, 'get', undefined, keys);
+    try {
+      const found = store.getMany
+        ? store.getMany(keys)
+        : Promise.all(keys.map((k) => store.get(k)));
+      const entries = await this.#within(Promise.resolve(found));
+      if (!Array.isArray(entries) || entries.length !== keys.length) {
+        throw this.#contract(
+          `getMany() answered ${describe(entries)} instead of ${keys.length} slots`,
+        );
+      }
+      for (let i = 0; i < keys.length; i++) this.#checked(keys[i]!, entries[i]);
+      return entries;
+    } catch (error) {
+      this.#failed(error);
+      return this.#missed(error, 'get', undefined, keys);
+    }
+  }
+
+  /**
+   * Runs a store write, `run`, at once (in the caller's tick). Resolves its result, or
+   * {@link FAILED} when the store failed: the failure is reported as a dropped write. A `SerializationError` rejects when `strict`, else it is
+   * reported (operation `'serialize'`).
+   */
+  async write<T>(
+    operation: CacheOperation,
+    key: string | undefined,
+    run: (store: CacheStore) => MaybePromise<T>,
+    strict = false,
+  ): Promise<T | typeof FAILED> {
+    const refused = this.#refused();
+    if (refused !== undefined) {
+      this.#telemetry.error(refused, operation, key, true);
+      return FAILED;
+    }
+    try {
+      const done = run(this.store);
+      const result = done instanceof Promise ? await this.#within(done) : done;
+      if (this.#failures !== 0) this.#failures = 0;
+      return result;
+    } catch (error) {
+      const serialization = error instanceof SerializationError;
+      if (serialization && strict) throw error;
+      this.#failed(error);
+      this.#telemetry.error(error, serialization ? 'serialize' : operation, key, true);
+      return FAILED;
+    }
+  }
+
+  #checked(key: string, found: unknown): CacheEntry | undefined {
+    if (this.#failures !== 0) this.#failures = 0;
+    if (isEntryOrMiss(found)) return found;
+    throw this.#contract(
+      `get("${key}") returned ${describe(found)} instead of a CacheEntry or undefined`,
+    );
+  }
+
+  #missed(error: unknown, operation: CacheOperation, key: string | undefined): undefined;
+  #missed(error: unknown, operation: CacheOperation, key: undefined, keys: string[]): undefined[];
+  #missed(
+    error: unknown,
+    operation: CacheOperation,
+    key: string | undefined,
+    keys?: string[],
+  ): undefined | undefined[] {
+    if (isContractError(error)) throw error;
+    this.#telemetry.error(error, operation, key, false);
+    return keys?.map(() => undefined);
+  }
+
+  #contract(message: string): StoreError {
+    return new StoreError(this.store.name, message, { code: 'E_STORE_CONTRACT' });
+  }
+
+  // The breaker: an error to fail with at once while the circuit is open, else undefined.
+  #refused(): StoreError | undefined {
+    const threshold = this.#policy.breakerFailures;
+    if (threshold === undefined || this.#failures < threshold) return undefined;
+    const now = coarseNow();
+    if (now < this.#openUntil) {
+      return new StoreError(this.store.name, 'circuit open: the store kept failing', {
+        code: 'E_STORE_UNAVAILABLE',
+      });
+    }
+    // Half open: this call probes the store; the others fail at once until it answers.
+    this.#openUntil = now + this.#policy.breakerCooldown;
+    return undefined;
+  }
+
+  // Only calls that got no answer in time count: a store that fails fast (or has a breaker of
+  // its own, as @cache/redis does) costs the cache nothing, and recovers as soon as it answers.
+  #failed(error: unknown): void {
+    if (!(error instanceof StoreError && error.code === 'E_STORE_TIMEOUT')) return;
+    if (++this.#failures === this.#policy.breakerFailures) {
+      this.#openUntil = coarseNow() + this.#policy.breakerCooldown;
+    }
+  }
+
+  // Races an answer against the deadline; a late answer is ignored.
+  #within<T>(answer: Promise<T>): Promise<T> {
+    const timeout = this.#policy.storeTimeout;
+    if (timeout === undefined) return answer;
+    return new Promise<T>((resolve, reject) => {
+      const waiting: Waiting = { deadline: coarseNow() + timeout, reject, settled: false };
+      this.#waiting.push(waiting);
+      if (this.#timer === undefined) {
+        this.#timer = setTimeout(this.#expire, timeout);
+        this.#timer.unref?.();
+      }
+      answer.then(
+        (value) => {
+          waiting.settled = true;
+          resolve(value);
+        },
+        (error: unknown) => {
+          waiting.settled = true;
+          reject(error);
+        },
+      );
+    });
+  }
+
+  // Rejects every call past its deadline, then waits for the next one's.
+  readonly #expire = (): void => {
+    this.#timer = undefined;
+    const now = coarseNow();
+    const waiting = this.#waiting;
+    while (this.#head < waiting.length) {
+      const next = waiting[this.#head]!;
+      if (!next.settled) {
+        if (next.deadline > now) break;
+        next.settled = true;
+        next.reject(
+          new StoreError(this.store.name, `no answer within ${this.#policy.storeTimeout}ms`, {
+            code: 'E_STORE_TIMEOUT',
+          }),
+        );
+      }
+      this.#head++;
+    }
+    if (this.#head === waiting.length) {
+      waiting.length = 0;
+      this.#head = 0;
+    } else {
+      if (this.#head > 1024 && this.#head * 2 > waiting.length) {
+        waiting.splice(0, this.#head);
+        this.#head = 0;
+      }
+      this.#timer = setTimeout(this.#expire, Math.max(1, waiting[this.#head]!.deadline - now));
+      this.#timer.unref?.();
+    }
+  };
+}
+
+function isContractError(error: unknown): boolean {
+  return error instanceof StoreError && error.code === 'E_STORE_CONTRACT';
+}
+
+function describe(value: unknown): string {
+  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+}

@@ -1,0 +1,78 @@
+import type { StaleReason } from './events.js';
+import type { CacheEntry } from './types.js';
+
+/** What the callers of one flight receive: the value, and why it is stale if it is. */
+export interface Outcome<T> {
+  readonly value: T;
+  /** Set when `value` is a stale value served under grace. */
+  readonly stale: StaleReason | undefined;
+}
+
+/** What {@link answer} calls back into. */
+export interface AnswerHooks {
+  /** The current time in ms, to tell whether the stale value is still within grace. */
+  now(): number;
+  /** The loader failed and the stale value answers instead. */
+  loaderFailed(error: unknown): void;
+  /** The hard timeout elapsed before the loader settled; returns the error to reject with. */
+  timedOut(): Error;
+}
+
+/**
+ * Applies loader timeouts and grace to one loader call: what its callers get, and when. A stale
+ * value is served only while within its grace (checked when served, not when read): on a loader
+ * error, at the soft timeout (the loader goes on in the background), or at the hard timeout.
+ * `timedOut` is called at the hard timeout whenever the loader has not settled by then.
+ */
+export function answer<T>(
+  loading: Promise<T>,
+  stale: CacheEntry<T> | undefined,
+  timeouts: { readonly soft: number | undefined; readonly hard: number | undefined },
+  hooks: AnswerHooks,
+): Promise<Outcome<T>> {
+  const { soft, hard } = timeouts;
+  const fresh = (value: T): Outcome<T> => ({ value, stale: undefined });
+  if (stale === undefined && hard === undefined) return loading.then(fresh);
+  return new Promise<Outcome<T>>((resolve, reject) => {
+    let answered = false;
+    let softTimer: NodeJS.Timeout | undefined;
+    let hardTimer: NodeJS.Timeout | undefined;
+    const settle = (run: () => void) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(softTimer);
+      run();
+    };
+    const withinGrace = () =>
+      stale !== undefined && stale.staleUntil !== undefined && stale.staleUntil > hooks.now();
+    loading.then(
+      (value) => {
+        clearTimeout(hardTimer);
+        settle(() => resolve(fresh(value)));
+      },
+      (error: unknown) => {
+        clearTimeout(hardTimer);
+        if (answered) return;
+        if (withinGrace()) {
+          hooks.loaderFailed(error);
+          settle(() => resolve({ value: stale!.value, stale: 'loader-error' }));
+        } else settle(() => reject(error));
+      },
+    );
+    if (stale !== undefined && soft !== undefined) {
+      softTimer = setTimeout(() => {
+        if (withinGrace()) settle(() => resolve({ value: stale.value, stale: 'soft-timeout' }));
+      }, soft);
+    }
+    if (hard !== undefined) {
+      // Armed until the loader settles, even once a stale value answered: a loader that never
+      // settles must not hold its key.
+      hardTimer = setTimeout(() => {
+        const error = hooks.timedOut();
+        if (answered) return;
+        if (withinGrace()) settle(() => resolve({ value: stale!.value, stale: 'hard-timeout' }));
+        else settle(() => reject(error));
+      }, hard);
+    }
+  });
+}

@@ -1,0 +1,293 @@
+// One test per defect found in @cache/core (issue 13); each failed on the code before its fix.
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import {
+  type CacheEntry,
+  type CacheLock,
+  type CacheStore,
+  cached,
+  createCache,
+  exactClock,
+  InvalidArgumentError,
+  LoaderCycleError,
+  LoaderError,
+  LoaderTimeoutError,
+  type LockHandle,
+} from '../src/index.js';
+import { deferred, TestStore } from './testStore.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('a write voids the loads in flight of its key', () => {
+  test('writeThrough: the load in flight does not store its older value over the written one', async () => {
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store });
+    const gate = deferred<string>();
+    const loading = cache.getOrSet('user:1', () => gate.promise);
+    await vi.waitFor(() => expect(cache.stats().inflight).toBe(1));
+    await cache.writeThrough('user:1', 'written', async () => 'saved');
+    gate.resolve('loaded before the write');
+    expect(await loading).toBe('loaded before the write');
+    await cache.flush();
+    expect(await cache.get('user:1')).toBe('written');
+  });
+
+  for (const [name, invalidate] of [
+    ['delete()', (cache, _store) => cache.delete('user:1')],
+    ['invalidateTags()', (cache, _store) => cache.invalidateTags(['users'])],
+    [
+      'a relayed invalidation',
+      async (_cache, store) => store.receive({ type: 'delete', keys: ['user:1'] }),
+    ],
+  ] as [string, (cache: ReturnType<typeof createCache>, store: TestStore) => Promise<unknown>][]) {
+    test(`a caller who comes after ${name} starts a new load instead of joining the voided one`, async () => {
+      const store = new TestStore({ async: true });
+      const cache = createCache({ store });
+      const gate = deferred<string>();
+      const first = cache.getOrSet('user:1', () => gate.promise, { tags: ['users'] });
+      await vi.waitFor(() => expect(cache.stats().inflight).toBe(1));
+      await invalidate(cache, store);
+      const second = vi.fn(async () => 'loaded after');
+      const after = cache.getOrSet('user:1', second, { tags: ['users'] });
+      gate.resolve('loaded before');
+      expect(await first).toBe('loaded before');
+      expect(await after).toBe('loaded after');
+      expect(second).toHaveBeenCalledTimes(1);
+      await cache.flush();
+      expect(await cache.get('user:1')).toBe('loaded after');
+    });
+  }
+});
+
+describe('grace backoff obeys the write barrier', () => {
+  async function staleCache() {
+    vi.useFakeTimers();
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store, ttl: '1m', grace: '1h', graceBackoff: '10s' });
+    await cache.set('k', 'old');
+    vi.advanceTimersByTime(61_000);
+    return { store, cache };
+  }
+
+  test('a set while the loader fails is not overwritten, and is served afterwards', async () => {
+    const { cache } = await staleCache();
+    const failure = deferred<string>();
+    const failing = cache.getOrSet('k', () => failure.promise);
+    await vi.waitFor(() => expect(cache.stats().inflight).toBe(1));
+    await cache.set('k', 'newer');
+    failure.reject(new Error('db down'));
+    expect(await failing).toBe('old');
+    await cache.flush();
+    expect(await cache.get('k')).toBe('newer');
+    expect(await cache.getOrSet('k', async () => 'reloaded')).toBe('newer');
+  });
+
+  test('a delete while the loader fails is not undone', async () => {
+    const { cache } = await staleCache();
+    const failure = deferred<string>();
+    const failing = cache.getOrSet('k', () => failure.promise);
+    await vi.waitFor(() => expect(cache.stats().inflight).toBe(1));
+    await cache.delete('k');
+    failure.reject(new Error('db down'));
+    expect(await failing).toBe('old');
+    await cache.flush();
+    expect(await cache.get('k')).toBeUndefined();
+    const loader = vi.fn(async () => 'reloaded');
+    expect(await cache.getOrSet('k', loader)).toBe('reloaded');
+    expect(loader).toHaveBeenCalledTimes(1);
+  });
+
+  test('values served during backoff are stale hits with reason backoff, not fresh hits', async () => {
+    const { cache } = await staleCache();
+    const reasons: string[] = [];
+    cache.on('stale', (e) => reasons.push(e.reason));
+    const failing = vi.fn(async () => Promise.reject(new Error('down')));
+    expect(await cache.getOrSet('k', failing)).toBe('old');
+    expect(await cache.getOrSet('k', failing)).toBe('old');
+    expect(failing).toHaveBeenCalledTimes(1);
+    expect(reasons).toEqual(['loader-error', 'backoff']);
+    expect(cache.stats()).toMatchObject({ hits: 0, staleHits: 2 });
+  });
+});
+
+describe('a loader that never settles', () => {
+  const hung = () => new Promise<string>(() => {});
+
+  test('does not hold its key past the hard timeout: the next caller runs a new loader', async () => {
+    vi.useFakeTimers();
+    const cache = createCache({ store: new TestStore(), timeouts: { hard: 100 } });
+    const first = cache.getOrSet('k', hung).catch((e) => e);
+    await vi.advanceTimersByTimeAsync(101);
+    expect(await first).toBeInstanceOf(LoaderTimeoutError);
+    const next = vi.fn(async () => 'fresh');
+    expect(await cache.getOrSet('k', next)).toBe('fresh');
+    expect(next).toHaveBeenCalledTimes(1);
+  });
+
+  test('with a stale value: once grace is over, the next caller loads instead of getting stale', async () => {
+    vi.useFakeTimers();
+    const cache = createCache({
+      store: new TestStore(),
+      ttl: '1m',
+      grace: '2m',
+      timeouts: { soft: 50, hard: 100 },
+    });
+    await cache.set('k', 'old');
+    vi.advanceTimersByTime(61_000);
+    const first = cache.getOrSet('k', hung);
+    await vi.advanceTimersByTimeAsync(101);
+    expect(await first).toBe('old');
+    vi.advanceTimersByTime(2 * 60_000);
+    const next = vi.fn(async () => 'fresh');
+    expect(await cache.getOrSet('k', next)).toBe('fresh');
+    expect(next).toHaveBeenCalledTimes(1);
+  });
+});
+
+describe('core decides freshness itself', () => {
+  test('an entry without grace that the store returns a little late is a miss, not a stale value', async () => {
+    const late: CacheEntry = { value: 'expired', expiresAt: Date.now() - 10 };
+    const store: CacheStore = {
+      name: 'late',
+      get: async () => late,
+      set: async () => {},
+      delete: async () => true,
+      clear: async () => {},
+    };
+    const stale = vi.fn();
+    const cache = createCache({ store, timeouts: { soft: 1 } });
+    cache.on('stale', stale);
+    const loader = vi.fn(async (ctx: { stale: unknown }) => {
+      expect(ctx.stale).toBeUndefined();
+      throw new Error('down');
+    });
+    await expect(cache.getOrSet('k', loader)).rejects.toBeInstanceOf(LoaderError);
+    expect(await cache.get('k')).toBeUndefined();
+    expect(stale).not.toHaveBeenCalled();
+  });
+});
+
+describe('one clock', () => {
+  test('an injected clock decides expiry', async () => {
+    let now = Date.now();
+    const cache = createCache({ store: new TestStore(), ttl: 1_000, clock: { now: () => now } });
+    await cache.set('k', 'v');
+    now += 999;
+    expect(await cache.getOrSet('k', async () => 'reloaded')).toBe('v');
+    now += 2;
+    expect(await cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
+  });
+
+  test('with exactClock, an entry that expired during a CPU-bound stretch is not a hit', async () => {
+    const cache = createCache({ store: new TestStore(), ttl: 20, clock: exactClock });
+    await cache.set('k', 'v');
+    expect(await cache.getOrSet('k', async () => 'reloaded')).toBe('v');
+    const until = Date.now() + 40;
+    while (Date.now() < until) {
+      // A synchronous stretch: no timer runs meanwhile.
+    }
+    const answer = cache.getOrSet('k', async () => 'reloaded');
+    expect(await answer).toBe('reloaded');
+  });
+
+  test('fake timers installed before core was loaded drive its clock', async () => {
+    vi.useFakeTimers();
+    vi.resetModules();
+    const core = (await import('../src/index.js')) as typeof import('../src/index.js');
+    const cache = core.createCache({ store: new TestStore(), ttl: '1m' });
+    await cache.set('k', 'v');
+    expect(await cache.getOrSet('k', async () => 'reloaded')).toBe('v');
+    vi.setSystemTime(Date.now() + 61_000);
+    expect(await cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
+  });
+});
+
+describe('the reserved prefix', () => {
+  test("deletePattern('*:123:*') at the root keeps tag records: invalidated entries stay invalidated", async () => {
+    const cache = createCache({ store: new TestStore() });
+    await cache.set('profile', 'old', { tags: ['user:123:profile'] });
+    await cache.invalidateTags(['user:123:profile']);
+    await cache.deletePattern('*:123:*');
+    expect(await cache.get('profile')).toBeUndefined();
+    const other = createCache({ store: new TestStore({}, (cache.store as TestStore).data) });
+    expect(await other.get('profile')).toBeUndefined();
+  });
+
+  test('a namespace cannot reach into it', () => {
+    const cache = createCache({ store: new TestStore() });
+    expect(() => cache.namespace('__cache')).toThrow(InvalidArgumentError);
+    expect(() => cache.namespace('__cache:tag')).toThrow(InvalidArgumentError);
+    expect(() => createCache({ store: new TestStore(), namespace: '__cache' })).toThrow(
+      InvalidArgumentError,
+    );
+  });
+});
+
+describe('bad input', () => {
+  test('a loader that asks for its own key rejects with LoaderCycleError instead of waiting forever', async () => {
+    const cache = createCache({ store: new TestStore({ async: true }) });
+    const outer = cache.getOrSet('k', () => cache.getOrSet('k', async () => 'inner'));
+    const error = await outer.catch((e) => e);
+    expect(error).toBeInstanceOf(LoaderError);
+    expect(error.cause).toBeInstanceOf(LoaderCycleError);
+  });
+
+  test('keys with lone surrogates are rejected: Redis would store them as one key', async () => {
+    const cache = createCache({ store: new TestStore() });
+    for (const key of ['user:\uD800', 'user:\uDC00']) {
+      await expect(cache.set(key, 1)).rejects.toMatchObject({ argument: 'key' });
+      await expect(cache.get(key)).rejects.toMatchObject({ argument: 'key' });
+      await expect(cache.getOrSet(key, () => 1)).rejects.toMatchObject({ argument: 'key' });
+      await expect(cache.delete(key)).rejects.toMatchObject({ argument: 'key' });
+    }
+    expect(await cache.set('user:\uFFFD', 1)).toBe(true);
+  });
+
+  test('a timeout above 2^31-1 ms is rejected instead of firing at once', async () => {
+    expect(() => createCache({ store: new TestStore(), timeouts: { hard: '25d' } })).toThrow(
+      expect.objectContaining({ argument: 'timeouts.hard' }),
+    );
+    const cache = createCache({ store: new TestStore() });
+    await expect(
+      cache.getOrSet('k', () => 1, { timeouts: { soft: 2 ** 31 } }),
+    ).rejects.toMatchObject({ argument: 'timeouts.soft' });
+  });
+
+  test('a store answering null makes getOrSet reject with E_STORE_CONTRACT, not throw', async () => {
+    const store: CacheStore = {
+      name: 'broken',
+      get: () => null as never,
+      set: () => {},
+      delete: () => false,
+      clear: () => {},
+    };
+    const cache = createCache({ store });
+    let answer: Promise<unknown> | undefined;
+    expect(() => {
+      answer = cache.getOrSet('k', () => 1);
+    }).not.toThrow();
+    await expect(answer).rejects.toMatchObject({ code: 'E_STORE_CONTRACT', store: 'broken' });
+  });
+
+  test('cached(): two functions of one name do not share keys, and names cannot hold ":"', () => {
+    const cache = createCache({ store: new TestStore() });
+    const users = { find: async (id: number) => ({ user: id }) };
+    const orders = { find: async (id: number) => ({ order: id }) };
+    cached(users.find, { cache });
+    expect(() => cached(orders.find, { cache })).toThrow(InvalidArgumentError);
+    expect(() => cached(orders.find, { cache, keyPrefix: 'orders' })).not.toThrow();
+    expect(() => cached(orders.find, { cache, name: 'a:b' })).toThrow(InvalidArgumentError);
+  });
+});
+
+describe('stats', () => {
+  test('a miss under a shared lock counts once', async () => {
+    const lock: CacheLock = {
+      acquire: async (): Promise<LockHandle> => ({ release: async () => {} }),
+    };
+    const cache = createCache({ store: new TestStore({ async: true }), lock });
+    await cache.getOrSet('k', async () => 1);
+    expect(cache.stats()).toMatchObject({ misses: 1, loads: 1 });
+  });
+});
