@@ -246,9 +246,8 @@ export class HttpCache<Req> {
       loaderContext.skip(); // the loader stores the response itself, under its variant key
       const { stale } = loaderContext;
       context = {
-        // Only within the route's grace, even if the store keeps an entry a moment longer.
-        stale:
-          isResponse(stale) && Date.now() < stale.expires + (route.grace || 0) ? stale : undefined,
+        // Core hands the loader a stale value only while it is within grace.
+        stale: isResponse(stale) ? stale : undefined,
         judge: (status, responseHeaders) => this.#judge(route, personal, status, responseHeaders),
         maxBodySize: route.maxBodySize,
       };

@@ -1,3 +1,5 @@
+import { timeIsFaked } from '@cache/core';
+
 const INITIAL_CAPACITY = 1024;
 // Expiry times are kept as ms after `base` in an Int32Array; later ones are capped at FAR (about
 // 24 days), and `base` moves forward every REBASE_AFTER ms (about 12 days), so an entry with a
@@ -12,12 +14,11 @@ const STALE = FAR;
 const REARM = 1000;
 const SystemDate = Date;
 
-// Whether time is faked: a `Date` other than the one this module loaded with, or the fake `Date`
-// or `setTimeout` of @sinonjs/fake-timers (vitest, jest), which carry a `clock`, even when the
-// module was loaded under them. Then every expiry check reads the clock, and a reading is never
-// left to a timer that may never fire.
+// Whether time is faked (core's one answer, shared with its clock), or the `Date` is not the one
+// this module loaded with. Then every expiry check reads the clock, and a reading is never left
+// to a timer that may never fire.
 function fakeTimers(): boolean {
-  return Date !== SystemDate || 'clock' in Date || 'clock' in setTimeout;
+  return Date !== SystemDate || timeIsFaked();
 }
 
 /**

@@ -4,6 +4,8 @@ import {
   type CacheStore,
   coarseNow,
   type Duration,
+  freshness,
+  graceEnd,
   InvalidArgumentError,
   type InvalidationBus,
   type InvalidationMessage,
@@ -185,7 +187,7 @@ export class MultilevelStore implements CacheStore {
       const still: number[] = [];
       pending.forEach((index, j) => {
         const entry = entries[j];
-        if (entry !== undefined && entry.expiresAt > now) {
+        if (entry !== undefined && freshness(entry, now) === 'fresh') {
           result[index] = entry;
           this.#state.stats.hits[tier]!++;
           if (tier > 0) this.#backfill(keys[index]!, entry, tier, evictions);
@@ -316,7 +318,7 @@ export class MultilevelStore implements CacheStore {
         continue;
       }
       if (entry === undefined) continue;
-      if (entry.expiresAt > now) {
+      if (freshness(entry, now) === 'fresh') {
         this.#state.stats.hits[tier]!++;
         if (tier > 0) this.#backfill(key, entry, tier, evictions);
         return entry;
@@ -488,10 +490,6 @@ export function multilevel(options: MultilevelOptions): MultilevelStore {
     throw new InvalidArgumentError('options', 'expected an object with tiers');
   }
   return new MultilevelStore(options);
-}
-
-function graceEnd(entry: CacheEntry): number {
-  return entry.staleUntil ?? entry.expiresAt;
 }
 
 function messageOf(error: unknown): string {
