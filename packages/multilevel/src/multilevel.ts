@@ -74,6 +74,8 @@ interface State {
   // Bumped by every eviction from another process, so a read that began before it does not
   // copy what it found back into the local tiers.
   evictions: number;
+  // Keys deleted in this tick, published together as one message at its end.
+  deletes: { keys: string[]; published: Promise<void> } | undefined;
   unsubscribe: (() => void) | undefined;
   removeReconnect: (() => void) | undefined;
 }
@@ -135,6 +137,7 @@ export class MultilevelStore implements CacheStore {
       },
       listeners: new Set(),
       evictions: 0,
+      deletes: undefined,
       unsubscribe: undefined,
       removeReconnect: undefined,
     };
@@ -209,7 +212,7 @@ export class MultilevelStore implements CacheStore {
 
   async set(key: string, entry: CacheEntry): Promise<void> {
     await this.#everyTier('set', (store, tier) => store.set(key, this.#capped(entry, tier)));
-    await this.#publish({ type: 'delete', keys: [key] });
+    await this.#publishDeletes([key]);
   }
 
   async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
@@ -219,12 +222,12 @@ export class MultilevelStore implements CacheStore {
         ? store.setMany(capped)
         : Promise.all(capped.map(([k, e]) => store.set(k, e))).then(() => undefined);
     });
-    await this.#publish({ type: 'delete', keys: entries.map(([k]) => k) });
+    await this.#publishDeletes(entries.map(([k]) => k));
   }
 
   async delete(key: string): Promise<boolean> {
     const results = await this.#everyTier('delete', (store) => store.delete(key));
-    await this.#publish({ type: 'delete', keys: [key] });
+    await this.#publishDeletes([key]);
     return results.some(Boolean);
   }
 
@@ -234,7 +237,7 @@ export class MultilevelStore implements CacheStore {
         ? store.deleteMany(keys)
         : Promise.all(keys.map((k) => store.delete(k))).then((r) => r.filter(Boolean).length),
     );
-    await this.#publish({ type: 'delete', keys });
+    await this.#publishDeletes(keys);
     return Math.max(0, ...counts.map(Number));
   }
 
@@ -382,6 +385,29 @@ export class MultilevelStore implements CacheStore {
       );
     }
     return results;
+  }
+
+  // Tells other processes to drop keys. Deletes of one tick (the writes of many misses answered
+  // by one Redis reply, say) go out as one message at its end: one PUBLISH instead of one per key.
+  #publishDeletes(keys: string[]): Promise<void> {
+    const state = this.#state;
+    if (state.bus === undefined) return Promise.resolve();
+    let batch = state.deletes;
+    if (batch === undefined) {
+      const pending: string[] = [];
+      batch = {
+        keys: pending,
+        published: new Promise<void>((resolve) => {
+          process.nextTick(() => {
+            state.deletes = undefined;
+            resolve(this.#publish({ type: 'delete', keys: pending }));
+          });
+        }),
+      };
+      state.deletes = batch;
+    }
+    for (const key of keys) batch.keys.push(key);
+    return batch.published;
   }
 
   async #publish(message: InvalidationMessage): Promise<void> {

@@ -256,6 +256,26 @@ describe('bus races', () => {
     expect(bL1.get('k')).toBeUndefined();
   });
 
+  test('the deletes of one tick reach other processes as one message, and each write waits for it', async () => {
+    const published: InvalidationMessage[] = [];
+    const bus: InvalidationBus = {
+      publish: async (message) => {
+        published.push(message);
+      },
+      subscribe: async () => () => {},
+      on: () => () => {},
+    };
+    const store = multilevel({ tiers: [memoryStore()], bus });
+    await Promise.all([
+      store.set('a', entry('a')),
+      store.delete('b'),
+      store.setMany([['c', entry('c')]]),
+    ]);
+    expect(published).toEqual([{ type: 'delete', keys: ['a', 'b', 'c'] }]);
+    await store.set('d', entry('d'));
+    expect(published).toHaveLength(2);
+  });
+
   test('only a store with a bus offers subscribe, and a reconnect is relayed as a clear', async () => {
     expect(multilevel({ tiers: [memoryStore()] }).subscribe).toBeUndefined();
     let reconnect!: () => void;
