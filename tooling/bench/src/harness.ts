@@ -37,6 +37,13 @@ export interface Method {
    * @default 1
    */
   processes?: number;
+  /**
+   * With {@link measureIsolated}: start a contender's processes one after another instead of
+   * together, so that no two setups overlap (a setup that counts the commands a server ran needs
+   * that).
+   * @default false
+   */
+  setupOneByOne?: boolean;
 }
 
 /** The median ops/s of each contender, in the order given. */
@@ -96,7 +103,13 @@ export async function measureIsolated(
   const groups: ChildProcess[][] = [];
   try {
     for (const name of names) {
-      groups.push(await Promise.all(Array.from({ length: copies }, () => start(suite, name))));
+      if (method.setupOneByOne) {
+        const group: ChildProcess[] = [];
+        groups.push(group);
+        for (let i = 0; i < copies; i++) group.push(await start(suite, name));
+      } else {
+        groups.push(await Promise.all(Array.from({ length: copies }, () => start(suite, name))));
+      }
     }
     const samples = names.map(() => [] as number[]);
     const extras = names.map(() => [] as unknown[][]);

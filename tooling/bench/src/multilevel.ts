@@ -146,10 +146,11 @@ export async function build(name: string, load: Load, config: Config): Promise<B
 const builders: Record<string, (load: Load, config: Config) => Built> = {
   [BENTO]: (load, { host, port, prefix, capacity }) => {
     const bento = new BentoCache({
-      default: 'multi',
+      // The store's name names its bus channel: one of its own per prefix, as ours.
+      default: prefix.slice(0, -1),
       prefix: prefix.slice(0, -1),
       stores: {
-        multi: bentostore()
+        [prefix.slice(0, -1)]: bentostore()
           .useL1Layer(memoryDriver({ maxItems: capacity ?? HOT_CAPACITY }))
           .useL2Layer(redisDriver({ connection: { host, port } }))
           .useBus(redisBusDriver({ connection: { host, port } })),

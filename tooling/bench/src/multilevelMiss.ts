@@ -68,7 +68,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * The Redis commands the server ran while `work` ran, per call, by command (`INFO commandstats`
- * deltas; the INFO calls themselves are left out). Other processes sit idle meanwhile.
+ * deltas; the INFO calls themselves are left out). Other processes sit idle meanwhile: the
+ * harness starts them one by one.
  */
 async function commandsPerCall(
   admin: Redis,
@@ -111,9 +112,11 @@ function formatCommands(commands: Record<string, number> | undefined): string {
  * L2 after each run.
  */
 async function contender(name: string, concurrent: boolean) {
-  const where = config('ml-miss', name, CAPACITY);
-  const admin = new Redis(where.port);
   const id = randomBytes(6).toString('hex');
+  // Key prefix and bus channel of this process alone: with several processes per contender, the
+  // idle ones would otherwise receive (and act on) every invalidation the measured one publishes.
+  const where = config(`ml-miss:${id}`, name, CAPACITY);
+  const admin = new Redis(where.port);
   let next = 0;
   let loads = 0;
   const load = () => {
@@ -241,8 +244,18 @@ export const concurrent: Record<string, Setup> = Object.fromEntries(
   ]),
 );
 
+/** Each round's report: the mean of its processes' percentiles, the first one's commands. */
 function reports(result: Result): Report[] {
-  return (result.extras ?? []).map((round) => round[0] as Report);
+  const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / values.length;
+  return (result.extras ?? []).map((round) => {
+    const each = round as Report[];
+    const report: Report = { commands: each[0]!.commands };
+    if (each[0]!.p50 !== undefined) {
+      report.p50 = mean(each.map((one) => one.p50!));
+      report.p99 = mean(each.map((one) => one.p99!));
+    }
+    return report;
+  });
 }
 
 function row(results: Result[], name: string): Result {
@@ -259,9 +272,18 @@ export async function multilevelMissTable(method: Method): Promise<string> {
   try {
     const head = `redis-server ${await redisVersion(redis.port)} on loopback (started by the bench); ${versions()}`;
     const ours = concurrentNames.filter((name) => name === OURS || name === OURS_BEFORE);
+    // Each contender in method.processes processes (3 in a full run, as (a), (b) and (d)): with
+    // one, ours and "(before)" with no change on the miss path measured 1.22× apart at p50.
+    const processes = method.processes ?? 1;
 
     // (i1): small batches, so that a run ends close to its time.
-    const one: Method = { ...method, rounds: Math.max(method.rounds, 9), batch: 250 };
+    const one: Method = {
+      ...method,
+      rounds: Math.max(method.rounds, 9),
+      batch: 250,
+      processes,
+      setupOneByOne: true,
+    };
     const latency = await measureIsolated('multilevelMiss:sequential', sequentialNames, one);
     const get = reports(row(latency, GET));
     const inRoundTrips = (name: string) =>
@@ -296,6 +318,8 @@ export async function multilevelMissTable(method: Method): Promise<string> {
       ...method,
       rounds: Math.max(method.rounds, 9),
       batch: Math.min(method.batch, 10_000),
+      processes,
+      setupOneByOne: true,
     };
     const rates = await measureIsolated('multilevelMiss:concurrent', concurrentNames, many);
     const i2 = table(
