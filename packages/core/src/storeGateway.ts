@@ -18,11 +18,13 @@ export interface GatewayPolicy {
   readonly breakerCooldown: number;
 }
 
-// A call waiting for its store, in order of deadline (every deadline is now + the same timeout).
+// A call waiting for its store. They form a list in order of deadline (every deadline is now +
+// the same timeout) holding only calls still waiting: one that settles leaves it at once.
 interface Waiting {
   readonly deadline: number;
   readonly reject: (error: StoreError) => void;
-  settled: boolean;
+  previous: Waiting | undefined;
+  next: Waiting | undefined;
 }
 
 /**
@@ -36,8 +38,8 @@ export class StoreGateway {
   readonly store: CacheStore;
   readonly #policy: GatewayPolicy;
   readonly #telemetry: Telemetry;
-  readonly #waiting: Waiting[] = [];
-  #head = 0;
+  #first: Waiting | undefined;
+  #last: Waiting | undefined;
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #openUntil = 0;
@@ -196,54 +198,60 @@ export class StoreGateway {
     const timeout = this.#policy.storeTimeout;
     if (timeout === undefined) return answer;
     return new Promise<T>((resolve, reject) => {
-      const waiting: Waiting = { deadline: coarseNow() + timeout, reject, settled: false };
-      this.#waiting.push(waiting);
-      if (this.#timer === undefined) {
-        this.#timer = setTimeout(this.#expire, timeout);
-        this.#timer.unref?.();
-      }
+      const waiting: Waiting = {
+        deadline: coarseNow() + timeout,
+        reject,
+        previous: this.#last,
+        next: undefined,
+      };
+      if (this.#last === undefined) this.#first = waiting;
+      else this.#last.next = waiting;
+      this.#last = waiting;
+      if (this.#timer === undefined) this.#arm(timeout);
       answer.then(
         (value) => {
-          waiting.settled = true;
+          this.#unlink(waiting);
           resolve(value);
         },
         (error: unknown) => {
-          waiting.settled = true;
+          this.#unlink(waiting);
           reject(error);
         },
       );
     });
   }
 
+  #unlink(waiting: Waiting): void {
+    const { previous, next } = waiting;
+    if (previous === undefined) {
+      if (this.#first !== waiting) return; // already expired
+      this.#first = next;
+    } else previous.next = next;
+    if (next === undefined) this.#last = previous;
+    else next.previous = previous;
+    waiting.previous = waiting.next = undefined;
+  }
+
+  #arm(delay: number): void {
+    this.#timer = setTimeout(this.#expire, Math.max(1, delay));
+    this.#timer.unref?.();
+  }
+
   // Rejects every call past its deadline, then waits for the next one's.
   readonly #expire = (): void => {
     this.#timer = undefined;
     const now = coarseNow();
-    const waiting = this.#waiting;
-    while (this.#head < waiting.length) {
-      const next = waiting[this.#head]!;
-      if (!next.settled) {
-        if (next.deadline > now) break;
-        next.settled = true;
-        next.reject(
-          new StoreError(this.store.name, `no answer within ${this.#policy.storeTimeout}ms`, {
-            code: 'E_STORE_TIMEOUT',
-          }),
-        );
-      }
-      this.#head++;
+    let next = this.#first;
+    while (next !== undefined && next.deadline <= now) {
+      this.#unlink(next);
+      next.reject(
+        new StoreError(this.store.name, `no answer within ${this.#policy.storeTimeout}ms`, {
+          code: 'E_STORE_TIMEOUT',
+        }),
+      );
+      next = this.#first;
     }
-    if (this.#head === waiting.length) {
-      waiting.length = 0;
-      this.#head = 0;
-    } else {
-      if (this.#head > 1024 && this.#head * 2 > waiting.length) {
-        waiting.splice(0, this.#head);
-        this.#head = 0;
-      }
-      this.#timer = setTimeout(this.#expire, Math.max(1, waiting[this.#head]!.deadline - now));
-      this.#timer.unref?.();
-    }
+    if (next !== undefined) this.#arm(next.deadline - now);
   };
 }
 
