@@ -70,6 +70,7 @@ export class Cache {
   readonly #engine: Engine;
   // The parts of the engine the hit path reads, held directly.
   readonly #gateway: StoreGateway;
+  readonly #store: CacheStore;
   readonly #clock: Clock;
   readonly #telemetry: Telemetry;
   readonly #counters: Telemetry['counters'];
@@ -81,6 +82,7 @@ export class Cache {
   constructor(engine: Engine, prefix: string, scopeTags: string[]) {
     this.#engine = engine;
     this.#gateway = engine.gateway;
+    this.#store = engine.gateway.store;
     this.#clock = engine.clock;
     this.#telemetry = engine.telemetry;
     this.#counters = engine.telemetry.counters;
@@ -118,14 +120,15 @@ export class Cache {
     const fullKey = this.#prefix === '' ? key : this.#prefix + key;
     let found: ReturnType<CacheStore['get']>;
     try {
-      found = this.#gateway.get(fullKey);
+      found = this.#store.get(fullKey);
     } catch (error) {
-      found = Promise.reject(error);
+      found = this.#gateway.getFailed(fullKey, error);
     }
     // The L1 fast path: a synchronous store answered with a fresh entry. Keys starting with `_`
     // take the slow path, which checks them against the reserved prefix.
     if (
       found !== undefined &&
+      found !== null &&
       (found as CacheEntry).expiresAt > this.#clock.now() &&
       fullKey.charCodeAt(0) !== 95 &&
       (options?.version === undefined || (found as CacheEntry).version === options.version) &&
@@ -135,6 +138,8 @@ export class Cache {
       if (this.#listening.hit) this.#telemetry.hit(fullKey);
       return Promise.resolve((found as CacheEntry<T>).value);
     }
+    // Anything else goes through the gateway: the deadline, the contract check, failures.
+    found = this.#gateway.answered(fullKey, found);
     try {
       storeKey(this.#prefix, key);
     } catch (error) {

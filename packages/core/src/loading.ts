@@ -99,12 +99,7 @@ function fly<T>(
   plan: Plan,
 ): Promise<T> {
   const { flights, telemetry } = engine;
-  const controller = new AbortController();
-  const context = new Context<T>(
-    flight.key.slice(view.prefix.length),
-    controller.signal,
-    stale?.value,
-  );
+  const context = new Context<T>(flight.key.slice(view.prefix.length), stale?.value);
   telemetry.counters.loads++;
   let settle!: { resolve: (outcome: Outcome<T>) => void; reject: (error: unknown) => void };
   const outcome = new Promise<Outcome<T>>((resolve, reject) => {
@@ -129,7 +124,7 @@ function fly<T>(
     },
     timedOut: () => {
       const error = new LoaderTimeoutError(context.key, plan.hard!);
-      controller.abort(error);
+      context.abort(error);
       telemetry.counters.loadErrors++;
       flights.detach(flight);
       return error;
@@ -279,12 +274,27 @@ class Context<T> implements LoaderContext<T> {
   tags: string[] | undefined;
   skipped = false;
   readonly startedAt = stamp();
+  // Made when the loader first reads `signal` (most never do: it costs microseconds per miss).
+  #controller: AbortController | undefined;
+  #aborted: { reason: unknown } | undefined;
 
   constructor(
     readonly key: string,
-    readonly signal: AbortSignal,
     readonly stale: T | undefined,
   ) {}
+
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted !== undefined) this.#controller.abort(this.#aborted.reason);
+    }
+    return this.#controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.#aborted ??= { reason };
+    this.#controller?.abort(reason);
+  }
 
   setTtl(ttl: Duration): void {
     this.ttl = parseDuration(ttl, 'ttl');

@@ -44,9 +44,11 @@ export interface CacheOptions {
   storeTimeout?: Duration | false;
   /**
    * The circuit breaker in front of the store: after `failures` calls in a row got no answer
-   * within `storeTimeout`, calls fail at once (`E_STORE_UNAVAILABLE`) for `cooldown`, then one
-   * call probes the store and its answer closes the circuit. Errors the store answers quickly do
-   * not count (a dead Redis refuses at once, and @cache/redis has a breaker of its own). `false`
+   * within `storeTimeout`, the cache waits for no asynchronous answer for `cooldown` (such calls
+   * fail at once with `E_STORE_UNAVAILABLE`; what the store answers synchronously, such as a
+   * multilevel store's L1 hit, is still served), then one call probes the store and its answer
+   * closes the circuit. Errors the store answers quickly do not count (a dead Redis refuses at
+   * once, and @cache/redis has a breaker of its own that stops the calls themselves). `false`
    * turns it off. @default { failures: 5, cooldown: '1s' }
    */
   circuitBreaker?: { failures?: number; cooldown?: Duration } | false;

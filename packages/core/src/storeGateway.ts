@@ -29,8 +29,8 @@ interface Waiting {
 
 /**
  * Every call a cache makes to its store goes through here: an asynchronous answer gets a
- * deadline (`storeTimeout`), a store that keeps timing out opens a circuit that fails calls at
- * once for `breakerCooldown` (then one call probes it), an answer the contract does not allow becomes
+ * deadline (`storeTimeout`), a store that keeps timing out opens a circuit during which the
+ * cache waits for no asynchronous answer for `breakerCooldown` (then one call probes it), an answer the contract does not allow becomes
  * a `StoreError` (`E_STORE_CONTRACT`), and failures become `error` events and counters. A
  * synchronous answer (the in-process fast path) costs no promise and no timer.
  */
@@ -52,11 +52,9 @@ export class StoreGateway {
 
   /**
    * Reads `key`: the entry, or `undefined`, or a promise of either. Rejects (or throws) with a
-   * `StoreError` when the store fails, times out or is shut off by the breaker.
+   * `StoreError` when the store fails, times out or the circuit is open.
    */
   read(key: string): MaybePromise<CacheEntry | undefined> {
-    const refused = this.#refused();
-    if (refused !== undefined) throw refused;
     let found: MaybePromise<CacheEntry | undefined>;
     try {
       found = this.store.get(key);
@@ -83,19 +81,40 @@ export class StoreGateway {
   get(key: string): MaybePromise<CacheEntry | undefined> {
     let found: MaybePromise<CacheEntry | undefined>;
     try {
-      found = this.read(key);
+      found = this.store.get(key);
     } catch (error) {
-      return this.#missed(error, 'get', key);
+      return this.getFailed(key, error);
     }
-    if (found instanceof Promise) return found.catch((error) => this.#missed(error, 'get', key));
-    return found;
+    return this.answered(key, found);
+  }
+
+  /**
+   * What {@link StoreGateway.get} makes of `found`, the store's own answer to `get(key)` (the hit
+   * path calls the store itself and comes here with anything but a fresh entry).
+   */
+  answered(key: string, found: unknown): MaybePromise<CacheEntry | undefined> {
+    if (found instanceof Promise) {
+      return this.#within(found).then(
+        (entry) => this.#checked(key, entry),
+        (error: unknown) => this.getFailed(key, error),
+      );
+    }
+    try {
+      return this.#checked(key, found);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A read of `key` failed with `error`: reported, and answered as a miss (a contract violation rejects). */
+  getFailed(key: string, error: unknown): undefined {
+    this.#failed(error);
+    return this.#missed(error, 'get', key);
   }
 
   /** Reads `keys` in one call where the store can; a failure is reported and answered as misses. */
   async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
     const { store } = this;
-    const refused = this.#refused();
-    if (refused !== undefined) return this.#missed(refused, 'get', undefined, keys);
     try {
       const found = store.getMany
         ? store.getMany(keys)
@@ -125,11 +144,6 @@ export class StoreGateway {
     run: (store: CacheStore) => MaybePromise<T>,
     strict = false,
   ): Promise<T | typeof FAILED> {
-    const refused = this.#refused();
-    if (refused !== undefined) {
-      this.#telemetry.error(refused, operation, key, true);
-      return FAILED;
-    }
     try {
       const done = run(this.store);
       const result = done instanceof Promise ? await this.#within(done) : done;
@@ -169,21 +183,6 @@ export class StoreGateway {
     return new StoreError(this.store.name, message, { code: 'E_STORE_CONTRACT' });
   }
 
-  // The breaker: an error to fail with at once while the circuit is open, else undefined.
-  #refused(): StoreError | undefined {
-    const threshold = this.#policy.breakerFailures;
-    if (threshold === undefined || this.#failures < threshold) return undefined;
-    const now = coarseNow();
-    if (now < this.#openUntil) {
-      return new StoreError(this.store.name, 'circuit open: the store kept failing', {
-        code: 'E_STORE_UNAVAILABLE',
-      });
-    }
-    // Half open: this call probes the store; the others fail at once until it answers.
-    this.#openUntil = now + this.#policy.breakerCooldown;
-    return undefined;
-  }
-
   // Only calls that got no answer in time count: a store that fails fast (or has a breaker of
   // its own, as @cache/redis does) costs the cache nothing, and recovers as soon as it answers.
   #failed(error: unknown): void {
@@ -193,8 +192,24 @@ export class StoreGateway {
     }
   }
 
-  // Races an answer against the deadline; a late answer is ignored.
+  // Races an answer against the deadline; a late answer is ignored. While the circuit is open the
+  // cache does not wait at all: the call has gone out (an answer the store gives at once, such as
+  // a multilevel store's L1 hit, is still used), but its promise fails at once, except for one
+  // call per cooldown that probes the store.
   #within<T>(answer: Promise<T>): Promise<T> {
+    const threshold = this.#policy.breakerFailures;
+    if (threshold !== undefined && this.#failures >= threshold) {
+      const now = coarseNow();
+      if (now < this.#openUntil) {
+        answer.catch(() => {});
+        return Promise.reject(
+          new StoreError(this.store.name, 'circuit open: the store kept timing out', {
+            code: 'E_STORE_UNAVAILABLE',
+          }),
+        );
+      }
+      this.#openUntil = now + this.#policy.breakerCooldown;
+    }
     const timeout = this.#policy.storeTimeout;
     if (timeout === undefined) return answer;
     return new Promise<T>((resolve, reject) => {

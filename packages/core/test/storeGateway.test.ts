@@ -53,7 +53,7 @@ describe('no store call can hang the cache', () => {
     expect(cache.stats()).toMatchObject({ droppedWrites: 3 });
   });
 
-  test('after 5 timeouts in a row the circuit opens: calls fail at once without reaching the store', async () => {
+  test('after 5 timeouts in a row the circuit opens: the cache waits for no answer, then probes', async () => {
     vi.useFakeTimers();
     const store = hungStore();
     const cache = createCache({
@@ -70,16 +70,42 @@ describe('no store call can hang the cache', () => {
       undefined,
       undefined,
     ]);
-    expect(store.calls).toBe(5);
     const errors: unknown[] = [];
     cache.on('error', (e) => errors.push(e.error));
+    // No timer runs: the answer comes at once.
     expect(await cache.getOrSet('k', async () => 'loaded at once')).toBe('loaded at once');
-    expect(store.calls).toBe(5);
     expect(errors[0]).toMatchObject({ code: 'E_STORE_UNAVAILABLE' });
-    // After the cooldown one call probes the store again.
+    // After the cooldown one call waits for the store again, and its timeout keeps it open.
     vi.advanceTimersByTime(1_001);
-    void cache.get('probe');
-    expect(store.calls).toBe(6);
+    let probed = false;
+    const probe = cache.get('probe').then(() => (probed = true));
+    await vi.advanceTimersByTimeAsync(50);
+    expect(probed).toBe(false);
+    await vi.advanceTimersByTimeAsync(51);
+    await probe;
+    expect(await cache.getOrSet('k2', async () => 'at once again')).toBe('at once again');
+  });
+
+  test('while the circuit is open, what the store answers at once (an L1 hit) is still served', async () => {
+    vi.useFakeTimers();
+    const l1 = new Map<string, CacheEntry>();
+    const store: CacheStore = {
+      name: 'l1 over a hung l2',
+      get: (key) => l1.get(key) ?? new Promise<never>(() => {}),
+      set: (key, entry) => {
+        l1.set(key, entry);
+        return new Promise<never>(() => {});
+      },
+      delete: () => new Promise<never>(() => {}),
+      clear: () => new Promise<never>(() => {}),
+    };
+    const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
+    l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
+    const misses = [cache.get('a'), cache.get('b')];
+    await vi.advanceTimersByTimeAsync(101);
+    await Promise.all(misses);
+    expect(await cache.getOrSet('hot', async () => 'from db')).toBe('from L1');
+    expect(await cache.getOrSet('cold', async () => 'from db')).toBe('from db');
   });
 
   test('a store that fails at once does not open the circuit: it is used again as soon as it answers', async () => {
