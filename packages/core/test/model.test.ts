@@ -6,7 +6,8 @@
 // test/model/checker.ts, one check per promise. A failure prints the shrunk program, the
 // scheduler's order and the history as a story.
 //
-// CI runs each property for its RUNS below (about 10 s for the file once all pass). A longer run, or one seed:
+// CI runs each property for its RUNS below (about 15 s for the file once all pass). A longer
+// run, or one seed:
 //   MODEL_RUNS=20000 pnpm --filter @cache/core exec vitest run test/model
 //   MODEL_SEED=42 MODEL_RUNS=2000 pnpm --filter @cache/core exec vitest run test/model
 import fc from 'fast-check';
@@ -15,12 +16,14 @@ import { properties } from './model/properties.js';
 
 // Chosen so that each defect class each property knows of is found in every one of several seeds.
 const RUNS = {
-  noStaleRead: 8_000,
+  noStaleRead: 12_000,
   singleFlight: 1_500,
   boundedWaiting: 1_500,
   hungLoader: 1_500,
   honestStaleness: 8_000,
 };
+// Generous, for a loaded CI machine: a run that passes takes its full RUNS.
+const TIMEOUT = 120_000;
 const SEED = process.env.MODEL_SEED === undefined ? undefined : Number(process.env.MODEL_SEED);
 
 const params = (name: keyof typeof RUNS): fc.Parameters<unknown> => ({
@@ -34,25 +37,49 @@ afterEach(() => {
 
 describe('consistency model (CONSISTENCY.md)', () => {
   // fails until the core write barrier lands (issue 13)
-  test.fails('C1/C2: no read returns a value older than a write or invalidation that completed before it started', async () => {
-    await fc.assert(properties.noStaleRead(), params('noStaleRead'));
-  });
+  // Still failing after c9b7eb7: a read that fetched a tagged entry before a clear() checks its
+  // tags after the clear removed the tag records, and serves the invalidated entry.
+  test.fails(
+    'C1/C2: no read returns a value older than a write or invalidation that completed before it started',
+    async () => {
+      await fc.assert(properties.noStaleRead(), params('noStaleRead'));
+    },
+    TIMEOUT,
+  );
 
-  test('C3: one loader call per key at a time, unless the running one was voided', async () => {
-    await fc.assert(properties.singleFlight(), params('singleFlight'));
-  });
+  test(
+    'C3: one loader call per key at a time, unless the running one was voided',
+    async () => {
+      await fc.assert(properties.singleFlight(), params('singleFlight'));
+    },
+    TIMEOUT,
+  );
 
-  test('C4: every call settles once the scheduler has run everything', async () => {
-    await fc.assert(properties.boundedWaiting(), params('boundedWaiting'));
-  });
+  test(
+    'C4: every call settles once the scheduler has run everything',
+    async () => {
+      await fc.assert(properties.boundedWaiting(), params('boundedWaiting'));
+    },
+    TIMEOUT,
+  );
+
+  test(
+    'C4: a loader that never settles does not wedge its key past the hard timeout',
+    async () => {
+      await fc.assert(properties.hungLoader(), params('hungLoader'));
+    },
+    TIMEOUT,
+  );
 
   // fails until the core write barrier lands (issue 13)
-  test.fails('C4: a loader that never settles does not wedge its key past the hard timeout', async () => {
-    await fc.assert(properties.hungLoader(), params('hungLoader'));
-  });
-
-  // fails until the core write barrier lands (issue 13)
-  test.fails('C5: a stale value is served only within grace, and reported as stale', async () => {
-    await fc.assert(properties.honestStaleness(), params('honestStaleness'));
-  });
+  // Still failing after c9b7eb7: a hard timeout or loader error that fires after the entry's
+  // grace ended serves it stale anyway, and a miss stays joinable until its store write is
+  // answered, so a caller arriving after the TTL gets the loaded value as fresh.
+  test.fails(
+    'C5: a stale value is served only within grace, and reported as stale',
+    async () => {
+      await fc.assert(properties.honestStaleness(), params('honestStaleness'));
+    },
+    TIMEOUT,
+  );
 });

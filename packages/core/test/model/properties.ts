@@ -129,7 +129,7 @@ export const properties = {
       fc.oneof(
         { weight: 1, arbitrary: programs },
         { weight: 1, arbitrary: timedPrograms },
-        { weight: 2, arbitrary: taggedPrograms },
+        { weight: 3, arbitrary: taggedPrograms },
       ),
     ),
   /** C3: one loader call per key at a time, unless the running one was voided. */
