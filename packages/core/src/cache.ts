@@ -152,10 +152,12 @@ export class Cache {
   /** Returns the fresh value of `key`, or `undefined` when it is missing, expired, of another version or the store failed. */
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     const fullKey = this.#key(key);
+    const cleared = this.#engine.tagRecords.cleared;
     const entry = await this.#engine.fresh(
       fullKey,
       await this.#gateway.get(fullKey),
       options?.version,
+      cleared,
       true,
     );
     return entry?.value as T | undefined;
@@ -187,9 +189,10 @@ export class Cache {
   /** Returns the fresh values of `keys`, in order, `undefined` for each miss. */
   async getMany<T = unknown>(keys: string[], options?: GetOptions): Promise<(T | undefined)[]> {
     const fullKeys = this.#keys(keys);
+    const cleared = this.#engine.tagRecords.cleared;
     const entries = await this.#gateway.getMany(fullKeys);
     const fresh = await Promise.all(
-      fullKeys.map((k, i) => this.#engine.fresh(k, entries[i], options?.version, true)),
+      fullKeys.map((k, i) => this.#engine.fresh(k, entries[i], options?.version, cleared, true)),
     );
     return fresh.map((entry) => entry?.value as T | undefined);
   }

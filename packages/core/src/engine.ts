@@ -67,10 +67,17 @@ export class Engine {
   /**
    * Whether an entry may be used at all: of the asked version, and not voided by a tag. A
    * failing tag lookup is reported and answers `false`: better a reload than an invalidated hit.
+   * `cleared` is {@link TagRecords.cleared} from before the entry was read: if tag records left
+   * the store since, a tagged entry cannot be checked and is not used (the clear removed it too).
    */
-  usable(entry: CacheEntry, version: number | string | undefined): boolean | Promise<boolean> {
+  usable(
+    entry: CacheEntry,
+    version: number | string | undefined,
+    cleared: number,
+  ): boolean | Promise<boolean> {
     if (version !== undefined && entry.version !== version) return false;
     if (entry.tags === undefined) return true;
+    if (this.tagRecords.cleared !== cleared) return false;
     try {
       const voided = this.tagRecords.voids(entry);
       if (typeof voided === 'boolean') return !voided;
@@ -83,17 +90,21 @@ export class Engine {
     }
   }
 
-  /** The fresh, usable entry among `found`, or `undefined`; counted as a hit or a miss when `count`. */
+  /**
+   * The fresh, usable entry among `found` (read when {@link TagRecords.cleared} was `cleared`),
+   * or `undefined`; counted as a hit or a miss when `count`.
+   */
   async fresh(
     fullKey: string,
     found: CacheEntry | undefined,
     version: number | string | undefined,
+    cleared: number,
     count: boolean,
   ): Promise<CacheEntry | undefined> {
     const entry =
       found !== undefined &&
       freshness(found, this.clock.now()) === 'fresh' &&
-      (await this.usable(found, version))
+      (await this.usable(found, version, cleared))
         ? found
         : undefined;
     if (count) {

@@ -12,6 +12,8 @@ export class Flight<R = unknown> {
   calling = false;
   /** What every caller of the flight receives; set when it starts loading. */
   promise: Promise<R> | undefined;
+  /** Until when (ms) its loaded value is fresh, once known: no caller joins it afterwards. */
+  freshUntil = Number.POSITIVE_INFINITY;
 
   constructor(
     /** The full key (with the namespace prefix). */
@@ -47,9 +49,13 @@ export class Flights {
     return this.#loading;
   }
 
-  /** The running flight callers of `id` share, if any. */
-  join(id: string): Flight | undefined {
-    return this.#joinable.get(id);
+  /**
+   * The running flight callers of `id` share at `now`, if any: not one whose loaded value (still
+   * being stored) has expired meanwhile.
+   */
+  join(id: string, now: number): Flight | undefined {
+    const flight = this.#joinable.get(id);
+    return flight !== undefined && flight.freshUntil > now ? flight : undefined;
   }
 
   /** Opens a flight before its store read. */

@@ -36,14 +36,14 @@ export function getOrLoad<T>(
 ): Promise<T> {
   const version = options?.version;
   const id = version === undefined ? fullKey : `${fullKey}\u0000${String(version)}`;
-  const running = engine.flights.join(id) as LoadFlight<T> | undefined;
+  const running = engine.flights.join(id, engine.clock.now()) as LoadFlight<T> | undefined;
   if (running !== undefined) {
     if (found instanceof Promise) found.catch(() => {});
     engine.telemetry.miss(fullKey);
     return join(engine, view, running);
   }
   const flight = engine.flights.open<Outcome<T>>(fullKey, id) as LoadFlight<T>;
-  return resolve(engine, view, flight, found, loader, options);
+  return resolve(engine, view, flight, found, engine.tagRecords.cleared, loader, options);
 }
 
 async function resolve<T>(
@@ -51,6 +51,7 @@ async function resolve<T>(
   view: View,
   flight: LoadFlight<T>,
   found: MaybePromise<CacheEntry | undefined>,
+  cleared: number,
   loader: Loader<T>,
   options: GetOrSetOptions | undefined,
 ): Promise<T> {
@@ -67,7 +68,7 @@ async function resolve<T>(
   }
   const now = engine.clock.now();
   let state = entry === undefined ? 'gone' : freshness(entry, now);
-  if (state !== 'gone' && !(await engine.usable(entry!, plan.version))) state = 'gone';
+  if (state !== 'gone' && !(await engine.usable(entry!, plan.version, cleared))) state = 'gone';
   if (state === 'fresh') {
     flights.land(flight);
     telemetry.hit(key);
@@ -75,7 +76,7 @@ async function resolve<T>(
   }
   telemetry.miss(key);
   // Another caller may have started loading while this one read.
-  const running = flights.join(flight.id) as LoadFlight<T> | undefined;
+  const running = flights.join(flight.id, now) as LoadFlight<T> | undefined;
   if (running !== undefined) {
     flights.land(flight);
     return join(engine, view, running);
@@ -141,13 +142,15 @@ function join<T>(engine: Engine, view: View, flight: LoadFlight<T>): Promise<T> 
   return flight.promise!.then((outcome) => deliver(engine, flight, outcome));
 }
 
-// Each caller's share of an outcome: a stale value is counted and reported per caller. One who
-// joins a flight that answered at its soft timeout once grace is over waits for the loader.
+// Each caller's share of an outcome: a stale value is counted and reported per caller, and only
+// while within grace, checked now: past it, a caller waits for the loader after a soft timeout,
+// or gets the error the stale value stood in for.
 function deliver<T>(engine: Engine, flight: LoadFlight<T>, outcome: Outcome<T>): T | Promise<T> {
   if (outcome.stale === undefined) return outcome.value;
   const stale = flight.stale!;
-  if (outcome.stale === 'soft-timeout' && freshness(stale, engine.clock.now()) !== 'stale') {
-    return flight.loading!;
+  if (freshness(stale, engine.clock.now()) !== 'stale') {
+    if (outcome.stale === 'soft-timeout') return flight.loading!;
+    throw outcome.error;
   }
   served(engine, flight.key, stale, outcome.stale);
   return outcome.value;
@@ -186,7 +189,8 @@ async function load<T>(
     // Another process may have loaded the key while this one waited for the lock.
     let loaded: CacheEntry | undefined;
     try {
-      loaded = await engine.fresh(key, await gateway.get(key), plan.version, false);
+      const cleared = engine.tagRecords.cleared;
+      loaded = await engine.fresh(key, await gateway.get(key), plan.version, cleared, false);
     } catch (error) {
       release(engine, handle, key);
       flights.land(flight);
@@ -215,6 +219,7 @@ async function load<T>(
     throw new LoaderError(context.key, error);
   }
   const entry = context.skipped ? undefined : entryOf(engine, view, value, plan, context);
+  if (entry !== undefined) flight.freshUntil = entry.expiresAt;
   const write =
     entry === undefined
       ? undefined

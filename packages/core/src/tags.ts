@@ -69,6 +69,12 @@ export class TagRecords {
   readonly #known: Map<string, number> | undefined;
   // Bumped by every change, so a read that was under way meanwhile is not kept.
   #generation = 0;
+  /**
+   * Bumped whenever records may have left the store (a clear of everything, here or relayed):
+   * an entry read before that can no longer be checked, since a missing record reads as "never
+   * invalidated". Compare it before and after a read with {@link TagRecords.voids}.
+   */
+  cleared = 0;
 
   private constructor(store: CacheStore, read: TagRecordReader) {
     this.#read = read;
@@ -103,6 +109,7 @@ export class TagRecords {
   /** Drops what an invalidation from another process may have changed. */
   forget(message: InvalidationMessage): void {
     this.#generation++;
+    if (message.type === 'clear' && message.prefix === undefined) this.cleared++;
     if (this.#known === undefined) return;
     if (message.type !== 'delete') {
       this.#known.clear();
@@ -116,6 +123,7 @@ export class TagRecords {
   /** Drops everything known (the records were removed from the store). */
   clear(): void {
     this.#generation++;
+    this.cleared++;
     this.#known?.clear();
   }
 

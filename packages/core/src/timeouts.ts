@@ -6,6 +6,8 @@ export interface Outcome<T> {
   readonly value: T;
   /** Set when `value` is a stale value served under grace. */
   readonly stale: StaleReason | undefined;
+  /** With a stale value: the error its callers get instead once grace is over (soft timeout: none). */
+  readonly error?: unknown;
 }
 
 /** What {@link answer} calls back into. */
@@ -55,7 +57,7 @@ export function answer<T>(
         if (answered) return;
         if (withinGrace()) {
           hooks.loaderFailed(error);
-          settle(() => resolve({ value: stale!.value, stale: 'loader-error' }));
+          settle(() => resolve({ value: stale!.value, stale: 'loader-error', error }));
         } else settle(() => reject(error));
       },
     );
@@ -70,8 +72,9 @@ export function answer<T>(
       hardTimer = setTimeout(() => {
         const error = hooks.timedOut();
         if (answered) return;
-        if (withinGrace()) settle(() => resolve({ value: stale!.value, stale: 'hard-timeout' }));
-        else settle(() => reject(error));
+        if (withinGrace()) {
+          settle(() => resolve({ value: stale!.value, stale: 'hard-timeout', error }));
+        } else settle(() => reject(error));
       }, hard);
     }
   });

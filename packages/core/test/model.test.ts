@@ -36,10 +36,9 @@ afterEach(() => {
 });
 
 describe('consistency model (CONSISTENCY.md)', () => {
-  // fails until the core write barrier lands (issue 13)
   // Still failing after c9b7eb7: a read that fetched a tagged entry before a clear() checks its
   // tags after the clear removed the tag records, and serves the invalidated entry.
-  test.fails(
+  test(
     'C1/C2: no read returns a value older than a write or invalidation that completed before it started',
     async () => {
       await fc.assert(properties.noStaleRead(), params('noStaleRead'));
@@ -71,11 +70,10 @@ describe('consistency model (CONSISTENCY.md)', () => {
     TIMEOUT,
   );
 
-  // fails until the core write barrier lands (issue 13)
   // Still failing after c9b7eb7: a hard timeout or loader error that fires after the entry's
   // grace ended serves it stale anyway, and a miss stays joinable until its store write is
   // answered, so a caller arriving after the TTL gets the loaded value as fresh.
-  test.fails(
+  test(
     'C5: a stale value is served only within grace, and reported as stale',
     async () => {
       await fc.assert(properties.honestStaleness(), params('honestStaleness'));

@@ -145,6 +145,57 @@ describe('a loader that never settles', () => {
   });
 });
 
+describe('found by the model-based tests (test/model.test.ts)', () => {
+  test('a tagged entry read before a clear removed the tag records is not served', async () => {
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store });
+    await cache.set('p:1', 'v1', { tags: ['blue'] });
+    await cache.invalidateTags(['blue']);
+    const resume = store.pause('get');
+    const read = cache.getOrSet('p:1', async () => 'reloaded');
+    resume();
+    // Meanwhile another process clears everything: the tag record is gone, its message arrives.
+    store.data.delete('__cache:tag:blue');
+    store.receive({ type: 'clear' });
+    expect(await read).toBe('reloaded');
+  });
+
+  test('a caller who comes after the loaded value expired does not get it while it is being stored', async () => {
+    vi.useFakeTimers();
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store, ttl: 1_000 });
+    const resume = store.pause('set');
+    expect(await cache.getOrSet('k', async () => 'v1')).toBe('v1');
+    vi.advanceTimersByTime(1_001);
+    const loader = vi.fn(async () => 'v2');
+    expect(await cache.getOrSet('k', loader)).toBe('v2');
+    expect(loader).toHaveBeenCalledTimes(1);
+    resume();
+    await cache.flush();
+  });
+
+  test('a stale value whose grace ends before its callers get it is not served', async () => {
+    vi.useFakeTimers();
+    const cache = createCache({
+      store: new TestStore(),
+      ttl: 1_000,
+      grace: 2_000,
+      timeouts: { hard: 1_500 },
+    });
+    await cache.set('k', 'v1');
+    vi.advanceTimersByTime(1_100);
+    const started = deferred<void>();
+    const answer = cache.getOrSet('k', () => {
+      started.resolve();
+      return new Promise<string>(() => {});
+    });
+    await started.promise;
+    // The hard timeout fires within grace (at 2.6 s), its callers run past it (3.6 s).
+    vi.advanceTimersByTime(2_500);
+    await expect(answer).rejects.toBeInstanceOf(LoaderTimeoutError);
+  });
+});
+
 describe('core decides freshness itself', () => {
   test('an entry without grace that the store returns a little late is a miss, not a stale value', async () => {
     const late: CacheEntry = { value: 'expired', expiresAt: Date.now() - 10 };
