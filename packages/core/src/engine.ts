@@ -101,10 +101,11 @@ export class Engine {
     cleared: number,
     count: boolean,
   ): Promise<CacheEntry | undefined> {
+    // The clock is read after the tag check, which may have waited for the store.
     const entry =
       found !== undefined &&
-      freshness(found, this.clock.now()) === 'fresh' &&
-      (await this.usable(found, version, cleared))
+      (await this.usable(found, version, cleared)) &&
+      freshness(found, this.clock.now()) === 'fresh'
         ? found
         : undefined;
     if (count) {

@@ -66,9 +66,12 @@ async function resolve<T>(
     flights.land(flight);
     throw error;
   }
+  if (entry !== undefined && !(await engine.usable(entry, plan.version, cleared))) {
+    entry = undefined;
+  }
+  // Read the clock after the tag check, which may have waited for the store.
   const now = engine.clock.now();
-  let state = entry === undefined ? 'gone' : freshness(entry, now);
-  if (state !== 'gone' && !(await engine.usable(entry!, plan.version, cleared))) state = 'gone';
+  const state = entry === undefined ? 'gone' : freshness(entry, now);
   if (state === 'fresh') {
     flights.land(flight);
     telemetry.hit(key);
