@@ -122,7 +122,7 @@ export class Cache {
     try {
       found = this.#store.get(fullKey);
     } catch (error) {
-      found = this.#gateway.getFailed(fullKey, error);
+      found = this.#gateway.answered(fullKey, Promise.reject(error));
     }
     // The L1 fast path: a synchronous store answered with a fresh entry. Keys starting with `_`
     // take the slow path, which checks them against the reserved prefix.
@@ -135,7 +135,9 @@ export class Cache {
       ((found as CacheEntry).tags === undefined || this.#tagsHold(found as CacheEntry))
     ) {
       this.#counters.hits++;
-      if (this.#listening.hit) this.#telemetry.hit(fullKey);
+      if (this.#listening.hit) {
+        this.#telemetry.emit('hit', { key: fullKey, store: this.#store.name });
+      }
       return Promise.resolve((found as CacheEntry<T>).value);
     }
     // Anything else goes through the gateway: the deadline, the contract check, failures.

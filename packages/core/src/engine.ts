@@ -54,7 +54,10 @@ export class Engine {
         return;
       }
       case 'pattern': {
-        if (message.pattern === undefined) return;
+        if (message.pattern === undefined) {
+          flights.voidAll();
+          return;
+        }
         const pattern = globToRegExp(message.pattern);
         flights.voidWhere((key) => pattern.test(key));
         return;

@@ -18,8 +18,8 @@ export interface View {
 }
 
 // A flight of getOrSet: its callers receive an Outcome; the stale entry it may serve, and the
-// loader's own promise for callers who come once grace is over.
-type LoadFlight<T> = Flight<Outcome<T>> & { stale?: CacheEntry<T>; loading?: Promise<T> };
+// loader's result bounded by the hard timeout, for callers who come once grace is over.
+type LoadFlight<T> = Flight<Outcome<T>> & { stale?: CacheEntry<T>; final?: Promise<T> };
 
 /**
  * The slow path of `getOrSet`, once the fast path found no fresh entry synchronously: joins the
@@ -113,10 +113,9 @@ function fly<T>(
   // Joinable before the loader runs, so a getOrSet of the key from inside it is seen as a cycle.
   flights.fly(flight, outcome);
   const loading = load(engine, view, flight, loader, context, plan);
-  flight.loading = loading;
   const done = () => flights.loaded();
   loading.then(done, done);
-  answer(loading, stale, plan, {
+  const answers = answer(loading, stale, plan, {
     now: () => engine.clock.now(),
     loaderFailed: (error) => {
       telemetry.error(error, 'loader', flight.key, false);
@@ -126,14 +125,16 @@ function fly<T>(
         flights.backOff(flight, Math.min(now + plan.graceBackoff, stale.staleUntil), now);
       }
     },
-    timedOut: () => {
+    timedOut: (answering) => {
       const error = new LoaderTimeoutError(context.key, plan.hard!);
       context.abort(error);
-      telemetry.counters.loadErrors++;
+      if (answering) telemetry.counters.loadErrors++;
       flights.detach(flight);
       return error;
     },
-  }).then(settle.resolve, settle.reject);
+  });
+  flight.final = answers.final;
+  answers.first.then(settle.resolve, settle.reject);
   return outcome.then((first) => deliver(engine, flight, first));
 }
 
@@ -152,7 +153,7 @@ function deliver<T>(engine: Engine, flight: LoadFlight<T>, outcome: Outcome<T>):
   if (outcome.stale === undefined) return outcome.value;
   const stale = flight.stale!;
   if (freshness(stale, engine.clock.now()) !== 'stale') {
-    if (outcome.stale === 'soft-timeout') return flight.loading!;
+    if (outcome.stale === 'soft-timeout') return flight.final!;
     throw outcome.error;
   }
   served(engine, flight.key, stale, outcome.stale);

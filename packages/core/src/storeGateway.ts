@@ -135,7 +135,9 @@ export class StoreGateway {
 
   /**
    * Runs a store write, `run`, at once (in the caller's tick). Resolves its result, or
-   * {@link FAILED} when the store failed: the failure is reported as a dropped write. A `SerializationError` rejects when `strict`, else it is
+   * {@link FAILED} when the store failed: the failure is reported as a dropped write (one that
+   * timed out may still land later). Without `deadline` (bulk work such as a clear or a pattern
+   * delete, which walks the keyspace) it waits as long as the store takes. A `SerializationError` rejects when `strict`, else it is
    * reported (operation `'serialize'`).
    */
   async write<T>(
@@ -143,12 +145,11 @@ export class StoreGateway {
     key: string | undefined,
     run: (store: CacheStore) => MaybePromise<T>,
     strict = false,
+    deadline = true,
   ): Promise<T | typeof FAILED> {
     try {
       const done = run(this.store);
-      const result = done instanceof Promise ? await this.#within(done) : done;
-      if (this.#failures !== 0) this.#failures = 0;
-      return result;
+      return done instanceof Promise ? await (deadline ? this.#within(done) : done) : done;
     } catch (error) {
       const serialization = error instanceof SerializationError;
       if (serialization && strict) throw error;
@@ -159,7 +160,6 @@ export class StoreGateway {
   }
 
   #checked(key: string, found: unknown): CacheEntry | undefined {
-    if (this.#failures !== 0) this.#failures = 0;
     if (isEntryOrMiss(found)) return found;
     throw this.#contract(
       `get("${key}") returned ${describe(found)} instead of a CacheEntry or undefined`,
@@ -211,7 +211,13 @@ export class StoreGateway {
       this.#openUntil = now + this.#policy.breakerCooldown;
     }
     const timeout = this.#policy.storeTimeout;
-    if (timeout === undefined) return answer;
+    if (timeout === undefined) {
+      if (this.#failures === 0) return answer;
+      return answer.then((value) => {
+        this.#failures = 0;
+        return value;
+      });
+    }
     return new Promise<T>((resolve, reject) => {
       const waiting: Waiting = {
         deadline: coarseNow() + timeout,
@@ -225,7 +231,9 @@ export class StoreGateway {
       if (this.#timer === undefined) this.#arm(timeout);
       answer.then(
         (value) => {
-          this.#unlink(waiting);
+          // An answer in time closes the circuit (a synchronous one, such as an L1 hit, says
+          // nothing of the store behind it).
+          if (this.#unlink(waiting) && this.#failures !== 0) this.#failures = 0;
           resolve(value);
         },
         (error: unknown) => {
@@ -236,15 +244,17 @@ export class StoreGateway {
     });
   }
 
-  #unlink(waiting: Waiting): void {
+  // Takes a call off the list; false when it was off already (it expired).
+  #unlink(waiting: Waiting): boolean {
     const { previous, next } = waiting;
     if (previous === undefined) {
-      if (this.#first !== waiting) return; // already expired
+      if (this.#first !== waiting) return false;
       this.#first = next;
     } else previous.next = next;
     if (next === undefined) this.#last = previous;
     else next.previous = previous;
     waiting.previous = waiting.next = undefined;
+    return true;
   }
 
   #arm(delay: number): void {

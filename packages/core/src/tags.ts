@@ -89,12 +89,20 @@ export class TagRecords {
   voids(entry: CacheEntry): boolean | Promise<boolean> {
     const createdAt = entry.createdAt ?? 0;
     let pending: Promise<number>[] | undefined;
-    for (const tag of entry.tags!) {
-      const at = this.#at(tag);
-      if (typeof at !== 'number') {
-        pending ??= [];
-        pending.push(at);
-      } else if (at > 0 && at >= createdAt) return true;
+    try {
+      for (const tag of entry.tags!) {
+        const at = this.#at(tag);
+        if (typeof at !== 'number') {
+          pending ??= [];
+          pending.push(at);
+        } else if (at > 0 && at >= createdAt) {
+          ignore(pending);
+          return true;
+        }
+      }
+    } catch (error) {
+      ignore(pending);
+      throw error;
     }
     if (pending === undefined) return false;
     return Promise.all(pending).then((ats) => ats.some((at) => at > 0 && at >= createdAt));
@@ -141,4 +149,9 @@ export class TagRecords {
     if (this.#known !== undefined && generation === this.#generation) this.#known.set(tag, at);
     return at;
   }
+}
+
+// Reads answered by nobody (the entry was decided without them) must not reject unhandled.
+function ignore(pending: Promise<number>[] | undefined): void {
+  if (pending !== undefined) for (const read of pending) read.catch(() => {});
 }

@@ -16,8 +16,22 @@ export interface AnswerHooks {
   now(): number;
   /** The loader failed and the stale value answers instead. */
   loaderFailed(error: unknown): void;
-  /** The hard timeout elapsed before the loader settled; returns the error to reject with. */
-  timedOut(): Error;
+  /**
+   * The hard timeout elapsed before the loader settled; `answering` when no answer was given yet
+   * (the timeout answers). Returns the error to reject with.
+   */
+  timedOut(answering: boolean): Error;
+}
+
+/** What {@link answer} gives: the first answer, and the loader's bounded by the hard timeout. */
+export interface Answers<T> {
+  /** What the callers of the flight receive now. */
+  readonly first: Promise<Outcome<T>>;
+  /**
+   * The loader's result, or the hard timeout's error if it comes first: what a caller waits
+   * for once a stale value can no longer stand in.
+   */
+  readonly final: Promise<T>;
 }
 
 /**
@@ -31,11 +45,17 @@ export function answer<T>(
   stale: CacheEntry<T> | undefined,
   timeouts: { readonly soft: number | undefined; readonly hard: number | undefined },
   hooks: AnswerHooks,
-): Promise<Outcome<T>> {
+): Answers<T> {
   const { soft, hard } = timeouts;
   const fresh = (value: T): Outcome<T> => ({ value, stale: undefined });
-  if (stale === undefined && hard === undefined) return loading.then(fresh);
-  return new Promise<Outcome<T>>((resolve, reject) => {
+  if (stale === undefined && hard === undefined)
+    return { first: loading.then(fresh), final: loading };
+  let settleFinal!: { resolve: (value: T) => void; reject: (error: unknown) => void };
+  const final = new Promise<T>((resolve, reject) => {
+    settleFinal = { resolve, reject };
+  });
+  final.catch(() => {});
+  const first = new Promise<Outcome<T>>((resolve, reject) => {
     let answered = false;
     let softTimer: NodeJS.Timeout | undefined;
     let hardTimer: NodeJS.Timeout | undefined;
@@ -50,10 +70,12 @@ export function answer<T>(
     loading.then(
       (value) => {
         clearTimeout(hardTimer);
+        settleFinal.resolve(value);
         settle(() => resolve(fresh(value)));
       },
       (error: unknown) => {
         clearTimeout(hardTimer);
+        settleFinal.reject(error);
         if (answered) return;
         if (withinGrace()) {
           hooks.loaderFailed(error);
@@ -70,7 +92,8 @@ export function answer<T>(
       // Armed until the loader settles, even once a stale value answered: a loader that never
       // settles must not hold its key.
       hardTimer = setTimeout(() => {
-        const error = hooks.timedOut();
+        const error = hooks.timedOut(!answered);
+        settleFinal.reject(error);
         if (answered) return;
         if (withinGrace()) {
           settle(() => resolve({ value: stale!.value, stale: 'hard-timeout', error }));
@@ -78,4 +101,5 @@ export function answer<T>(
       }, hard);
     }
   });
+  return { first, final };
 }

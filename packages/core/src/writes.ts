@@ -62,8 +62,13 @@ export async function clearPrefix(engine: Engine, prefix: string): Promise<boole
     flights.voidAll();
     tagRecords.clear();
   } else flights.voidWhere((key) => key.startsWith(prefix));
-  const done = await gateway.write('clear', all ? undefined : prefix, (store) =>
-    store.clear(all ? undefined : prefix),
+  // No deadline: a clear walks the keyspace and takes as long as it takes.
+  const done = await gateway.write(
+    'clear',
+    all ? undefined : prefix,
+    (store) => store.clear(all ? undefined : prefix),
+    false,
+    false,
   );
   if (done === FAILED) return false;
   if (telemetry.listening.clear) {
@@ -80,7 +85,14 @@ export async function removePattern(
 ): Promise<number> {
   const { flights, gateway, telemetry } = engine;
   flights.voidWhere(matches);
-  const count = await gateway.write('delete', pattern, (store) => store.deletePattern!(pattern));
+  // No deadline: a pattern walks the keyspace and takes as long as it takes.
+  const count = await gateway.write(
+    'delete',
+    pattern,
+    (store) => store.deletePattern!(pattern),
+    false,
+    false,
+  );
   if (count === FAILED) return 0;
   telemetry.counters.deletes += count;
   if (telemetry.listening.invalidate) {
@@ -90,8 +102,8 @@ export async function removePattern(
 }
 
 /**
- * Invalidates tags: records when, in process at once (better a reload than a stale hit, even if
- * the store write fails) and in the store for other processes. Any load in flight may carry one
+ * Invalidates tags: records when, in process at once where the store relays invalidations (so
+ * records are kept in process), and in the store for this and other processes. Any load in flight may carry one
  * of the tags (a loader can set its tags), so every load in flight is voided.
  */
 export async function invalidateTags(engine: Engine, tags: string[]): Promise<boolean> {

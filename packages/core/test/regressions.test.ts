@@ -217,6 +217,74 @@ describe('found by the model-based tests (test/model.test.ts)', () => {
   });
 });
 
+describe('found by review', () => {
+  test('a caller who comes after a soft-timeout answer once grace is over waits at most until the hard timeout', async () => {
+    vi.useFakeTimers();
+    const cache = createCache({
+      store: new TestStore(),
+      grace: 150,
+      timeouts: { soft: 50, hard: 1_000 },
+    });
+    await cache.set('k', 'old', { ttl: 100 });
+    await vi.advanceTimersByTimeAsync(150);
+    const first = cache.getOrSet('k', () => new Promise<string>(() => {}));
+    await vi.advanceTimersByTimeAsync(60);
+    expect(await first).toBe('old');
+    await vi.advanceTimersByTimeAsync(100);
+    const later = cache.getOrSet('k', async () => 'new').catch((e) => e);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(await later).toBeInstanceOf(LoaderTimeoutError);
+  });
+
+  test('a failing tag read no answer needs does not reject unhandled', async () => {
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store });
+    await cache.set('k', 'v', { tags: ['a', 'b'] });
+    await cache.invalidateTags(['b']);
+    store.receive({ type: 'delete', keys: ['__cache:tag:a'] });
+    const read = store.get.bind(store);
+    store.get = (key: string) =>
+      key === '__cache:tag:a' ? Promise.reject(new Error('tag read failed')) : read(key);
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      expect(await cache.get('k')).toBeUndefined();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
+
+  test('a hit is counted once when someone listens to hit events', async () => {
+    const cache = createCache({ store: new TestStore() });
+    cache.on('hit', () => {});
+    await cache.set('k', 1);
+    await cache.getOrSet('k', () => 2);
+    expect(cache.stats().hits).toBe(1);
+  });
+
+  test('an answer the store gives at once does not close a circuit opened by timeouts', async () => {
+    vi.useFakeTimers();
+    const l1 = new Map<string, CacheEntry>();
+    const store: CacheStore = {
+      name: 'l1 over a hung l2',
+      get: (key) => l1.get(key) ?? new Promise<never>(() => {}),
+      set: () => new Promise<never>(() => {}),
+      delete: () => new Promise<never>(() => {}),
+      clear: () => new Promise<never>(() => {}),
+    };
+    const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
+    l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
+    const misses = [cache.get('a'), cache.get('b')];
+    await vi.advanceTimersByTimeAsync(101);
+    await Promise.all(misses);
+    expect(await cache.get('hot')).toBe('from L1');
+    // Still open: a miss does not wait for the hung store.
+    expect(await cache.getOrSet('cold', async () => 'at once')).toBe('at once');
+  });
+});
+
 describe('core decides freshness itself', () => {
   test('an entry without grace that the store returns a little late is a miss, not a stale value', async () => {
     const late: CacheEntry = { value: 'expired', expiresAt: Date.now() - 10 };
