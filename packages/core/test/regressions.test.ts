@@ -13,7 +13,7 @@ import {
   LoaderTimeoutError,
   type LockHandle,
 } from '../src/index.js';
-import { deferred, TestStore } from './testStore.js';
+import { deferred, l1OverHungL2, TestStore } from './testStore.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -266,14 +266,7 @@ describe('found by review', () => {
 
   test('an answer the store gives at once does not close a circuit opened by timeouts', async () => {
     vi.useFakeTimers();
-    const l1 = new Map<string, CacheEntry>();
-    const store: CacheStore = {
-      name: 'l1 over a hung l2',
-      get: (key) => l1.get(key) ?? new Promise<never>(() => {}),
-      set: () => new Promise<never>(() => {}),
-      delete: () => new Promise<never>(() => {}),
-      clear: () => new Promise<never>(() => {}),
-    };
+    const { store, l1 } = l1OverHungL2();
     const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
     l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
     const misses = [cache.get('a'), cache.get('b')];

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type CacheEntry, type CacheEvents, type CacheStore, createCache } from '../src/index.js';
-import { deferred, TestStore } from './testStore.js';
+import { deferred, l1OverHungL2, TestStore } from './testStore.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -88,17 +88,7 @@ describe('no store call can hang the cache', () => {
 
   test('while the circuit is open, what the store answers at once (an L1 hit) is still served', async () => {
     vi.useFakeTimers();
-    const l1 = new Map<string, CacheEntry>();
-    const store: CacheStore = {
-      name: 'l1 over a hung l2',
-      get: (key) => l1.get(key) ?? new Promise<never>(() => {}),
-      set: (key, entry) => {
-        l1.set(key, entry);
-        return new Promise<never>(() => {});
-      },
-      delete: () => new Promise<never>(() => {}),
-      clear: () => new Promise<never>(() => {}),
-    };
+    const { store, l1 } = l1OverHungL2();
     const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
     l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
     const misses = [cache.get('a'), cache.get('b')];

@@ -124,6 +124,26 @@ export class TestStore implements CacheStore {
   }
 }
 
+/**
+ * A store answering from an in-process map at once (an L1) and never for anything else (a hung
+ * L2 behind it): misses and writes wait forever.
+ */
+export function l1OverHungL2(): { store: CacheStore; l1: Map<string, CacheEntry> } {
+  const l1 = new Map<string, CacheEntry>();
+  const never = () => new Promise<never>(() => {});
+  const store: CacheStore = {
+    name: 'l1 over a hung l2',
+    get: (key) => l1.get(key) ?? never(),
+    set: (key, entry) => {
+      l1.set(key, entry);
+      return never();
+    },
+    delete: never,
+    clear: never,
+  };
+  return { store, l1 };
+}
+
 /** Resolves after `ms` real milliseconds. */
 export const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
