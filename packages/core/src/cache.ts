@@ -401,7 +401,7 @@ export class Cache {
     const own = plan.tags;
     const { scopeTags } = this.#view;
     const tags = scopeTags.length === 0 ? own : [...scopeTags, ...(own ?? [])];
-    return buildEntry(value, plan.ttl, plan, tags, this.#clock.now(), stamp());
+    return buildEntry(value, plan.ttl, plan, tags, this.#engine.writeTime(), stamp());
   }
 
   #key(key: string): string {

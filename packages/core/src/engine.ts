@@ -21,6 +21,11 @@ export class Engine {
   readonly tagRecords: TagRecords;
   readonly policy: CachePolicy;
   readonly clock: Clock;
+  /**
+   * The time new entries count from: `Date.now()` itself behind the default clock, whose reading
+   * may be a little old (an entry would then expire early), else the injected clock.
+   */
+  readonly writeTime: () => number;
   readonly #background = new Set<Promise<unknown>>();
   readonly #waitUntil: ((promise: Promise<unknown>) => void) | undefined;
   readonly #unsubscribe: (() => void) | undefined;
@@ -28,6 +33,8 @@ export class Engine {
   constructor(options: CacheOptions, store: CacheStore) {
     this.policy = resolvePolicy(options);
     this.clock = options.clock ?? systemClock;
+    const { clock } = this;
+    this.writeTime = clock === systemClock ? () => Date.now() : () => clock.now();
     this.#waitUntil = options.waitUntil;
     this.telemetry = new Telemetry(store.name);
     this.gateway = new StoreGateway(store, this.policy, this.telemetry);

@@ -260,7 +260,7 @@ function entryOf<T>(
     value === null ? (plan.negativeTtl ?? ttl) : ttl,
     plan,
     tags,
-    engine.clock.now(),
+    engine.writeTime(),
     context.startedAt,
   );
 }

@@ -325,6 +325,20 @@ describe('one clock', () => {
     expect(await answer).toBe('reloaded');
   });
 
+  test('an entry written right after a long synchronous stretch counts its TTL from the real time', async () => {
+    const store = new TestStore();
+    const cache = createCache({ store, ttl: 1_000 });
+    await cache.set('warm', 1);
+    expect(await cache.getOrSet('warm', async () => 2)).toBe(1); // the hit reads the clock
+    const until = Date.now() + 50;
+    while (Date.now() < until) {
+      // A synchronous stretch: the clock's reading is not renewed meanwhile.
+    }
+    const before = Date.now();
+    await cache.set('k', 'v');
+    expect((store.data.get('k') as CacheEntry).expiresAt).toBeGreaterThanOrEqual(before + 1_000);
+  });
+
   test('fake timers installed before core was loaded drive its clock', async () => {
     vi.useFakeTimers();
     vi.resetModules();
