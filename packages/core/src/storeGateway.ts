@@ -83,7 +83,7 @@ export class StoreGateway {
     try {
       found = this.store.get(key);
     } catch (error) {
-      return this.getFailed(key, error);
+      return this.#getFailed(key, error);
     }
     return this.answered(key, found);
   }
@@ -96,7 +96,7 @@ export class StoreGateway {
     if (found instanceof Promise) {
       return this.#within(found).then(
         (entry) => this.#checked(key, entry),
-        (error: unknown) => this.getFailed(key, error),
+        (error: unknown) => this.#getFailed(key, error),
       );
     }
     try {
@@ -106,8 +106,8 @@ export class StoreGateway {
     }
   }
 
-  /** A read of `key` failed with `error`: reported, and answered as a miss (a contract violation rejects). */
-  getFailed(key: string, error: unknown): undefined {
+  // A read of `key` failed with `error`: reported, and answered as a miss (a contract violation rejects).
+  #getFailed(key: string, error: unknown): undefined {
     this.#failed(error);
     return this.#missed(error, 'get', key);
   }

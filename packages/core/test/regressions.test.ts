@@ -13,7 +13,7 @@ import {
   LoaderTimeoutError,
   type LockHandle,
 } from '../src/index.js';
-import { deferred, l1OverHungL2, TestStore } from './testStore.js';
+import { deferred, openCircuitOverHungL2, TestStore } from './testStore.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -266,12 +266,7 @@ describe('found by review', () => {
 
   test('an answer the store gives at once does not close a circuit opened by timeouts', async () => {
     vi.useFakeTimers();
-    const { store, l1 } = l1OverHungL2();
-    const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
-    l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
-    const misses = [cache.get('a'), cache.get('b')];
-    await vi.advanceTimersByTimeAsync(101);
-    await Promise.all(misses);
+    const cache = await openCircuitOverHungL2((ms) => vi.advanceTimersByTimeAsync(ms));
     expect(await cache.get('hot')).toBe('from L1');
     // Still open: a miss does not wait for the hung store.
     expect(await cache.getOrSet('cold', async () => 'at once')).toBe('at once');

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type CacheEntry, type CacheEvents, type CacheStore, createCache } from '../src/index.js';
-import { deferred, l1OverHungL2, TestStore } from './testStore.js';
+import { deferred, openCircuitOverHungL2, TestStore } from './testStore.js';
 
 afterEach(() => {
   vi.useRealTimers();
@@ -88,12 +88,7 @@ describe('no store call can hang the cache', () => {
 
   test('while the circuit is open, what the store answers at once (an L1 hit) is still served', async () => {
     vi.useFakeTimers();
-    const { store, l1 } = l1OverHungL2();
-    const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
-    l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
-    const misses = [cache.get('a'), cache.get('b')];
-    await vi.advanceTimersByTimeAsync(101);
-    await Promise.all(misses);
+    const cache = await openCircuitOverHungL2((ms) => vi.advanceTimersByTimeAsync(ms));
     expect(await cache.getOrSet('hot', async () => 'from db')).toBe('from L1');
     expect(await cache.getOrSet('cold', async () => 'from db')).toBe('from db');
   });

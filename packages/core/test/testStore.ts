@@ -1,6 +1,7 @@
 import {
   type CacheEntry,
   type CacheStore,
+  createCache,
   defaultSerializer,
   globToRegExp,
   type InvalidationMessage,
@@ -142,6 +143,20 @@ export function l1OverHungL2(): { store: CacheStore; l1: Map<string, CacheEntry>
     clear: never,
   };
   return { store, l1 };
+}
+
+/**
+ * A cache over {@link l1OverHungL2} holding a fresh `'hot'` entry in its L1, whose circuit two
+ * misses timing out have opened. `advance` moves fake timers (`vi.advanceTimersByTimeAsync`).
+ */
+export async function openCircuitOverHungL2(advance: (ms: number) => Promise<unknown>) {
+  const { store, l1 } = l1OverHungL2();
+  const cache = createCache({ store, storeTimeout: 100, circuitBreaker: { failures: 2 } });
+  l1.set('hot', { value: 'from L1', expiresAt: Date.now() + 60_000 });
+  const misses = [cache.get('a'), cache.get('b')];
+  await advance(101);
+  await Promise.all(misses);
+  return cache;
 }
 
 /** Resolves after `ms` real milliseconds. */
