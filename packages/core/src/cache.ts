@@ -1,13 +1,12 @@
 import type { Clock } from './clock.js';
 import { Engine } from './engine.js';
-import { buildEntry } from './entry.js';
 import { CacheInconsistencyError, InvalidArgumentError, StoreError } from './errors.js';
 import type { EventSource } from './eventSource.js';
 import type { CacheEvents, CacheListener, CacheStats } from './events.js';
 import { escapeGlob, globToRegExp } from './glob.js';
 import { followEvents } from './invalidation.js';
 import { invalidKey, namespacePrefix, storeKey } from './keys.js';
-import { getOrLoad, type View } from './loading.js';
+import { getOrLoad, newEntry, type View } from './loading.js';
 import type {
   CacheOptions,
   GetOptions,
@@ -398,10 +397,7 @@ export class Cache {
       throw new InvalidArgumentError('value', 'undefined is never cached; delete the key instead');
     }
     const plan = resolvePlan(this.#engine.policy, options);
-    const own = plan.tags;
-    const { scopeTags } = this.#view;
-    const tags = scopeTags.length === 0 ? own : [...scopeTags, ...(own ?? [])];
-    return buildEntry(value, plan.ttl, plan, tags, this.#engine.writeTime(), stamp());
+    return newEntry(this.#engine, this.#view, value, plan.ttl, plan, plan.tags, stamp());
   }
 
   #key(key: string): string {

@@ -252,17 +252,34 @@ function entryOf<T>(
 ): CacheEntry | undefined {
   if (value === undefined) return undefined;
   const ttl = context.ttl ?? plan.ttl;
-  const own = context.tags ?? plan.tags;
-  const tags = view.scopeTags.length === 0 ? own : [...view.scopeTags, ...(own ?? [])];
   // A load counts from when it started: a tag invalidated while it ran voids its result.
-  return buildEntry(
+  return newEntry(
+    engine,
+    view,
     value,
     value === null ? (plan.negativeTtl ?? ttl) : ttl,
     plan,
-    tags,
-    engine.writeTime(),
+    context.tags ?? plan.tags,
     context.startedAt,
   );
+}
+
+/**
+ * The entry that stores `value` through `view`: its own tags plus the view's (one per versioned
+ * namespace it is in), its TTL counted from now; `undefined` for a TTL of 0.
+ */
+export function newEntry(
+  engine: Engine,
+  view: View,
+  value: unknown,
+  ttl: number,
+  plan: Plan,
+  own: string[] | undefined,
+  createdAt: number,
+): CacheEntry | undefined {
+  const { scopeTags } = view;
+  const tags = scopeTags.length === 0 ? own : [...scopeTags, ...(own ?? [])];
+  return buildEntry(value, ttl, plan, tags, engine.writeTime(), createdAt);
 }
 
 /** Counts and reports a value stored. */
