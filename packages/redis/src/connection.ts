@@ -73,6 +73,13 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
+/** A command waiting for the end of the tick (see {@link RedisConnection.send}). */
+interface Queued {
+  operation: (client: RedisClient) => Promise<unknown>;
+  resolve: (reply: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 const NAME = 'redis';
 
 /** Whether the client is a `Cluster`. */
@@ -82,7 +89,11 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 /**
  * The part of a Redis store that views with other serializers share: the client, the per-tick
- * read batcher, timeouts and the circuit breaker. Every method rejects with a `StoreError`.
+ * batch, timeouts and the circuit breaker. Every method rejects with a `StoreError`.
+ *
+ * The commands of one tick go out together at its end, in the order they were issued, as one
+ * pipeline (one socket write, one timeout) with the tick's reads merged into one `MGET` last. Any
+ * other operation sends the waiting batch first, so Redis runs everything in the order issued.
  */
 export class RedisConnection {
   readonly client: RedisClient;
@@ -103,6 +114,7 @@ export class RedisConnection {
   #probeTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #ready: Promise<void> | undefined;
+  #queue: Queued[] = [];
   #keys: string[] = [];
   #waiters: Waiter[] = [];
   #scheduled = false;
@@ -159,20 +171,59 @@ export class RedisConnection {
     return new Promise((resolve, reject) => {
       this.#keys.push(key);
       this.#waiters.push({ serializer, resolve, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        process.nextTick(this.#flush);
-      }
+      this.#schedule();
     });
   }
 
+  /**
+   * Runs `operation` like {@link RedisConnection.run}, at the end of the tick with the rest of
+   * its batch: the batch's commands reach the socket as one write, in the order issued.
+   *
+   * @example connection.send((client) => client.set(key, text, 'PX', ttl))
+   */
+  send<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
+    if (!this.#scheduled) {
+      // The first of a tick goes at once (no added latency); the rest of the tick waits for it.
+      const sent = this.#run(() => operation(this.client));
+      this.#schedule();
+      return sent;
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ operation, resolve: resolve as (reply: unknown) => void, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    process.nextTick(this.#flush);
+  }
+
   #flushBatch(): void {
+    if (!this.#scheduled) return; // sent early by an operation that could not wait
+    const queue = this.#queue;
     const keys = this.#keys;
     const waiters = this.#waiters;
+    this.#queue = [];
     this.#keys = [];
     this.#waiters = [];
     this.#scheduled = false;
     this.#counters.batchedKeys += keys.length;
+    // Corked, the socket takes everything below as one write (the Cluster's sockets are its nodes').
+    const socket = this.cluster ? undefined : (this.client as Redis).stream;
+    socket?.cork();
+    try {
+      for (const { operation, resolve, reject } of queue) {
+        this.#run(() => operation(this.client)).then(resolve, reject);
+      }
+      if (keys.length > 0) this.#read(keys, waiters);
+    } finally {
+      socket?.uncork();
+    }
+  }
+
+  #read(keys: string[], waiters: Waiter[]): void {
     if (!this.cluster) {
       this.#run(() => this.client.mget(keys)).then(
         (texts) => settle(texts, waiters),
@@ -280,6 +331,8 @@ export class RedisConnection {
   }
 
   #run<T>(operation: () => Promise<T>): Promise<T> {
+    // What waits for the end of the tick was issued first: it goes first.
+    if (this.#scheduled) this.#flushBatch();
     if (this.#closed) {
       return Promise.reject(
         new StoreError(NAME, 'the store is closed', { code: 'E_STORE_CLOSED' }),
@@ -412,6 +465,7 @@ export class RedisConnection {
   /** Stops using the client; quits it when the store created it. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    if (this.#scheduled) this.#flushBatch(); // issued before close(): sent, then QUIT
     this.#closed = true;
     clearTimeout(this.#probeTimer);
     this.#detach();

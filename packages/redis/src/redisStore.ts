@@ -113,8 +113,8 @@ export class RedisStore implements CacheStore {
     const ttl = ttlOf(entry, Date.now());
     const redisKey = this.prefix + key;
     if (ttl === 0) await this.#connection.unlink([redisKey]);
-    else if (ttl === undefined) await this.#connection.run((client) => client.set(redisKey, text));
-    else await this.#connection.run((client) => client.set(redisKey, text, 'PX', ttl));
+    else if (ttl === undefined) await this.#connection.send((client) => client.set(redisKey, text));
+    else await this.#connection.send((client) => client.set(redisKey, text, 'PX', ttl));
   }
 
   /** Stores every entry: one pipeline on a single node, concurrent commands on a Cluster. */

@@ -55,6 +55,33 @@ describe('redisStore on a single node', () => {
     );
   });
 
+  test('writes and deletes issued in one tick reach Redis in the order issued', async () => {
+    const writes = [
+      store.set('k', entry('a')),
+      store.set('k', entry('b')),
+      store.set('other', entry('x')),
+      store.delete('k'),
+      store.set('k', entry('c')),
+      store.delete('other'),
+    ];
+    await Promise.all(writes);
+    expect((await store.get('k'))?.value).toBe('c');
+    expect(await store.get('other')).toBeUndefined();
+    await Promise.all([store.set('k', entry('d')), store.set('k', entry('e'))]);
+    expect((await store.get('k'))?.value).toBe('e');
+  });
+
+  test('a burst of writes in one tick all land, and close() sends the ones still waiting', async () => {
+    await store.get('connected');
+    const burst = Array.from({ length: 200 }, (_, i) => store.set(`k${i}`, entry(i)));
+    const closed = store.close();
+    await Promise.all([...burst, closed]);
+    const texts = await redis.raw.mget(Array.from({ length: 200 }, (_, i) => `test:k${i}`));
+    expect(texts.filter((text) => text !== null)).toHaveLength(200);
+    store = redisStore({ port: redis.server.port, prefix: 'test:' });
+    expect((await store.get('k199'))?.value).toBe(199);
+  });
+
   test('plain JSON values are stored as JSON, anything devalue treats differently is not', async () => {
     const shared = { id: 1 };
     const values: [string, unknown, boolean][] = [
