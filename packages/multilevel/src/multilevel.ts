@@ -71,13 +71,32 @@ interface State {
   readonly emitter: EventEmitter;
   readonly stats: MultilevelStats;
   readonly listeners: Set<(message: InvalidationMessage) => void>;
-  // Bumped by every eviction from another process, so a read that began before it does not
-  // copy what it found back into the local tiers.
+  // Bumped when another process evicts, and when a local clear or pattern delete starts and
+  // ends: a read under way meanwhile does not copy what it found back into the faster tiers.
   evictions: number;
+  // Local clears and pattern deletes in progress: no read copies anything back meanwhile.
+  clearing: number;
+  // The keys being read below the first tier or written, each with its local writes: a read
+  // copies back only a key no write touched while it was under way (see #writing).
+  activity: Map<string, Activity>;
   // Keys deleted in this tick, published together as one message at its end.
   deletes: { keys: string[]; published: Promise<void> } | undefined;
   unsubscribe: (() => void) | undefined;
   removeReconnect: (() => void) | undefined;
+}
+
+/** What a read saw when it started: the evictions counter and each key's local writes. */
+interface ReadMark {
+  evictions: number;
+  writes: number[];
+}
+
+/** The reads below the first tier and the local writes in progress of one key. */
+interface Activity {
+  readers: number;
+  writers: number;
+  /** Bumped when a local write or delete of the key starts and when it ends. */
+  writes: number;
 }
 
 /**
@@ -137,6 +156,8 @@ export class MultilevelStore implements CacheStore {
       },
       listeners: new Set(),
       evictions: 0,
+      clearing: 0,
+      activity: new Map(),
       deletes: undefined,
       unsubscribe: undefined,
       removeReconnect: undefined,
@@ -168,12 +189,20 @@ export class MultilevelStore implements CacheStore {
   }
 
   async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
+    const since = this.#readStarts(keys);
+    try {
+      return await this.#readMany(keys, since);
+    } finally {
+      this.#readEnds(keys);
+    }
+  }
+
+  async #readMany(keys: string[], since: ReadMark): Promise<(CacheEntry | undefined)[]> {
     const now = Date.now();
     const result: (CacheEntry | undefined)[] = new Array(keys.length).fill(undefined);
     const stale: (CacheEntry | undefined)[] = new Array(keys.length).fill(undefined);
     let pending = keys.map((_, i) => i);
     let failures = 0;
-    const evictions = this.#state.evictions;
     for (let tier = 0; tier < this.#tiers.length && pending.length > 0; tier++) {
       const store = this.#tiers[tier]!;
       const wanted = pending.map((i) => keys[i]!);
@@ -193,7 +222,7 @@ export class MultilevelStore implements CacheStore {
         if (entry !== undefined && freshness(entry, now) === 'fresh') {
           result[index] = entry;
           this.#state.stats.hits[tier]!++;
-          if (tier > 0) this.#backfill(keys[index]!, entry, tier, evictions);
+          if (tier > 0) this.#backfill(keys[index]!, entry, tier, since, index);
         } else {
           const kept = stale[index];
           if (entry !== undefined && (kept === undefined || graceEnd(entry) > graceEnd(kept))) {
@@ -211,39 +240,37 @@ export class MultilevelStore implements CacheStore {
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
-    await this.#everyTier('set', (store, tier) => store.set(key, this.#capped(entry, tier)));
-    await this.#publishDeletes([key]);
+    await this.#writing([key], 'set', (store, tier) => store.set(key, this.#capped(entry, tier)));
   }
 
   async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
-    await this.#everyTier('setMany', (store, tier) => {
+    const keys = entries.map(([k]) => k);
+    await this.#writing(keys, 'setMany', (store, tier) => {
       const capped = entries.map(([k, e]): [string, CacheEntry] => [k, this.#capped(e, tier)]);
       return store.setMany
         ? store.setMany(capped)
         : Promise.all(capped.map(([k, e]) => store.set(k, e))).then(() => undefined);
     });
-    await this.#publishDeletes(entries.map(([k]) => k));
   }
 
   async delete(key: string): Promise<boolean> {
-    const results = await this.#everyTier('delete', (store) => store.delete(key));
-    await this.#publishDeletes([key]);
+    const results = await this.#writing([key], 'delete', (store) => store.delete(key));
     return results.some(Boolean);
   }
 
   async deleteMany(keys: string[]): Promise<number> {
-    const counts = await this.#everyTier('deleteMany', (store) =>
+    const counts = await this.#writing(keys, 'deleteMany', (store) =>
       store.deleteMany
         ? store.deleteMany(keys)
         : Promise.all(keys.map((k) => store.delete(k))).then((r) => r.filter(Boolean).length),
     );
-    await this.#publishDeletes(keys);
     return Math.max(0, ...counts.map(Number));
   }
 
   async clear(prefix?: string): Promise<void> {
-    await this.#everyTier('clear', (store) => store.clear(prefix));
-    await this.#publish(prefix === undefined ? { type: 'clear' } : { type: 'clear', prefix });
+    const message: InvalidationMessage =
+      prefix === undefined ? { type: 'clear' } : { type: 'clear', prefix };
+    await this.#writing(message, 'clear', (store) => store.clear(prefix));
   }
 
   /**
@@ -251,7 +278,7 @@ export class MultilevelStore implements CacheStore {
    * from other processes' local tiers; returns the most any tier deleted.
    */
   async deletePattern(pattern: string): Promise<number> {
-    const counts = await this.#everyTier('deletePattern', (store) => {
+    const counts = await this.#writing({ type: 'pattern', pattern }, 'deletePattern', (store) => {
       if (typeof store.deletePattern !== 'function') {
         throw new StoreError(store.name, 'this store cannot delete by pattern', {
           code: 'E_UNSUPPORTED',
@@ -259,7 +286,6 @@ export class MultilevelStore implements CacheStore {
       }
       return store.deletePattern(pattern);
     });
-    await this.#publish({ type: 'pattern', pattern });
     return Math.max(0, ...counts);
   }
 
@@ -308,36 +334,107 @@ export class MultilevelStore implements CacheStore {
     found: ReturnType<CacheStore['get']>,
   ): Promise<CacheEntry | undefined> {
     const now = Date.now();
-    const evictions = this.#state.evictions;
-    let stale: CacheEntry | undefined;
-    let failures = 0;
-    for (let tier = 0; tier < this.#tiers.length; tier++) {
-      let entry: CacheEntry | undefined;
-      try {
-        entry = tier === 0 ? await found : await this.#tiers[tier]!.get(key);
-      } catch (error) {
-        failures++;
-        this.#fail(tier, 'get', error);
-        continue;
+    const since = this.#readStarts([key]);
+    try {
+      let stale: CacheEntry | undefined;
+      let failures = 0;
+      for (let tier = 0; tier < this.#tiers.length; tier++) {
+        let entry: CacheEntry | undefined;
+        try {
+          entry = tier === 0 ? await found : await this.#tiers[tier]!.get(key);
+        } catch (error) {
+          failures++;
+          this.#fail(tier, 'get', error);
+          continue;
+        }
+        if (entry === undefined) continue;
+        if (freshness(entry, now) === 'fresh') {
+          this.#state.stats.hits[tier]!++;
+          if (tier > 0) this.#backfill(key, entry, tier, since);
+          return entry;
+        }
+        // A capped copy in a fast tier ends its grace early: keep the copy with the longest grace.
+        if (stale === undefined || graceEnd(entry) > graceEnd(stale)) stale = entry;
       }
-      if (entry === undefined) continue;
-      if (freshness(entry, now) === 'fresh') {
-        this.#state.stats.hits[tier]!++;
-        if (tier > 0) this.#backfill(key, entry, tier, evictions);
-        return entry;
-      }
-      // A capped copy in a fast tier ends its grace early: keep the copy with the longest grace.
-      if (stale === undefined || graceEnd(entry) > graceEnd(stale)) stale = entry;
+      if (failures === this.#tiers.length) throw this.#allFailed('get');
+      this.#state.stats.misses++;
+      return stale;
+    } finally {
+      this.#readEnds([key]);
     }
-    if (failures === this.#tiers.length) throw this.#allFailed('get');
-    this.#state.stats.misses++;
-    return stale;
+  }
+
+  // Notes the start of reads of `keys` below the first tier; #backfill compares what it returns
+  // with the state when the read is done.
+  #readStarts(keys: string[]): ReadMark {
+    const writes = keys.map((key) => {
+      const activity = this.#activity(key);
+      activity.readers++;
+      return activity.writes;
+    });
+    return { evictions: this.#state.evictions, writes };
+  }
+
+  #readEnds(keys: string[]): void {
+    for (const key of keys) this.#settle(key, this.#state.activity.get(key)!, -1, 0);
+  }
+
+  #activity(key: string): Activity {
+    const { activity } = this.#state;
+    let found = activity.get(key);
+    if (found === undefined) {
+      found = { readers: 0, writers: 0, writes: 0 };
+      activity.set(key, found);
+    }
+    return found;
+  }
+
+  // Counts a reader or writer of `key` in or out; forgets the key once nothing is under way.
+  #settle(key: string, activity: Activity, readers: number, writers: number): void {
+    activity.readers += readers;
+    activity.writers += writers;
+    if (activity.readers === 0 && activity.writers === 0) this.#state.activity.delete(key);
+  }
+
+  // The one write barrier of the local tiers: every local write, delete or clear goes through
+  // here. While it runs, and for every read that overlapped it, nothing it covers is copied into
+  // a faster tier (a read may have found the old value below). Then it publishes, even when a
+  // tier failed, so that other processes drop their copies whatever happened here.
+  async #writing<T>(
+    covers: string[] | InvalidationMessage,
+    operation: string,
+    run: (store: CacheStore, tier: number) => T | Promise<T>,
+  ): Promise<T[]> {
+    const state = this.#state;
+    const keys = Array.isArray(covers) ? covers : [];
+    const touched = keys.map((key) => this.#activity(key));
+    const mark = (writers: number) => {
+      if (!Array.isArray(covers)) {
+        state.evictions++;
+        state.clearing += writers;
+      }
+      touched.forEach((activity, i) => {
+        activity.writes++;
+        this.#settle(keys[i]!, activity, 0, writers);
+      });
+    };
+    mark(1);
+    try {
+      return await this.#everyTier(operation, run);
+    } finally {
+      mark(-1);
+      await (Array.isArray(covers) ? this.#publishDeletes(covers) : this.#publish(covers));
+    }
   }
 
   // Copies an entry found in tier `from` into the faster tiers, without waiting for them.
-  #backfill(key: string, entry: CacheEntry, from: number, evictions: number): void {
-    // An eviction arrived while this read was under way: what it found may be what was evicted.
-    if (evictions !== this.#state.evictions) return;
+  #backfill(key: string, entry: CacheEntry, from: number, since: ReadMark, index = 0): void {
+    // An eviction or a local write of the key came while this read was under way: what it found
+    // may be what was evicted or overwritten.
+    const { evictions, clearing, activity } = this.#state;
+    if (since.evictions !== evictions || clearing > 0) return;
+    const now = activity.get(key);
+    if (now === undefined || now.writers > 0 || now.writes !== since.writes[index]) return;
     for (let tier = 0; tier < from; tier++) {
       this.#state.stats.backfills++;
       try {

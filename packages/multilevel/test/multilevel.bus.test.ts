@@ -55,3 +55,95 @@ describe('the bus', () => {
     expect(await a.cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
   });
 });
+
+// The L2 of `store`, with its reads held after Redis answered until `release()`: a read that
+// found the old value, forced to finish after whatever the test does meanwhile.
+function holdReads(l2: RedisStore) {
+  const get = l2.get.bind(l2);
+  const getMany = l2.getMany.bind(l2);
+  let gate: Promise<void> | undefined;
+  let open!: () => void;
+  let answered!: () => void;
+  let read = new Promise<void>((resolve) => (answered = resolve));
+  const held = async <T>(found: T): Promise<T> => {
+    answered();
+    await gate;
+    return found;
+  };
+  l2.get = async (key) => held(await get(key));
+  l2.getMany = async (keys) => held(await getMany(keys));
+  return {
+    /** Holds the next reads; resolves once one of them has its answer from Redis. */
+    hold() {
+      gate = new Promise((resolve) => (open = resolve));
+      read = new Promise((resolve) => (answered = resolve));
+      return read;
+    },
+    release: () => open(),
+  };
+}
+
+describe('a read from L2 that began before a local write', () => {
+  const writes: [string, (store: MultilevelStore) => Promise<unknown>, unknown][] = [
+    ['set', (store) => store.set('k', { value: 'new', expiresAt: Date.now() + 60_000 }), 'new'],
+    [
+      'setMany',
+      (store) => store.setMany([['k', { value: 'new', expiresAt: Date.now() + 60_000 }]]),
+      'new',
+    ],
+    ['delete', (store) => store.delete('k'), undefined],
+    ['deleteMany', (store) => store.deleteMany(['k']), undefined],
+    ['clear', (store) => store.clear(), undefined],
+    ['deletePattern', (store) => store.deletePattern('k*'), undefined],
+  ];
+  for (const [name, write, after] of writes) {
+    for (const read of ['get', 'getMany'] as const) {
+      test(`${read} does not copy the old value into L1 after a local ${name}`, async () => {
+        const { l1, l2, store } = await instance(`backfill-${name}-${read}`);
+        await store.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
+        await l1.delete('k'); // only L2 holds it now, as after an L1 eviction
+        const l2Reads = holdReads(l2);
+        const answered = l2Reads.hold();
+        const reading = read === 'get' ? store.get('k') : store.getMany(['k']);
+        await answered; // Redis has answered 'old'
+        await write(store);
+        l2Reads.release();
+        await reading; // concurrent with the write: either answer is right
+        expect(l1.get('k')?.value).toBe(after);
+        expect((await store.get('k'))?.value).toBe(after);
+      });
+    }
+  }
+});
+
+describe('a read from L2 that began during a local delete', () => {
+  const deletes: [string, (store: MultilevelStore) => Promise<unknown>][] = [
+    ['delete', (store) => store.delete('k')],
+    ['clear', (store) => store.clear()],
+  ];
+  for (const [name, remove] of deletes) {
+    test(`does not copy the old value into L1 while the ${name} waits for Redis`, async () => {
+      const { l1, l2, store } = await instance(`during-${name}`);
+      await store.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
+      // Hold the delete on its way to Redis: L1 is already empty, L2 still holds 'old'.
+      const unlink = l2.delete.bind(l2);
+      const clear = l2.clear.bind(l2);
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      l2.delete = async (key) => {
+        await gate;
+        return unlink(key);
+      };
+      l2.clear = async (prefix) => {
+        await gate;
+        return clear(prefix);
+      };
+      const removing = remove(store);
+      expect((await store.get('k'))?.value).toBe('old'); // concurrent with the delete
+      open();
+      await removing;
+      expect(l1.get('k')).toBeUndefined();
+      expect(await store.get('k')).toBeUndefined();
+    });
+  }
+});

@@ -256,6 +256,25 @@ describe('bus races', () => {
     expect(bL1.get('k')).toBeUndefined();
   });
 
+  test('a write or delete that fails on a tier is still published: other processes drop their copy', async () => {
+    const bus = localBus();
+    const l2 = memoryStore();
+    const broken = breakable(l2);
+    const a = multilevel({ tiers: [memoryStore(), broken], bus: bus() });
+    const bL1 = memoryStore();
+    const b = multilevel({ tiers: [bL1, l2], bus: bus() });
+    await a.set('k', entry('old'));
+    await a.set('j', entry('old'));
+    expect((await b.get('k'))?.value).toBe('old');
+    expect((await b.get('j'))?.value).toBe('old');
+    expect(bL1.get('k')?.value).toBe('old');
+    broken.down = true;
+    await expect(a.delete('k')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    await expect(a.set('j', entry('new'))).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    expect(bL1.get('k')).toBeUndefined();
+    expect(bL1.get('j')).toBeUndefined();
+  });
+
   test('the deletes of one tick reach other processes as one message, and each write waits for it', async () => {
     const published: InvalidationMessage[] = [];
     const bus: InvalidationBus = {
