@@ -132,3 +132,22 @@ export class CacheInconsistencyError extends CacheError {
 function describe(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
+
+/**
+ * A loader finished after its process lost the lock it loaded under (its lease lapsed, or the
+ * lock store failed), so its value was returned to its callers but not stored: another process
+ * may hold the lock and be loading a newer value. Reported as an `error` event with
+ * `dropped: true`, never thrown.
+ */
+export class LockLostError extends CacheError {
+  /** The cache key whose value was not stored. */
+  readonly key: string;
+
+  constructor(key: string) {
+    super(
+      'E_LOCK_LOST',
+      `[cache] the lock on key "${key}" lapsed before its loaded value was stored; the value was not stored`,
+    );
+    this.key = key;
+  }
+}

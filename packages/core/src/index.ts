@@ -10,6 +10,7 @@ export {
   LoaderCycleError,
   LoaderError,
   LoaderTimeoutError,
+  LockLostError,
   SerializationError,
   StoreError,
   type StoreErrorCode,

@@ -1,15 +1,16 @@
 import { parseDuration } from './duration.js';
 import type { Engine } from './engine.js';
 import { buildEntry, freshness } from './entry.js';
-import { LoaderCycleError, LoaderError, LoaderTimeoutError } from './errors.js';
+import { LoaderCycleError, LoaderError, LoaderTimeoutError, LockLostError } from './errors.js';
 import type { StaleReason } from './events.js';
 import type { Flight } from './flights.js';
+import { Lease } from './lease.js';
 import type { GetOrSetOptions, Loader, LoaderContext } from './options.js';
 import { type Plan, resolvePlan } from './policy.js';
 import { FAILED } from './storeGateway.js';
 import { checkTags, stamp } from './tags.js';
 import { answer, type Outcome } from './timeouts.js';
-import type { CacheEntry, Duration, LockHandle, MaybePromise } from './types.js';
+import type { CacheEntry, Duration, MaybePromise } from './types.js';
 
 /** Where a `getOrSet` was called from: the namespace's prefix and the tags it adds. */
 export interface View {
@@ -179,14 +180,19 @@ async function load<T>(
 ): Promise<T> {
   const { flights, telemetry, gateway } = engine;
   const key = flight.key;
-  let handle: LockHandle | undefined;
+  let lease: Lease | undefined;
   if (plan.lock) {
     try {
-      handle = await plan.lock.acquire(key, {
+      const handle = await plan.lock.acquire(key, {
         ttl: plan.lockTtl,
         timeout: plan.lockTimeout,
         signal: context.signal,
       });
+      if (handle !== undefined) {
+        lease = new Lease(handle, plan.lockTtl, (error) =>
+          telemetry.error(error, 'lock', key, false),
+        );
+      }
     } catch (error) {
       telemetry.error(error, 'lock', key, false);
     }
@@ -196,12 +202,12 @@ async function load<T>(
       const cleared = engine.tagRecords.cleared;
       loaded = await engine.fresh(key, await gateway.get(key), plan.version, cleared, false);
     } catch (error) {
-      release(engine, handle, key);
+      lease?.release();
       flights.land(flight);
       throw error;
     }
     if (loaded !== undefined) {
-      release(engine, handle, key);
+      lease?.release();
       flights.land(flight);
       return loaded.value as T;
     }
@@ -218,28 +224,42 @@ async function load<T>(
     value = await result;
   } catch (error) {
     telemetry.counters.loadErrors++;
-    release(engine, handle, key);
+    lease?.release();
     flights.land(flight);
     throw new LoaderError(context.key, error);
   }
   const entry = context.skipped ? undefined : entryOf(engine, view, value, plan, context);
-  if (entry !== undefined) flight.freshUntil = entry.expiresAt;
-  const write =
-    entry === undefined
-      ? undefined
-      : flights.commit(flight, () => gateway.write('set', key, (store) => store.set(key, entry)));
-  if (write === undefined) {
-    release(engine, handle, key);
+  if (entry === undefined) {
+    lease?.release();
     flights.land(flight);
     return value;
   }
+  flight.freshUntil = entry.expiresAt;
+  const store = () =>
+    flights.commit(flight, () => gateway.write('set', key, (target) => target.set(key, entry)));
+  const done = (write: ReturnType<typeof store>) =>
+    write?.then((result) => {
+      if (result !== FAILED) written(engine, key, entry);
+    });
   // The caller has its value now; the flight stays joinable (and the lock held) until stored.
-  const stored = write.then((done) => {
-    if (done !== FAILED) written(engine, key, entry!);
-    release(engine, handle, key);
+  // Under a lock, the lease is checked first: a holder that lost it leaves the key to the next.
+  const stored =
+    lease === undefined
+      ? done(store())
+      : lease.confirm().then((held) => {
+          if (held) return done(store());
+          telemetry.error(new LockLostError(context.key), 'lock', key, true);
+        });
+  if (stored === undefined) {
     flights.land(flight);
-  });
-  engine.background(stored);
+    return value;
+  }
+  engine.background(
+    stored.finally(() => {
+      lease?.release();
+      flights.land(flight);
+    }),
+  );
   return value;
 }
 
@@ -289,10 +309,6 @@ export function written(engine: Engine, key: string, entry: CacheEntry): void {
   if (telemetry.listening.set) {
     telemetry.emit('set', { key, store: engine.gateway.store.name, entry });
   }
-}
-
-function release(engine: Engine, handle: LockHandle | undefined, key: string): void {
-  handle?.release().catch((error: unknown) => engine.telemetry.error(error, 'lock', key, false));
 }
 
 class Context<T> implements LoaderContext<T> {

@@ -27,9 +27,18 @@ export interface CacheOptions {
   serializer?: Serializer;
   /** A lock shared by processes (such as `redisLock`) so one process in all runs a cold key's loader. */
   lock?: CacheLock;
-  /** How long `getOrSet` waits for the shared lock before loading anyway. @default '10s' */
+  /**
+   * How long `getOrSet` waits for the shared lock before loading anyway. Keep it above
+   * `lockTtl`, so that the lock of a holder that died lapses (and another process takes over)
+   * before the waiters give up. @default '10s'
+   */
   lockTimeout?: Duration;
-  /** How long the shared lock is held at most. @default '30s' */
+  /**
+   * The lease of the shared lock: renewed every third of it while the loader runs, so a slow
+   * loader keeps the lock and a dead holder's lapses within `lockTtl`; renewed once more before
+   * the value is written, and a holder that lost it does not write (a `LockLostError` event).
+   * Keep `storeTimeout` below it. @default '5s'
+   */
   lockTtl?: Duration;
   /**
    * How long a tag invalidation is remembered. Entries carrying a tag must not live longer

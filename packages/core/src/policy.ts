@@ -73,7 +73,7 @@ export function resolvePolicy(options: CacheOptions): CachePolicy {
     hard: optionalTimer(options.timeouts?.hard, 'timeouts.hard'),
     lock,
     lockTimeout: timer(options.lockTimeout ?? '10s', 'lockTimeout'),
-    lockTtl: timer(options.lockTtl ?? '30s', 'lockTtl', true),
+    lockTtl: timer(options.lockTtl ?? '5s', 'lockTtl', true),
     tagTtl: parseDuration(options.tagTtl ?? '30d', 'tagTtl'),
   };
 }

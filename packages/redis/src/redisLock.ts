@@ -12,7 +12,7 @@ const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call(
 export interface RedisLockOptions extends RedisConnectionOptions {
   /**
    * Prepended to the key to name the lock in Redis.
-   * @default 'cache:lock:'
+   * @default 'cache-lock:' (outside the store's default `cache:`, so `clear()` never removes a lock)
    */
   prefix?: string;
   /**
@@ -37,7 +37,7 @@ export class RedisLock implements CacheLock {
   /** Prefer {@link redisLock}. */
   constructor(options: RedisLockOptions = {}) {
     const { prefix, retryDelay, ...connectionOptions } = options;
-    this.prefix = prefix ?? 'cache:lock:';
+    this.prefix = prefix ?? 'cache-lock:';
     this.#retryDelay = retryDelay ?? 50;
     if (!(Number.isFinite(this.#retryDelay) && this.#retryDelay > 0)) {
       throw new InvalidArgumentError('retryDelay', 'expected a positive number of milliseconds');

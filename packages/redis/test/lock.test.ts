@@ -1,9 +1,9 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { InvalidArgumentError } from '@cache/core';
+import { type CacheEvents, createCache, InvalidArgumentError } from '@cache/core';
 import { describe, expect, test } from 'vitest';
-import { redisLock } from '../src/index.js';
+import { redisLock, redisStore } from '../src/index.js';
 import { useRedis } from './redis.js';
 
 const redis = useRedis();
@@ -19,7 +19,7 @@ describe('redisLock', () => {
     const second = await waiting;
     expect(second).toBeDefined();
     await second!.release();
-    expect(await redis.raw.exists('cache:lock:a')).toBe(0);
+    expect(await redis.raw.exists('cache-lock:a')).toBe(0);
   });
 
   test('the lock key expires with the ttl (PX)', async () => {
@@ -34,13 +34,13 @@ describe('redisLock', () => {
   test('a holder whose lock expired neither releases nor extends the next holder’s lock', async () => {
     const lock = redisLock({ client: redis.raw });
     const stale = await lock.acquire('b', { ttl: 10_000, timeout: 0 });
-    await redis.raw.del('cache:lock:b'); // what expiry does
+    await redis.raw.del('cache-lock:b'); // what expiry does
     const current = await lock.acquire('b', { ttl: 10_000, timeout: 0 });
     await stale!.release();
-    expect(await redis.raw.exists('cache:lock:b')).toBe(1);
+    expect(await redis.raw.exists('cache-lock:b')).toBe(1);
     expect(await stale!.extend!(60_000)).toBe(false);
     expect(await current!.extend!(60_000)).toBe(true);
-    expect(await redis.raw.pttl('cache:lock:b')).toBeGreaterThan(10_000);
+    expect(await redis.raw.pttl('cache-lock:b')).toBeGreaterThan(10_000);
     await current!.release();
   });
 
@@ -89,4 +89,118 @@ describe('redisLock', () => {
       for (const child of children) child.kill();
     }
   });
+
+  test('the default lock prefix lies outside the store’s: cache.clear() leaves held locks alone', async () => {
+    const store = redisStore({ port: redis.server.port });
+    const lock = redisLock({ client: store.client });
+    const cache = createCache({ store, lock });
+    try {
+      const held = await lock.acquire('k', { ttl: 10_000, timeout: 0 });
+      await cache.set('k', 'v');
+      await cache.clear();
+      expect(await cache.get('k')).toBeUndefined();
+      expect(await lock.acquire('k', { ttl: 10_000, timeout: 0 })).toBeUndefined();
+      await held!.release();
+    } finally {
+      await cache.close();
+    }
+  });
+});
+
+/** Two caches over one Redis, as two processes would have, sharing one lock; closed after the test. */
+function twoProcesses(options: { lockTtl: string }) {
+  const store = redisStore({ port: redis.server.port, prefix: 'lease:' });
+  const lock = redisLock({ client: store.client, retryDelay: 10 });
+  const caches = [0, 1].map(() => createCache({ store, lock, ttl: '1m', ...options }));
+  return { store, lock, caches, close: () => Promise.all(caches.map((cache) => cache.close())) };
+}
+
+describe('getOrSet under redisLock: the lock is a lease', () => {
+  test('a loader slower than lockTtl keeps the lock: it runs once', async () => {
+    const { caches, close } = twoProcesses({ lockTtl: '300ms' });
+    try {
+      let calls = 0;
+      const slow = async () => {
+        calls++;
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        return `load ${calls}`;
+      };
+      const first = caches[0]!.getOrSet('slow', slow);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const second = caches[1]!.getOrSet('slow', slow);
+      expect(await Promise.all([first, second])).toEqual(['load 1', 'load 1']);
+      expect(calls).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a holder whose lease lapsed does not store its value over the next holder’s', async () => {
+    const { caches, close } = twoProcesses({ lockTtl: '10s' });
+    const [a, b] = caches as [ReturnType<typeof createCache>, ReturnType<typeof createCache>];
+    try {
+      const lost: CacheEvents['error'][] = [];
+      a.on('error', (event) => lost.push(event));
+      let finish!: (value: string) => void;
+      let started!: () => void;
+      const loading = new Promise<void>((resolve) => (started = resolve));
+      const late = a.getOrSet('fenced', () => {
+        started();
+        return new Promise<string>((resolve) => (finish = resolve));
+      });
+      await loading;
+      await redis.raw.del('cache-lock:fenced'); // what a lapsed lease looks like
+      expect(await b.getOrSet('fenced', async () => 'from the next holder')).toBe(
+        'from the next holder',
+      );
+      await b.flush();
+      finish('from the lapsed holder');
+      expect(await late).toBe('from the lapsed holder'); // its own callers get what it loaded
+      await a.flush();
+      expect(await b.get('fenced')).toBe('from the next holder');
+      expect(lost).toEqual([
+        expect.objectContaining({ operation: 'lock', dropped: true, key: 'fenced' }),
+      ]);
+      expect(lost[0]!.error).toMatchObject({ code: 'E_LOCK_LOST' });
+      expect(a.stats().droppedWrites).toBe(1);
+    } finally {
+      await close();
+    }
+  });
+
+  test('a holder killed mid-load: the waiters take over when its lease lapses, one loads', async () => {
+    const worker = fileURLToPath(new URL('./fixtures/lockWorker.ts', import.meta.url));
+    const holder = fork(worker, [String(redis.server.port), 'killed', 'killed-calls', 'hang'], {
+      execArgv: ['--import', 'tsx', '--conditions=@cache/source'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const store = redisStore({ port: redis.server.port, prefix: 'lock-test:' });
+    const lock = redisLock({ client: store.client });
+    // Defaults: lockTtl 5 s, lockTimeout 10 s.
+    const survivors = [0, 1, 2].map(() => createCache({ store, lock, ttl: '1m' }));
+    try {
+      const [ready] = await once(holder, 'message');
+      expect(ready).toBe('ready');
+      holder.send('go');
+      const [loading] = await once(holder, 'message');
+      expect(loading).toBe('loading');
+      holder.kill('SIGKILL');
+      await once(holder, 'exit');
+      let calls = 0;
+      const values = await Promise.all(
+        survivors.map((cache) =>
+          cache.getOrSet('killed', async () => {
+            calls++;
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            return `loaded by a survivor (${calls})`;
+          }),
+        ),
+      );
+      expect(calls).toBe(1);
+      expect(new Set(values)).toEqual(new Set(['loaded by a survivor (1)']));
+    } finally {
+      holder.kill('SIGKILL');
+      await Promise.all(survivors.map((cache) => cache.close()));
+    }
+  }, 30_000);
 });
