@@ -371,6 +371,7 @@ export class Cache {
       ...this.#counters,
       inflight: engine.flights.loading,
       pendingWrites: engine.pendingWrites,
+      knownTags: engine.tagRecords.size,
     };
   }
 

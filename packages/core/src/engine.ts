@@ -38,7 +38,12 @@ export class Engine {
     this.#waitUntil = options.waitUntil;
     this.telemetry = new Telemetry(store.name);
     this.gateway = new StoreGateway(store, this.policy, this.telemetry);
-    this.tagRecords = TagRecords.of(options.store, store, (key) => this.gateway.read(key));
+    this.tagRecords = TagRecords.of(
+      options.store,
+      store,
+      (key) => this.gateway.read(key),
+      this.policy.tagRecheck,
+    );
     // Invalidations from other processes go through the same barrier as this process's own.
     this.#unsubscribe = store.subscribe?.((message) => this.relayed(message));
   }

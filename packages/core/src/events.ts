@@ -70,4 +70,9 @@ export interface CacheStats {
   inflight: number;
   /** Store writes of loaded values still running in the background (see `Cache.flush`). */
   pendingWrites: number;
+  /**
+   * Tags whose last invalidation this process holds in memory (over a store that relays
+   * invalidations; at most 10,000, see `tagRecheck`).
+   */
+  knownTags: number;
 }

@@ -46,6 +46,15 @@ export interface CacheOptions {
    */
   tagTtl?: Duration;
   /**
+   * Over a store that relays invalidations from other processes (a multilevel store with a
+   * bus), how long this process trusts what it read of a tag record before it reads it again:
+   * how long a lost bus message can hide another process's tag invalidation at most (plus the
+   * multilevel store's `recordTtl`). Records of at most 10,000 tags are kept in process, the
+   * least recently read dropped first. The first cache created over a store sets it for every
+   * cache over that store. @default '5s'
+   */
+  tagRecheck?: Duration;
+  /**
    * Deadline of every call to the store: a store that does not answer in time fails the call
    * with `StoreError` code `E_STORE_TIMEOUT` (a read then misses, a write is dropped and reported).
    * `false` waits as long as the store takes. @default '2s'

@@ -32,7 +32,9 @@ export interface Policy {
 }
 
 /** Settings of the whole cache that no call overrides. */
-export interface CachePolicy extends Policy, GatewayPolicy {}
+export interface CachePolicy extends Policy, GatewayPolicy {
+  readonly tagRecheck: number;
+}
 
 /** The settings of one call: the policy overridden by the call's options. */
 export interface Plan extends Policy {
@@ -75,6 +77,7 @@ export function resolvePolicy(options: CacheOptions): CachePolicy {
     lockTimeout: timer(options.lockTimeout ?? '10s', 'lockTimeout'),
     lockTtl: timer(options.lockTtl ?? '5s', 'lockTtl', true),
     tagTtl: parseDuration(options.tagTtl ?? '30d', 'tagTtl'),
+    tagRecheck: timer(options.tagRecheck ?? '5s', 'tagRecheck', true),
   };
 }
 

@@ -1,5 +1,15 @@
+import { coarseNow } from './clock.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
+
+/** The most tags whose last invalidation a process keeps in memory. */
+const KNOWN_TAGS = 10_000;
+
+/** What a process knows of a tag record, until when it trusts it. */
+interface Known {
+  at: number;
+  until: number;
+}
 
 /** Keys under this prefix belong to the cache itself (tag records); user keys may not use it. */
 export const RESERVED_PREFIX = '__cache:';
@@ -44,8 +54,10 @@ export type TagRecordReader = (
 /**
  * When each tag was last invalidated, read from the tag records in the store. When the store
  * relays invalidations from other processes (`CacheStore.subscribe`, such as a multilevel store
- * with a bus), answers are kept in process, so a tagged hit costs no store read, and dropped
- * whenever a message may concern them; otherwise every check reads the store.
+ * with a bus), answers are kept in process, so a tagged hit costs no store read: dropped
+ * whenever a message may concern them, and trusted for `recheck` ms at most, so that a lost
+ * message delays an invalidation by that long, not forever; at most {@link KNOWN_TAGS} of them,
+ * the least recently read dropped first. Otherwise every check reads the store.
  */
 export class TagRecords {
   // One per store object, so that every cache over it shares what it knows and learns.
@@ -55,18 +67,25 @@ export class TagRecords {
    * The records of `store`, read with `read` (through its serializing view, if any); `relay` is
    * the view that relays invalidations from other processes, if it does.
    */
-  static of(store: CacheStore, relay: CacheStore, read: TagRecordReader): TagRecords {
+  static of(
+    store: CacheStore,
+    relay: CacheStore,
+    read: TagRecordReader,
+    recheck: number,
+  ): TagRecords {
     let records = TagRecords.#byStore.get(store);
     if (records === undefined) {
-      records = new TagRecords(relay, read);
+      records = new TagRecords(relay, read, recheck);
       TagRecords.#byStore.set(store, records);
     }
     return records;
   }
 
   readonly #read: TagRecordReader;
-  // Tag → when it was last invalidated (0: never), for stores that relay invalidations.
-  readonly #known: Map<string, number> | undefined;
+  readonly #recheck: number;
+  // Tag → when it was last invalidated (0: never), for stores that relay invalidations; in the
+  // order last read or learnt, oldest first.
+  readonly #known: Map<string, Known> | undefined;
   // Bumped by every change, so a read that was under way meanwhile is not kept.
   #generation = 0;
   /**
@@ -76,8 +95,9 @@ export class TagRecords {
    */
   cleared = 0;
 
-  private constructor(store: CacheStore, read: TagRecordReader) {
+  private constructor(store: CacheStore, read: TagRecordReader, recheck: number) {
     this.#read = read;
+    this.#recheck = recheck;
     this.#known = typeof store.subscribe === 'function' ? new Map() : undefined;
     store.subscribe?.((message) => this.forget(message));
   }
@@ -111,7 +131,12 @@ export class TagRecords {
   /** Records invalidations made by this process. */
   invalidated(tags: string[], at: number): void {
     this.#generation++;
-    for (const tag of tags) this.#known?.set(tag, at);
+    if (this.#known !== undefined) for (const tag of tags) this.#remember(tag, at);
+  }
+
+  /** How many tags this process holds the record of (at most 10,000). */
+  get size(): number {
+    return this.#known?.size ?? 0;
   }
 
   /** Drops what an invalidation from another process may have changed. */
@@ -137,7 +162,7 @@ export class TagRecords {
 
   #at(tag: string): number | Promise<number> {
     const known = this.#known?.get(tag);
-    if (known !== undefined) return known;
+    if (known !== undefined && known.until > coarseNow()) return known.at;
     const generation = this.#generation;
     const found = this.#read(tagKey(tag));
     if (!(found instanceof Promise)) return this.#keep(tag, found, generation);
@@ -146,8 +171,15 @@ export class TagRecords {
 
   #keep(tag: string, record: CacheEntry | undefined, generation: number): number {
     const at = record === undefined ? 0 : (record.value as number);
-    if (this.#known !== undefined && generation === this.#generation) this.#known.set(tag, at);
+    if (this.#known !== undefined && generation === this.#generation) this.#remember(tag, at);
     return at;
+  }
+
+  #remember(tag: string, at: number): void {
+    const known = this.#known!;
+    known.delete(tag);
+    known.set(tag, { at, until: coarseNow() + this.#recheck });
+    if (known.size > KNOWN_TAGS) known.delete(known.keys().next().value!);
   }
 }
 

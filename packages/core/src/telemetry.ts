@@ -17,7 +17,7 @@ const EVENT_NAMES: (keyof CacheEvents)[] = [
  * whether anyone listens, so the hit path builds no payload nobody reads.
  */
 export class Telemetry {
-  readonly counters: Omit<CacheStats, 'inflight' | 'pendingWrites'> = {
+  readonly counters: Omit<CacheStats, 'inflight' | 'pendingWrites' | 'knownTags'> = {
     hits: 0,
     misses: 0,
     staleHits: 0,

@@ -10,6 +10,7 @@ import {
   type InvalidationBus,
   type InvalidationMessage,
   parseDuration,
+  RESERVED_PREFIX,
   type Serializer,
   StoreError,
 } from '@cache/core';
@@ -36,6 +37,12 @@ export interface MultilevelOptions {
    * and a bus reconnection clears them. @default 1
    */
   localTiers?: number;
+  /**
+   * Cap on how long the local tiers keep the cache's own records (keys with `__cache:`, such as
+   * tag records): with `createCache`'s `tagRecheck`, it bounds how long a lost bus message can
+   * hide another process's tag invalidation. @default '5s'
+   */
+  recordTtl?: Duration;
 }
 
 /** The events of a {@link MultilevelStore}. */
@@ -113,6 +120,7 @@ export class MultilevelStore implements CacheStore {
   readonly #first: CacheStore;
   readonly #caps: (number | undefined)[];
   readonly #localTiers: number;
+  readonly #recordCap: number;
   #state: State;
 
   /** Prefer {@link multilevel}. */
@@ -136,6 +144,7 @@ export class MultilevelStore implements CacheStore {
     this.#tiers = tiers;
     this.#first = tiers[0]!;
     this.#localTiers = localTiers;
+    this.#recordCap = parseDuration(options.recordTtl ?? '5s', 'recordTtl');
     this.#caps = tiers.map((_, i) => {
       const cap = options.ttls?.[i] ?? (i === 0 ? options.l1Ttl : undefined);
       return cap === undefined
@@ -240,13 +249,15 @@ export class MultilevelStore implements CacheStore {
   }
 
   async set(key: string, entry: CacheEntry): Promise<void> {
-    await this.#writing([key], 'set', (store, tier) => store.set(key, this.#capped(entry, tier)));
+    await this.#writing([key], 'set', (store, tier) =>
+      store.set(key, this.#capped(key, entry, tier)),
+    );
   }
 
   async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
     const keys = entries.map(([k]) => k);
     await this.#writing(keys, 'setMany', (store, tier) => {
-      const capped = entries.map(([k, e]): [string, CacheEntry] => [k, this.#capped(e, tier)]);
+      const capped = entries.map(([k, e]): [string, CacheEntry] => [k, this.#capped(k, e, tier)]);
       return store.setMany
         ? store.setMany(capped)
         : Promise.all(capped.map(([k, e]) => store.set(k, e))).then(() => undefined);
@@ -298,7 +309,12 @@ export class MultilevelStore implements CacheStore {
   /** A view whose tiers encode values with `serializer` (tiers that keep live values are shared as they are). */
   withSerializer(serializer: Serializer): MultilevelStore {
     const tiers = this.#tiers.map((tier) => tier.withSerializer?.(serializer) ?? tier);
-    const view = new MultilevelStore({ tiers, localTiers: this.#localTiers, ttls: this.#caps });
+    const view = new MultilevelStore({
+      tiers,
+      localTiers: this.#localTiers,
+      ttls: this.#caps,
+      recordTtl: this.#recordCap,
+    });
     view.#state = this.#state;
     if (this.#state.bus !== undefined) {
       (view as { subscribe?: MultilevelStore['subscribe'] }).subscribe = (listener) =>
@@ -438,7 +454,7 @@ export class MultilevelStore implements CacheStore {
     for (let tier = 0; tier < from; tier++) {
       this.#state.stats.backfills++;
       try {
-        const done = this.#tiers[tier]!.set(key, this.#capped(entry, tier));
+        const done = this.#tiers[tier]!.set(key, this.#capped(key, entry, tier));
         if (done instanceof Promise)
           done.catch((error: unknown) => this.#fail(tier, 'backfill', error));
       } catch (error) {
@@ -447,9 +463,14 @@ export class MultilevelStore implements CacheStore {
     }
   }
 
-  // The copy a tier keeps: physically gone after the tier's cap, logically unchanged.
-  #capped(entry: CacheEntry, tier: number): CacheEntry {
-    const cap = this.#caps[tier];
+  // The copy a tier keeps: physically gone after the tier's cap, logically unchanged. The cache's
+  // own records live in the local tiers for recordTtl at most: a copy that a lost message left
+  // there is read again from the shared tiers soon after.
+  #capped(key: string, entry: CacheEntry, tier: number): CacheEntry {
+    let cap = this.#caps[tier];
+    if (tier < this.#localTiers && key.includes(RESERVED_PREFIX)) {
+      cap = Math.min(cap ?? Number.POSITIVE_INFINITY, this.#recordCap);
+    }
     if (cap === undefined) return entry;
     const until = Date.now() + cap;
     if ((entry.staleUntil ?? entry.expiresAt) <= until) return entry;

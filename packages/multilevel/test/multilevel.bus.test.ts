@@ -147,3 +147,48 @@ describe('a read from L2 that began during a local delete', () => {
     });
   }
 });
+
+describe('tag records over the bus', () => {
+  test('a lost bus message hides a tag invalidation for at most tagRecheck + recordTtl', async () => {
+    const a = await instance('lost-tag');
+    // B: its own L1, a bus that hears everything, short recheck and record caps.
+    const l2 = redisStore({ port: server.port, prefix: 'lost-tag:' });
+    const bus = redisBus({ client: l2.client, channel: 'lost-tag' });
+    const store = multilevel({ tiers: [memoryStore(), l2], bus, recordTtl: '200ms' });
+    open.push(store, bus);
+    const b = createCache({ store, tagRecheck: '200ms' });
+    // A first invalidation, so that B holds the tag's record in its L1 too.
+    await a.cache.invalidateTags(['t']);
+    await a.cache.set('k', 'v', { tags: ['t'] });
+    expect(await b.get('k')).toBe('v');
+    // A's invalidation reaches Redis but its message is lost.
+    const publish = a.bus.publish.bind(a.bus);
+    a.bus.publish = async () => {};
+    await a.cache.invalidateTags(['t']);
+    a.bus.publish = publish;
+    const deadline = Date.now() + 3_000;
+    while ((await b.get('k')) !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await b.get('k')).toBeUndefined();
+  });
+
+  test('a process keeps the records of at most 10,000 tags', async () => {
+    const { cache } = await instance('many-tags');
+    const count = 12_000;
+    for (let from = 0; from < count; from += 1_000) {
+      await Promise.all(
+        Array.from({ length: 1_000 }, (_, i) =>
+          cache.set(`k${from + i}`, from + i, { tags: [`t${from + i}`] }),
+        ),
+      );
+    }
+    for (let from = 0; from < count; from += 1_000) {
+      const values = await Promise.all(
+        Array.from({ length: 1_000 }, (_, i) => cache.get(`k${from + i}`)),
+      );
+      expect(values).toEqual(Array.from({ length: 1_000 }, (_, i) => from + i));
+    }
+    expect(cache.stats().knownTags).toBe(10_000);
+  });
+});
