@@ -14,6 +14,7 @@ import {
   type Serializer,
   StoreError,
 } from '@cache/core';
+import { Repairs } from './repairs.js';
 
 /** Options of {@link multilevel}. Durations are ms or strings such as `'1m'`. */
 export interface MultilevelOptions {
@@ -71,6 +72,13 @@ export interface MultilevelStats {
   publishFailures: number;
   /** Times the local tiers were cleared because the bus reconnected. */
   distrusts: number;
+  /**
+   * Keys whose write or delete failed on a tier, waiting to be deleted from it again (see
+   * "Failures" in the README).
+   */
+  pendingRepairs: number;
+  /** Keys given up because 10,000 were waiting for repair (each also an `error` event). */
+  repairsDropped: number;
 }
 
 interface State {
@@ -78,6 +86,7 @@ interface State {
   readonly emitter: EventEmitter;
   readonly stats: MultilevelStats;
   readonly listeners: Set<(message: InvalidationMessage) => void>;
+  readonly repairs: Repairs;
   // Bumped when another process evicts, and when a local clear or pattern delete starts and
   // ends: a read under way meanwhile does not copy what it found back into the faster tiers.
   evictions: number;
@@ -162,7 +171,17 @@ export class MultilevelStore implements CacheStore {
         invalidations: 0,
         publishFailures: 0,
         distrusts: 0,
+        pendingRepairs: 0,
+        repairsDropped: 0,
       },
+      repairs: new Repairs(
+        (key, failed) => this.#writing([key], 'repair', (store) => store.delete(key), failed),
+        (key) => {
+          this.#state.stats.repairsDropped++;
+          const error = new StoreError(this.name, `gave up repairing "${key}": too many waiting`);
+          this.#emit('error', { tier: -1, store: this.name, operation: 'repair', error });
+        },
+      ),
       listeners: new Set(),
       evictions: 0,
       clearing: 0,
@@ -297,7 +316,7 @@ export class MultilevelStore implements CacheStore {
       }
       return store.deletePattern(pattern);
     });
-    return Math.max(0, ...counts);
+    return Math.max(0, ...counts.map(Number));
   }
 
   /**
@@ -334,14 +353,20 @@ export class MultilevelStore implements CacheStore {
 
   /** A snapshot of the counters. */
   stats(): MultilevelStats {
-    const { stats } = this.#state;
-    return { ...stats, hits: [...stats.hits], tierErrors: [...stats.tierErrors] };
+    const { stats, repairs } = this.#state;
+    return {
+      ...stats,
+      hits: [...stats.hits],
+      tierErrors: [...stats.tierErrors],
+      pendingRepairs: repairs.size,
+    };
   }
 
   /** Stops listening to the bus and closes every tier. The bus itself is left open (it may be shared). */
   async close(): Promise<void> {
     this.#state.unsubscribe?.();
     this.#state.removeReconnect?.();
+    this.#state.repairs.close();
     await Promise.all(this.#tiers.map((tier) => tier.close?.()));
   }
 
@@ -414,13 +439,16 @@ export class MultilevelStore implements CacheStore {
 
   // The one write barrier of the local tiers: every local write, delete or clear goes through
   // here. While it runs, and for every read that overlapped it, nothing it covers is copied into
-  // a faster tier (a read may have found the old value below). Then it publishes, even when a
-  // tier failed, so that other processes drop their copies whatever happened here.
+  // a faster tier (a read may have found the old value below). The keys a tier failed to write
+  // are repaired later (see Repairs). Then it publishes, even when a tier failed, so that other
+  // processes drop their copies whatever happened here. With `only`, the other tiers are left
+  // alone.
   async #writing<T>(
     covers: string[] | InvalidationMessage,
     operation: string,
-    run: (store: CacheStore, tier: number) => T | Promise<T>,
-  ): Promise<T[]> {
+    write: (store: CacheStore, tier: number) => T | Promise<T>,
+    only?: Set<number>,
+  ): Promise<(T | undefined)[]> {
     const state = this.#state;
     const keys = Array.isArray(covers) ? covers : [];
     const touched = keys.map((key) => this.#activity(key));
@@ -433,6 +461,18 @@ export class MultilevelStore implements CacheStore {
         activity.writes++;
         this.#settle(keys[i]!, activity, 0, writers);
       });
+    };
+    const { repairs } = state;
+    const run = async (store: CacheStore, tier: number) => {
+      if (only !== undefined && !only.has(tier)) return undefined;
+      try {
+        const result = await write(store, tier);
+        repairs.landed(keys, tier);
+        return result;
+      } catch (error) {
+        repairs.failed(keys, tier);
+        throw error;
+      }
     };
     mark(1);
     try {
@@ -555,6 +595,7 @@ export class MultilevelStore implements CacheStore {
       this.#evictLocal({ type: 'clear' });
       for (const listener of this.#state.listeners) listener({ type: 'clear' });
       this.#emit('distrust', { reason: 'bus-reconnect' });
+      this.#state.repairs.now();
     });
   }
 

@@ -192,3 +192,30 @@ describe('tag records over the bus', () => {
     expect(cache.stats().knownTags).toBe(10_000);
   });
 });
+
+describe('a write or delete that fails on Redis', () => {
+  test('is repaired once Redis answers again: the old value leaves L2 and other L1s', async () => {
+    const a = await instance('repair');
+    const b = await instance('repair');
+    await a.cache.set('k', 'old');
+    expect(await b.cache.get('k')).toBe('old'); // in B's L1 now
+    server.pause();
+    try {
+      expect(await a.cache.delete('k')).toBe(false); // Redis hung: the delete failed there
+    } finally {
+      server.resume();
+    }
+    expect(a.store.stats().pendingRepairs).toBe(1);
+    const deadline = Date.now() + 5_000;
+    while (a.store.stats().pendingRepairs > 0 && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(a.store.stats().pendingRepairs).toBe(0);
+    expect(await a.l2.get('k')).toBeUndefined();
+    // The repair was published: B dropped its L1 copy and reads the (missing) value from L2.
+    while (b.l1.get('k') !== undefined && Date.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(await b.cache.get('k')).toBeUndefined();
+  });
+});

@@ -1,0 +1,100 @@
+/** The first wait before a repair is tried again; it doubles after each failed round. */
+const FIRST_DELAY = 100;
+/** The longest wait between two rounds. */
+const LAST_DELAY = 5_000;
+/** The most keys waiting for repair; beyond it the oldest is given up (and reported). */
+const MOST_KEYS = 10_000;
+
+/**
+ * Keys whose write or delete failed on some tiers, which may still hold the old value there.
+ * Each is deleted from those tiers again, in rounds with backoff, until that lands (then the
+ * store tells other processes to drop their copies): a deleted key is reloaded, an old value
+ * would be served. A later write that lands on a tier leaves nothing to repair there.
+ */
+export class Repairs {
+  readonly #failed = new Map<string, Set<number>>();
+  readonly #repair: (key: string, tiers: Set<number>) => Promise<unknown>;
+  readonly #giveUp: (key: string) => void;
+  #timer: NodeJS.Timeout | undefined;
+  #delay = FIRST_DELAY;
+  #running = false;
+  #closed = false;
+
+  /**
+   * `repair` deletes the key from the tiers (rejecting when any failed); `giveUp` reports a key
+   * dropped because too many were waiting.
+   */
+  constructor(
+    repair: (key: string, tiers: Set<number>) => Promise<unknown>,
+    giveUp: (key: string) => void,
+  ) {
+    this.#repair = repair;
+    this.#giveUp = giveUp;
+  }
+
+  /** How many keys wait for repair. */
+  get size(): number {
+    return this.#failed.size;
+  }
+
+  /** A write or delete of `keys` failed on `tier`. */
+  failed(keys: readonly string[], tier: number): void {
+    for (const key of keys) {
+      let tiers = this.#failed.get(key);
+      if (tiers === undefined) {
+        tiers = new Set();
+        this.#failed.set(key, tiers);
+        if (this.#failed.size > MOST_KEYS) {
+          const oldest = this.#failed.keys().next().value!;
+          this.#failed.delete(oldest);
+          this.#giveUp(oldest);
+        }
+      }
+      tiers.add(tier);
+    }
+    this.#schedule();
+  }
+
+  /** A write or delete of `keys` landed on `tier`: what it held before no longer matters. */
+  landed(keys: readonly string[], tier: number): void {
+    if (this.#failed.size === 0) return;
+    for (const key of keys) {
+      const tiers = this.#failed.get(key);
+      if (tiers?.delete(tier) && tiers.size === 0) this.#failed.delete(key);
+    }
+  }
+
+  /** Tries again now (the connection is back, say). */
+  now(): void {
+    this.#delay = FIRST_DELAY;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#round();
+  }
+
+  /** Stops trying. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+  }
+
+  #schedule(): void {
+    if (this.#timer !== undefined || this.#running || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#round();
+    }, this.#delay);
+    this.#timer.unref?.();
+  }
+
+  async #round(): Promise<void> {
+    if (this.#running || this.#closed || this.#failed.size === 0) return;
+    this.#running = true;
+    const round = [...this.#failed].map(([key, tiers]) => this.#repair(key, new Set(tiers)));
+    const outcomes = await Promise.allSettled(round);
+    this.#running = false;
+    const failures = outcomes.some((outcome) => outcome.status === 'rejected');
+    this.#delay = failures ? Math.min(this.#delay * 2, LAST_DELAY) : FIRST_DELAY;
+    if (this.#failed.size > 0) this.#schedule();
+  }
+}
