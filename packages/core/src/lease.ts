@@ -7,7 +7,8 @@ import type { LockHandle } from './types.js';
  * lease lapsed, because its process stalled or Redis lost the key, does not overwrite the value
  * of the holder that took over). Between that check and the write's end there is at most the
  * store's deadline, so `storeTimeout` should stay below `lockTtl`. A lock without `extend` is
- * held for its TTL once, unchecked.
+ * held for its TTL once, unchecked. A load past its hard timeout stops renewing, so a loader
+ * that never settles does not hold the lock for ever.
  */
 export class Lease {
   readonly #handle: LockHandle;
@@ -31,6 +32,11 @@ export class Lease {
     clearInterval(this.#timer);
     if (this.#handle.extend === undefined) return true;
     return !this.#lost && (await this.#renew());
+  }
+
+  /** Stops renewing: the lease lapses within its TTL unless confirmed before. */
+  stopRenewing(): void {
+    clearInterval(this.#timer);
   }
 
   /** Stops renewing and releases the lock (errors are reported, never thrown). */

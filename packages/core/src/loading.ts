@@ -192,6 +192,7 @@ async function load<T>(
         lease = new Lease(handle, plan.lockTtl, (error) =>
           telemetry.error(error, 'lock', key, false),
         );
+        context.lease = lease;
       }
     } catch (error) {
       telemetry.error(error, 'lock', key, false);
@@ -316,6 +317,8 @@ class Context<T> implements LoaderContext<T> {
   tags: string[] | undefined;
   skipped = false;
   readonly startedAt = stamp();
+  /** The lease of the shared lock this load runs under, if any. */
+  lease: Lease | undefined;
   // Made when the loader first reads `signal` (most never do: it costs microseconds per miss).
   #controller: AbortController | undefined;
   #aborted: { reason: unknown } | undefined;
@@ -336,6 +339,8 @@ class Context<T> implements LoaderContext<T> {
   abort(reason: unknown): void {
     this.#aborted ??= { reason };
     this.#controller?.abort(reason);
+    // A loader past its hard timeout may never settle: it must not hold the lock for ever.
+    this.lease?.stopRenewing();
   }
 
   setTtl(ttl: Duration): void {

@@ -168,6 +168,23 @@ describe('getOrSet under redisLock: the lock is a lease', () => {
     }
   });
 
+  test('a loader past its hard timeout stops renewing: another process takes over', async () => {
+    const store = redisStore({ port: redis.server.port, prefix: 'lease:' });
+    const lock = redisLock({ client: store.client, retryDelay: 10 });
+    const options = { store, lock, ttl: '1m', lockTtl: '300ms', lockTimeout: '1m' } as const;
+    const hung = createCache({ ...options, timeouts: { hard: '200ms' } });
+    const other = createCache(options);
+    try {
+      await expect(hung.getOrSet('hung', () => new Promise<never>(() => {}))).rejects.toMatchObject(
+        { code: 'E_LOADER_TIMEOUT' },
+      );
+      // Were the hung load still renewing its lease, this would wait for lockTimeout (1 min).
+      expect(await other.getOrSet('hung', async () => 'taken over')).toBe('taken over');
+    } finally {
+      await Promise.all([hung.close(), other.close()]);
+    }
+  });
+
   test('a holder killed mid-load: the waiters take over when its lease lapses, one loads', async () => {
     const worker = fileURLToPath(new URL('./fixtures/lockWorker.ts', import.meta.url));
     const holder = fork(worker, [String(redis.server.port), 'killed', 'killed-calls', 'hang'], {
