@@ -135,4 +135,6 @@ export interface InvalidationBus {
    * that removes the listener.
    */
   on(event: 'reconnect', listener: () => void): () => void;
+  /** Closes its connections; a multilevel store calls it from its own `close()`. */
+  close?(): Promise<void>;
 }

@@ -22,7 +22,9 @@ export interface MultilevelOptions {
   tiers: CacheStore[];
   /**
    * Carries invalidations between processes (`redisBus` from `@cache/redis`): a set, delete or
-   * clear here evicts the key from every other process's local tiers.
+   * clear here evicts the key from every other process's local tiers. Like the tiers, it
+   * belongs to the store from then on: `close()` closes it. Give each store its own bus (a bus
+   * ignores its own messages, so two stores on one bus would not invalidate each other).
    */
   bus?: InvalidationBus;
   /**
@@ -362,12 +364,13 @@ export class MultilevelStore implements CacheStore {
     };
   }
 
-  /** Stops listening to the bus and closes every tier. The bus itself is left open (it may be shared). */
+  /** Closes every tier and the bus, so nothing of the store keeps the process alive. */
   async close(): Promise<void> {
-    this.#state.unsubscribe?.();
-    this.#state.removeReconnect?.();
-    this.#state.repairs.close();
-    await Promise.all(this.#tiers.map((tier) => tier.close?.()));
+    const { bus, unsubscribe, removeReconnect, repairs } = this.#state;
+    unsubscribe?.();
+    removeReconnect?.();
+    repairs.close();
+    await Promise.all([...this.#tiers.map((tier) => tier.close?.()), bus?.close?.()]);
   }
 
   async #getBelow(
