@@ -1,0 +1,33 @@
+// The README's complete programs, run as written in child processes against this file's
+// redis-server; the other blocks are fragments of them.
+import { fileURLToPath } from 'node:url';
+import { readmeExamples, runExample } from '@cache/test-suite';
+import { describe, expect, test } from 'vitest';
+import { useRedis } from './redis.js';
+
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const [quickStart, cluster, bus, events] = readmeExamples(`${packageDir}/README.md`);
+const redis = useRedis();
+
+function run(example: string | undefined): Promise<string> {
+  return runExample(example!, {
+    cwd: packageDir,
+    env: { REDIS_URL: `redis://127.0.0.1:${redis.server.port}` },
+    timeout: 10_000,
+  });
+}
+
+describe("redis README's examples", () => {
+  test('two are programs, two are fragments of them (a Cluster client, a bus)', () => {
+    expect(cluster).toContain('new Cluster(');
+    expect(bus).toContain('redisBus(');
+  });
+
+  test('the quick start prints the user and exits by itself', async () => {
+    expect(await run(quickStart)).toBe("{ id: 42, name: 'Ada' }\n");
+  });
+
+  test('redisEvents: the published events delete the keys, and the program exits by itself', async () => {
+    expect(await run(events)).toBe('deleted *:123:*\nundefined undefined\n');
+  });
+});
