@@ -32,12 +32,17 @@ export class ProductRepository {
     return (await this.list()).find((product) => product.id === id);
   }
 
-  /** Applies `changes` to product `id`; returns the updated product, or undefined if there is none. */
+  /**
+   * Merges `changes` into product `id`: a field absent or undefined keeps its value. Returns the
+   * updated product, or undefined if there is none.
+   */
   async update(id: number, changes: Partial<Omit<Product, 'id'>>): Promise<Product | undefined> {
     const products = await this.list();
     const product = products.find((p) => p.id === id);
     if (product === undefined) return undefined;
-    Object.assign(product, changes);
+    for (const [field, value] of Object.entries(changes)) {
+      if (value !== undefined) Object.assign(product, { [field]: value });
+    }
     await writeFile(this.file, `${JSON.stringify(products, null, 2)}\n`);
     return product;
   }

@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { copyFile, mkdtemp } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -6,11 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, expect, test } from 'vitest';
 import { createApp } from '../src/app.js';
-import { ProductRepository } from '../src/products.js';
+import { type Product, ProductRepository } from '../src/products.js';
 
 let server: Server;
 let url: string;
 let products: ProductRepository;
+const seed = JSON.parse(
+  readFileSync(new URL('../data/products.json', import.meta.url), 'utf8'),
+) as Product[];
 
 beforeEach(async () => {
   const file = join(await mkdtemp(join(tmpdir(), 'catalog-')), 'products.json');
@@ -34,7 +38,7 @@ test('a product is read from the file once, then served from the cache', async (
   expect(products.reads).toBe(1);
 });
 
-test('a POST invalidates the product and the list, and the next GET reads the new price', async () => {
+test('a POST invalidates the product and the list, and the next GET reads the new price with the other fields kept', async () => {
   await fetch(`${url}/products/1`);
   await fetch(`${url}/products/2`);
   await fetch(`${url}/products`);
@@ -47,9 +51,9 @@ test('a POST invalidates the product and the list, and the next GET reads the ne
   const product = await fetch(`${url}/products/1`);
   const list = await fetch(`${url}/products`);
   expect(product.headers.get('x-cache')).toBe('MISS');
-  expect((await product.json()) as any).toMatchObject({ id: 1, price: 8 });
+  expect((await product.json()) as any).toEqual({ ...seed[0], price: 8 });
   expect(list.headers.get('x-cache')).toBe('MISS');
-  expect(((await list.json()) as any)[0].price).toBe(8);
+  expect(((await list.json()) as any)[0]).toEqual({ ...seed[0], price: 8 });
   expect((await fetch(`${url}/products/2`)).headers.get('x-cache')).toBe('HIT');
 });
 
