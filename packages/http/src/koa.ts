@@ -1,4 +1,4 @@
-import type { OutgoingHttpHeaders } from 'node:http';
+import { type OutgoingHttpHeaders, STATUS_CODES } from 'node:http';
 import { Readable } from 'node:stream';
 import type { Context, Middleware, Next } from 'koa';
 import type { Conditions } from './conditional.js';
@@ -62,8 +62,10 @@ export class KoaHttpCache {
         } catch (error) {
           // A thrown 4xx (ctx.throw(404)) is an answer, not a failure that grace should cover.
           if (statusOf(error) >= 500) throw error;
-          clientError = error;
-          return undefined;
+          if (!answerThrown(reset(ctx, preexisting), error, context)) {
+            clientError = error;
+            return undefined;
+          }
         } finally {
           restoreConditions(headers, conditions);
         }
@@ -148,6 +150,29 @@ export class KoaHttpCache {
  */
 export function httpCache(options: HttpCacheOptions<Context>): KoaHttpCache {
   return new KoaHttpCache(options);
+}
+
+// Answers a thrown client error as Koa's error handler would (the error's headers, the status
+// and, when `expose` allows, the message as text), if a response of that status may be stored;
+// false leaves the error to Koa.
+function answerThrown(ctx: Context, error: unknown, context: FillContext): boolean {
+  const status = statusOf(error);
+  const { headers, expose, message } = error as {
+    headers?: Record<string, string>;
+    expose?: unknown;
+    message?: unknown;
+  };
+  const own = Object.fromEntries(
+    Object.entries(headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
+  );
+  if (typeof context.judge(status, { ...ctx.res.getHeaders(), ...own }) !== 'number') {
+    return false;
+  }
+  ctx.set(own);
+  ctx.status = status;
+  ctx.type = 'text';
+  ctx.body = expose === true && typeof message === 'string' ? message : STATUS_CODES[status];
+  return true;
 }
 
 // Reads what the downstream middleware answered; undefined when it must not be stored.

@@ -79,3 +79,25 @@ test('koa: an error thrown downstream without a stale response reaches Koa as th
   const answer = await request(`${url}/`);
   expect([answer.status, answer.text]).toEqual([418, 'short and stout']);
 });
+
+test('koa: a ctx.throw(404) is stored like a set 404, so the next request is a HIT without the handler', async () => {
+  let runs = 0;
+  const app = new Koa();
+  app.use(cached().cache());
+  app.use((ctx) => {
+    runs++;
+    ctx.throw(404, 'no such article', { headers: { 'Cache-Control': 'max-age=60' } });
+  });
+  const url = await listen(app);
+  const miss = await request(`${url}/articles/nope`);
+  const hit = await request(`${url}/articles/nope`);
+  expect([miss.status, miss.headers['x-cache'], miss.text]).toEqual([
+    404,
+    'MISS',
+    'no such article',
+  ]);
+  expect([hit.status, hit.headers['x-cache'], hit.text]).toEqual([404, 'HIT', 'no such article']);
+  expect(hit.headers['cache-control']).toBe('max-age=60');
+  expect(hit.headers['content-type']).toMatch(/^text\/plain/);
+  expect(runs).toBe(1);
+});
