@@ -1,3 +1,4 @@
+import { summarize, summaryLines } from './summary.js';
 import { runTour } from './tour.js';
 
 const { steps, cache, db } = await runTour();
@@ -12,12 +13,5 @@ console.log(line(header));
 console.log(`| ${widths.map((w) => '-'.repeat(w)).join(' | ')} |`);
 for (const row of rows) console.log(line(row));
 
-const stats = cache.stats();
-const cold = steps.filter((s) => s.dbQueries > 0).map((s) => s.ms);
-const warm = steps.filter((s) => s.dbQueries === 0).map((s) => s.ms);
-const avg = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-console.log(`
-hits ${stats.hits}, misses ${stats.misses}, stale served ${stats.staleHits}, loader calls ${stats.loads}, database queries ${db.queries}
-average step with a database query: ${avg(cold).toFixed(2)} ms; answered from cache: ${avg(warm).toFixed(3)} ms (${(avg(cold) / avg(warm)).toFixed(0)}x faster)
-`);
+console.log(`\n${summaryLines(summarize(steps), cache.stats(), db.queries).join('\n')}\n`);
 await cache.close();

@@ -1,4 +1,5 @@
 import { expect, test } from 'vitest';
+import { summarize, summaryLines } from '../src/summary.js';
 import { runTour } from '../src/tour.js';
 
 test('the demo tour hits the database only where a pattern needs it', async () => {
@@ -21,4 +22,18 @@ test('the demo tour hits the database only where a pattern needs it', async () =
     'grace: get user 6 while the database is down': 1,
   });
   expect(cache.stats().staleHits).toBe(1);
+});
+
+test('the summary compares single reads, and tells the callers that waited for a load from the misses that queried', async () => {
+  const { steps, cache, db } = await runTour(5);
+  const summary = summarize(steps);
+  expect(summary.waited).toBe(999);
+  expect(summary.databaseRead).toBeGreaterThanOrEqual(5);
+  expect(summary.cacheRead).toBeLessThan(summary.databaseRead / 5);
+  expect(summary.concurrentHit).toBeLessThan(summary.cacheRead);
+  const [lookups, queries] = summaryLines(summary, cache.stats(), db.queries);
+  expect(lookups).toBe(
+    'cache lookups: 1004 hits, 1006 misses (999 of them callers that waited for a load already running, no query of their own), 1 served stale under grace',
+  );
+  expect(queries).toBe('loader calls 5, database queries 10');
 });
