@@ -1,57 +1,55 @@
-// The runnable examples of the "Invalidation" section of @cache/core's README, run as written.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+// The complete programs of this package's README and of @cache/core's (core cannot depend on
+// @cache/memory), run as written in child processes; each must exit by itself.
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
-import { afterAll, describe, expect, test } from 'vitest';
+import { readmeExamples, runExample } from '@cache/test-suite';
+import { describe, expect, test } from 'vitest';
 
-const run = promisify(execFile);
-const readme = readFileSync(
-  fileURLToPath(new URL('../../core/README.md', import.meta.url)),
-  'utf8',
-);
-const section = readme.slice(
-  readme.indexOf('## Invalidation'),
-  readme.indexOf('\n## ', readme.indexOf('## Invalidation') + 1),
-);
-// Only the complete programs: the blocks that create their own cache.
-const examples = [...section.matchAll(/```ts\n([\s\S]*?)```/g)]
-  .map((match) => match[1]!)
-  .filter((code) => code.includes("from '@cache/memory'"));
-// Inside this package, so that @cache/core and @cache/memory resolve.
-const dir = mkdtempSync(fileURLToPath(new URL('../.readme-', import.meta.url)));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const packageDir = fileURLToPath(new URL('..', import.meta.url));
+const coreReadme = fileURLToPath(new URL('../../core/README.md', import.meta.url));
+// Only the complete programs: the blocks that create their own cache or store.
+const programs = (readme: string) =>
+  readmeExamples(readme).filter((code) => code.includes("from '@cache/memory'"));
+const core = programs(coreReadme);
+const memory = programs(`${packageDir}/README.md`);
 
-async function runExample(heading: string): Promise<string> {
-  const code = examples.find((example) => section.indexOf(example) > section.indexOf(heading));
-  if (code === undefined) throw new Error(`no example under ${heading}`);
-  const file = join(dir, `${heading.replace(/\W+/g, '-')}.ts`);
-  writeFileSync(file, code);
-  const { stdout } = await run(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@cache/source', file],
-    { cwd: dir },
-  );
-  return stdout;
+function run(code: string | undefined): Promise<string> {
+  return runExample(code!, { cwd: packageDir, timeout: 10_000 });
 }
 
-describe("core README's invalidation examples", () => {
-  test('there are three: TTL with jitter, event-driven, versions', () => {
-    expect(examples).toHaveLength(3);
+describe("core README's examples", () => {
+  test('there are four programs: the quick start, TTL with jitter, event-driven, versions', () => {
+    expect(core).toHaveLength(4);
+  });
+
+  test('the quick start loads user 1 once for 1,000 callers and prints users 2 and 3', async () => {
+    const output = await run(core[0]);
+    expect(output).toMatch(/^\{ id: 2, name: 'user 2' \}\n\{ id: 3, name: 'user 3' \} 1000 \{/);
+    expect(output).toMatch(/loads: 2,/); // one for the 1,000 callers of user 1, one for user 3
   });
 
   test('TTL with jitter runs', async () => {
-    expect(await runExample('### TTL, with jitter')).toBe('');
+    expect(await run(core[1])).toBe('');
   });
 
   test('event-driven: user.deleted deletes *:{user_id}:*', async () => {
-    expect(await runExample('### Event-driven')).toBe('deleted *:123:*\n');
+    expect(await run(core[2])).toBe('deleted *:123:*\n');
   });
 
   test('versions: a read for another version misses; a versioned namespace is invalidated', async () => {
-    expect(await runExample('### Versions and versioned namespaces')).toBe(
-      "{ name: 'Ada' }\nundefined\nundefined { name: 'Ada L.' }\n",
-    );
+    expect(await run(core[3])).toBe("{ name: 'Ada' }\nundefined\nundefined { name: 'Ada L.' }\n");
+  });
+});
+
+describe("memory README's examples", () => {
+  test('there are two programs (the third block is a fragment of options)', () => {
+    expect(memory).toHaveLength(2);
+  });
+
+  test('the quick start prints the name', async () => {
+    expect(await run(memory[0])).toBe('Ada\n');
+  });
+
+  test('LRU: the least recently used key is evicted', async () => {
+    expect(await run(memory[1])).toBe('undefined\n1\n3\n');
   });
 });
