@@ -2,6 +2,7 @@ import { createCache } from '@cache/core';
 import { memoryStore } from '@cache/memory';
 import { type RedisStore, redisBus, redisStore } from '@cache/redis';
 import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type MultilevelStore, multilevel } from '../src/index.js';
 
@@ -53,6 +54,21 @@ describe('the bus', () => {
     expect(a.store.stats().distrusts).toBe(1);
     // And the instance works again once Redis is back.
     expect(await a.cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
+  });
+
+  test('closing the cache closes its bus: the subscriber connection is gone', async () => {
+    const a = await instance('close');
+    const raw = new Redis(server.port);
+    try {
+      expect(await raw.call('PUBSUB', 'NUMSUB', 'close')).toEqual(['close', 1]);
+      await a.cache.close();
+      await expect.poll(() => raw.call('PUBSUB', 'NUMSUB', 'close')).toEqual(['close', 0]);
+      await expect(a.bus.publish({ type: 'delete', keys: ['k'] })).rejects.toMatchObject({
+        code: 'E_STORE_CLOSED',
+      });
+    } finally {
+      raw.disconnect();
+    }
   });
 });
 
