@@ -76,3 +76,19 @@ test('while the database is down, the last good page is served as STALE', async 
   expect(answer.headers.get('x-cache')).toBe('STALE');
   expect(((await answer.json()) as any)[0].slug).toBe('why-cache');
 });
+
+test('an unknown article (ctx.throw(404)) is read once, then its 404 is served from the cache', async () => {
+  const first = await fetch(`${url}/articles/no-such-article`);
+  const second = await fetch(`${url}/articles/no-such-article`);
+  expect([first.status, first.headers.get('x-cache'), await first.text()]).toEqual([
+    404,
+    'MISS',
+    'no such article',
+  ]);
+  expect([second.status, second.headers.get('x-cache'), await second.text()]).toEqual([
+    404,
+    'HIT',
+    'no such article',
+  ]);
+  expect(articles.reads).toBe(1);
+});
