@@ -73,13 +73,6 @@ interface Waiter {
   reject: (error: unknown) => void;
 }
 
-/** A command waiting for the end of the tick (see {@link RedisConnection.send}). */
-interface Queued {
-  operation: (client: RedisClient) => Promise<unknown>;
-  resolve: (reply: unknown) => void;
-  reject: (error: unknown) => void;
-}
-
 const NAME = 'redis';
 
 /** Whether the client is a `Cluster`. */
@@ -89,11 +82,8 @@ export function isCluster(client: RedisClient): client is Cluster {
 
 /**
  * The part of a Redis store that views with other serializers share: the client, the per-tick
- * batch, timeouts and the circuit breaker. Every method rejects with a `StoreError`.
- *
- * The commands of one tick go out together at its end, in the order they were issued, as one
- * pipeline (one socket write, one timeout) with the tick's reads merged into one `MGET` last. Any
- * other operation sends the waiting batch first, so Redis runs everything in the order issued.
+ * read batcher, the corked writes of a tick, timeouts and the circuit breaker. Every method
+ * rejects with a `StoreError`.
  */
 export class RedisConnection {
   readonly client: RedisClient;
@@ -114,11 +104,15 @@ export class RedisConnection {
   #probeTimer: NodeJS.Timeout | undefined;
   #closed = false;
   #ready: Promise<void> | undefined;
-  #queue: Queued[] = [];
   #keys: string[] = [];
   #waiters: Waiter[] = [];
   #scheduled = false;
   readonly #flush = () => this.#flushBatch();
+  #corked: { uncork(): void } | undefined;
+  readonly #uncork = () => {
+    this.#corked?.uncork();
+    this.#corked = undefined;
+  };
   readonly #detach: () => void;
 
   constructor(options: RedisConnectionOptions, { checkMemoryPolicy = true } = {}) {
@@ -171,59 +165,41 @@ export class RedisConnection {
     return new Promise((resolve, reject) => {
       this.#keys.push(key);
       this.#waiters.push({ serializer, resolve, reject });
-      this.#schedule();
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        process.nextTick(this.#flush);
+      }
     });
   }
 
   /**
-   * Runs `operation` like {@link RedisConnection.run}, at the end of the tick with the rest of
-   * its batch: the batch's commands reach the socket as one write, in the order issued.
+   * Runs `operation` like {@link RedisConnection.run}, then holds the client's socket corked for
+   * the rest of the tick: this command goes out at once, and whatever any user of the client
+   * sends after it in the same tick (200 concurrent misses storing their values, say) reaches
+   * the socket as one write at the end of the tick, in the order it was issued.
    *
    * @example connection.send((client) => client.set(key, text, 'PX', ttl))
    */
   send<T>(operation: (client: RedisClient) => Promise<T>): Promise<T> {
-    if (!this.#scheduled) {
-      // The first of a tick goes at once (no added latency); the rest of the tick waits for it.
-      const sent = this.#run(() => operation(this.client));
-      this.#schedule();
-      return sent;
+    const sent = this.#run(() => operation(this.client));
+    if (this.#corked === undefined && !this.cluster) {
+      const socket = (this.client as Redis).stream;
+      if (socket !== undefined && !socket.destroyed) {
+        socket.cork();
+        this.#corked = socket;
+        process.nextTick(this.#uncork);
+      }
     }
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ operation, resolve: resolve as (reply: unknown) => void, reject });
-      this.#schedule();
-    });
-  }
-
-  #schedule(): void {
-    if (this.#scheduled) return;
-    this.#scheduled = true;
-    process.nextTick(this.#flush);
+    return sent;
   }
 
   #flushBatch(): void {
-    if (!this.#scheduled) return; // sent early by an operation that could not wait
-    const queue = this.#queue;
     const keys = this.#keys;
     const waiters = this.#waiters;
-    this.#queue = [];
     this.#keys = [];
     this.#waiters = [];
     this.#scheduled = false;
     this.#counters.batchedKeys += keys.length;
-    // Corked, the socket takes everything below as one write (the Cluster's sockets are its nodes').
-    const socket = this.cluster ? undefined : (this.client as Redis).stream;
-    socket?.cork();
-    try {
-      for (const { operation, resolve, reject } of queue) {
-        this.#run(() => operation(this.client)).then(resolve, reject);
-      }
-      if (keys.length > 0) this.#read(keys, waiters);
-    } finally {
-      socket?.uncork();
-    }
-  }
-
-  #read(keys: string[], waiters: Waiter[]): void {
     if (!this.cluster) {
       this.#run(() => this.client.mget(keys)).then(
         (texts) => settle(texts, waiters),
@@ -331,8 +307,6 @@ export class RedisConnection {
   }
 
   #run<T>(operation: () => Promise<T>): Promise<T> {
-    // What waits for the end of the tick was issued first: it goes first.
-    if (this.#scheduled) this.#flushBatch();
     if (this.#closed) {
       return Promise.reject(
         new StoreError(NAME, 'the store is closed', { code: 'E_STORE_CLOSED' }),
@@ -465,7 +439,6 @@ export class RedisConnection {
   /** Stops using the client; quits it when the store created it. */
   async close(): Promise<void> {
     if (this.#closed) return;
-    if (this.#scheduled) this.#flushBatch(); // issued before close(): sent, then QUIT
     this.#closed = true;
     clearTimeout(this.#probeTimer);
     this.#detach();

@@ -1,7 +1,7 @@
 import { InvalidArgumentError, jsonSerializer, SerializationError } from '@cache/core';
 import { Redis } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
-import { type RedisStore, redisStore } from '../src/index.js';
+import { type RedisStore, redisLock, redisStore } from '../src/index.js';
 import { entry, storeContract } from './contract.js';
 import { useRedis } from './redis.js';
 
@@ -71,7 +71,36 @@ describe('redisStore on a single node', () => {
     expect((await store.get('k'))?.value).toBe('e');
   });
 
-  test('a burst of writes in one tick all land, and close() sends the ones still waiting', async () => {
+  test('a burst of writes keeps its order with commands other users of the client send', async () => {
+    await store.get('connected');
+    const lock = redisLock({ client: store.client });
+    const monitor = await redis.raw.duplicate().monitor();
+    const seen: string[] = [];
+    monitor.on('monitor', (_time: string, args: string[]) => seen.push(args.slice(0, 2).join(' ')));
+    try {
+      await Promise.all([
+        store.set('a', entry(1)),
+        store.set('b', entry(2)),
+        store.client.del('test:b'), // issued after set('b') on the same client: runs after it
+        lock.acquire('x', { ttl: 1_000, timeout: 0 }),
+        store.set('c', entry(3)),
+      ]);
+      expect(await redis.raw.exists('test:b')).toBe(0);
+      await store.get('synced'); // MONITOR has seen everything before this read
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      expect(seen.filter((line) => /^(set|del) /i.test(line))).toEqual([
+        'set test:a',
+        'set test:b',
+        'del test:b',
+        'set cache-lock:x',
+        'set test:c',
+      ]);
+    } finally {
+      monitor.disconnect();
+    }
+  });
+
+  test('a burst of writes in one tick all land, even when close() follows at once', async () => {
     await store.get('connected');
     const burst = Array.from({ length: 200 }, (_, i) => store.set(`k${i}`, entry(i)));
     const closed = store.close();
