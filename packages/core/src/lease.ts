@@ -7,8 +7,9 @@ import type { LockHandle } from './types.js';
  * lease lapsed, because its process stalled or Redis lost the key, does not overwrite the value
  * of the holder that took over). Between that check and the write's end there is at most the
  * store's deadline, so `storeTimeout` should stay below `lockTtl`. A lock without `extend` is
- * held for its TTL once, unchecked. A load past its hard timeout stops renewing, so a loader
- * that never settles does not hold the lock for ever.
+ * held for its TTL once, unchecked. Renewals stop after `maxHold` (the hard timeout, else the
+ * lock timeout: past it every waiter has given up on the lock anyway) and when the load is
+ * aborted, so a loader that never settles does not hold the lock for ever.
  */
 export class Lease {
   readonly #handle: LockHandle;
@@ -17,12 +18,19 @@ export class Lease {
   readonly #timer: NodeJS.Timeout | undefined;
   #lost = false;
 
-  constructor(handle: LockHandle, ttl: number, onError: (error: unknown) => void) {
+  constructor(handle: LockHandle, ttl: number, maxHold: number, onError: (error: unknown) => void) {
     this.#handle = handle;
     this.#ttl = ttl;
     this.#onError = onError;
     if (handle.extend !== undefined) {
-      this.#timer = setInterval(() => void this.#renew(), Math.max(1, ttl / 3));
+      const until = Date.now() + maxHold;
+      this.#timer = setInterval(
+        () => {
+          if (Date.now() + ttl / 3 > until) this.stopRenewing();
+          else void this.#renew();
+        },
+        Math.max(1, ttl / 3),
+      );
       this.#timer.unref?.();
     }
   }

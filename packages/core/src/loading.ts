@@ -189,10 +189,12 @@ async function load<T>(
         signal: context.signal,
       });
       if (handle !== undefined) {
-        lease = new Lease(handle, plan.lockTtl, (error) =>
+        const maxHold = plan.hard ?? plan.lockTimeout;
+        lease = new Lease(handle, plan.lockTtl, maxHold, (error) =>
           telemetry.error(error, 'lock', key, false),
         );
         context.lease = lease;
+        if (context.aborted) lease.stopRenewing(); // the hard timeout fired during acquire
       }
     } catch (error) {
       telemetry.error(error, 'lock', key, false);
@@ -238,9 +240,11 @@ async function load<T>(
   flight.freshUntil = entry.expiresAt;
   const store = () =>
     flights.commit(flight, () => gateway.write('set', key, (target) => target.set(key, entry)));
+  let failed = false;
   const done = (write: ReturnType<typeof store>) =>
     write?.then((result) => {
       if (result !== FAILED) written(engine, key, entry);
+      else failed = true;
     });
   // The caller has its value now; the flight stays joinable (and the lock held) until stored.
   // Under a lock, the lease is checked first: a holder that lost it leaves the key to the next.
@@ -257,7 +261,10 @@ async function load<T>(
   }
   engine.background(
     stored.finally(() => {
-      lease?.release();
+      // A write that timed out may still land: the lock lapses instead of being released, so
+      // the next holder does not store first and then see this write land over its value.
+      if (failed) lease?.stopRenewing();
+      else lease?.release();
       flights.land(flight);
     }),
   );
@@ -334,6 +341,11 @@ class Context<T> implements LoaderContext<T> {
       if (this.#aborted !== undefined) this.#controller.abort(this.#aborted.reason);
     }
     return this.#controller.signal;
+  }
+
+  /** Whether the load was aborted (hard timeout). */
+  get aborted(): boolean {
+    return this.#aborted !== undefined;
   }
 
   abort(reason: unknown): void {

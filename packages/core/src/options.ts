@@ -50,8 +50,8 @@ export interface CacheOptions {
    * bus), how long this process trusts what it read of a tag record before it reads it again:
    * how long a lost bus message can hide another process's tag invalidation at most (plus the
    * multilevel store's `recordTtl`). Records of at most 10,000 tags are kept in process, the
-   * least recently read dropped first. The first cache created over a store sets it for every
-   * cache over that store. @default '5s'
+   * one read from the store longest ago dropped first. The first cache created over a store
+   * sets it for every cache over that store. @default '5s'
    */
   tagRecheck?: Duration;
   /**

@@ -57,7 +57,7 @@ export type TagRecordReader = (
  * with a bus), answers are kept in process, so a tagged hit costs no store read: dropped
  * whenever a message may concern them, and trusted for `recheck` ms at most, so that a lost
  * message delays an invalidation by that long, not forever; at most {@link KNOWN_TAGS} of them,
- * the least recently read dropped first. Otherwise every check reads the store.
+ * the one read from the store longest ago dropped first. Otherwise every check reads the store.
  */
 export class TagRecords {
   // One per store object, so that every cache over it shares what it knows and learns.

@@ -435,3 +435,40 @@ describe('stats', () => {
     expect(cache.stats()).toMatchObject({ misses: 1, loads: 1 });
   });
 });
+
+describe('the lock lease', () => {
+  // A lock that answers after `delay` ms whatever the signal says, counting renewals.
+  function slowLock(delay: number) {
+    const counts = { extends: 0, releases: 0 };
+    const lock: CacheLock = {
+      async acquire() {
+        await new Promise((resolve) => setTimeout(resolve, delay));
+        return {
+          release: async () => {
+            counts.releases++;
+          },
+          extend: async () => {
+            counts.extends++;
+            return true;
+          },
+        };
+      },
+    };
+    return { lock, counts };
+  }
+
+  test('a lock that arrives after the hard timeout is not renewed while the loader hangs', async () => {
+    const { lock, counts } = slowLock(150);
+    const cache = createCache({
+      store: new TestStore(),
+      lock,
+      lockTtl: 60,
+      timeouts: { hard: 50 },
+    });
+    await expect(cache.getOrSet('k', () => new Promise<never>(() => {}))).rejects.toMatchObject({
+      code: 'E_LOADER_TIMEOUT',
+    });
+    await new Promise((resolve) => setTimeout(resolve, 600));
+    expect(counts.extends).toBe(0);
+  });
+});

@@ -444,8 +444,8 @@ export class MultilevelStore implements CacheStore {
   // here. While it runs, and for every read that overlapped it, nothing it covers is copied into
   // a faster tier (a read may have found the old value below). The keys a tier failed to write
   // are repaired later (see Repairs). Then it publishes, even when a tier failed, so that other
-  // processes drop their copies whatever happened here. With `only`, the other tiers are left
-  // alone.
+  // processes drop their copies whatever happened here. With `only` (a repair), the other tiers
+  // are left alone, and it publishes only once the repair landed.
   async #writing<T>(
     covers: string[] | InvalidationMessage,
     operation: string,
@@ -478,11 +478,17 @@ export class MultilevelStore implements CacheStore {
       }
     };
     mark(1);
+    let landed = false;
     try {
-      return await this.#everyTier(operation, run);
+      const results = await this.#everyTier(operation, run);
+      landed = true;
+      return results;
     } finally {
       mark(-1);
-      await (Array.isArray(covers) ? this.#publishDeletes(covers) : this.#publish(covers));
+      // A repair that failed publishes nothing: the next round will.
+      if (landed || only === undefined) {
+        await (Array.isArray(covers) ? this.#publishDeletes(covers) : this.#publish(covers));
+      }
     }
   }
 

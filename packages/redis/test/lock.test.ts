@@ -117,16 +117,16 @@ function twoProcesses(options: { lockTtl: string }) {
 
 describe('getOrSet under redisLock: the lock is a lease', () => {
   test('a loader slower than lockTtl keeps the lock: it runs once', async () => {
-    const { caches, close } = twoProcesses({ lockTtl: '300ms' });
+    const { caches, close } = twoProcesses({ lockTtl: '1s' });
     try {
       let calls = 0;
       const slow = async () => {
         calls++;
-        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        await new Promise((resolve) => setTimeout(resolve, 2_500));
         return `load ${calls}`;
       };
       const first = caches[0]!.getOrSet('slow', slow);
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await new Promise((resolve) => setTimeout(resolve, 200));
       const second = caches[1]!.getOrSet('slow', slow);
       expect(await Promise.all([first, second])).toEqual(['load 1', 'load 1']);
       expect(calls).toBe(1);
@@ -182,6 +182,27 @@ describe('getOrSet under redisLock: the lock is a lease', () => {
       expect(await other.getOrSet('hung', async () => 'taken over')).toBe('taken over');
     } finally {
       await Promise.all([hung.close(), other.close()]);
+    }
+  });
+
+  test('without a hard timeout, a loader that never settles holds the lock for lockTimeout at most', async () => {
+    const store = redisStore({ port: redis.server.port, prefix: 'lease:' });
+    const lock = redisLock({ client: store.client, retryDelay: 10 });
+    const options = { store, lock, ttl: '1m', lockTtl: '300ms' } as const;
+    const stuck = createCache({ ...options, lockTimeout: '600ms' });
+    const other = createCache({ ...options, lockTimeout: '1m' });
+    try {
+      let started!: () => void;
+      const loading = new Promise<void>((resolve) => (started = resolve));
+      void stuck.getOrSet('stuck', () => {
+        started();
+        return new Promise<never>(() => {});
+      });
+      await loading;
+      // Were the stuck load renewing its lease for ever, this would wait for lockTimeout (1 min).
+      expect(await other.getOrSet('stuck', async () => 'taken over')).toBe('taken over');
+    } finally {
+      await Promise.all([stuck.close(), other.close()]);
     }
   });
 
