@@ -1,3 +1,5 @@
+import { fileURLToPath } from 'node:url';
+
 // Shared vitest options. Tests resolve workspace packages to their TypeScript
 // sources through the `@cache/source` export condition, so `test` needs no build.
 // Vite adds 'import' or 'require' by itself; listing them here would also hand them to Node for
@@ -10,6 +12,7 @@ export const vitestBase = {
   ssr: { resolve: { conditions, externalConditions: ['@cache/source'] } },
   test: {
     include: ['test/**/*.test.ts'],
+    globalSetup: [fileURLToPath(new URL('./vitest.leftovers.js', import.meta.url))],
     testTimeout: 20_000,
     hookTimeout: 60_000,
     restoreMocks: true,

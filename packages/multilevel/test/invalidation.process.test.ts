@@ -15,11 +15,11 @@ beforeAll(async () => {
   raw = new Redis(server.port);
 });
 afterEach(async () => {
-  for (const node of nodes.splice(0)) {
-    expect(node.errors).toEqual([]);
-    node.child.kill('SIGKILL');
-  }
+  // Kill first: a failed assertion must not leave the children running.
+  const stopped = nodes.splice(0);
+  for (const node of stopped) node.child.kill('SIGKILL');
   await raw.flushall();
+  for (const node of stopped) expect(node.errors).toEqual([]);
 });
 afterAll(async () => {
   raw?.disconnect();

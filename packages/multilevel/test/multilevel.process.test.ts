@@ -1,5 +1,5 @@
-import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import type { ChildProcess } from 'node:child_process';
+import { forkFixture } from '@cache-tooling/config/processes';
 import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'vitest';
@@ -27,14 +27,7 @@ interface Node {
 }
 
 async function startNode(): Promise<Node> {
-  const child = fork(
-    fileURLToPath(new URL('./fixtures/node.ts', import.meta.url)),
-    [String(server.port)],
-    {
-      execArgv: ['--import', 'tsx', '--conditions=@cache/source'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    },
-  );
+  const child = forkFixture(new URL('./fixtures/node.ts', import.meta.url), [String(server.port)]);
   const waiting = new Map<number, (message: { result?: unknown; error?: string }) => void>();
   const invalidations: ((message: { keys: string[]; at: number }) => void)[] = [];
   let nextId = 0;

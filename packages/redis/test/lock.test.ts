@@ -1,7 +1,7 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import { type CacheEvents, createCache, InvalidArgumentError } from '@cache/core';
+import { forkFixture } from '@cache-tooling/config/processes';
 import { describe, expect, test } from 'vitest';
 import { redisLock, redisStore } from '../src/index.js';
 import { useRedis } from './redis.js';
@@ -62,16 +62,11 @@ describe('redisLock', () => {
   });
 
   test('4 processes asking for the same cold key run the loader once', async () => {
-    const worker = fileURLToPath(new URL('./fixtures/lockWorker.ts', import.meta.url));
+    const worker = new URL('./fixtures/lockWorker.ts', import.meta.url);
     const children: ChildProcess[] = [];
     try {
       for (let i = 0; i < 4; i++) {
-        children.push(
-          fork(worker, [String(redis.server.port), 'cold', 'loader-calls'], {
-            execArgv: ['--import', 'tsx', '--conditions=@cache/source'],
-            stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-          }),
-        );
+        children.push(forkFixture(worker, [String(redis.server.port), 'cold', 'loader-calls']));
       }
       // A worker that dies fails the test at once instead of leaving it waiting.
       const message = (child: ChildProcess) =>
@@ -207,11 +202,13 @@ describe('getOrSet under redisLock: the lock is a lease', () => {
   });
 
   test('a holder killed mid-load: the waiters take over when its lease lapses, one loads', async () => {
-    const worker = fileURLToPath(new URL('./fixtures/lockWorker.ts', import.meta.url));
-    const holder = fork(worker, [String(redis.server.port), 'killed', 'killed-calls', 'hang'], {
-      execArgv: ['--import', 'tsx', '--conditions=@cache/source'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
+    const worker = new URL('./fixtures/lockWorker.ts', import.meta.url);
+    const holder = forkFixture(worker, [
+      String(redis.server.port),
+      'killed',
+      'killed-calls',
+      'hang',
+    ]);
     const store = redisStore({ port: redis.server.port, prefix: 'lock-test:' });
     const lock = redisLock({ client: store.client });
     // Defaults: lockTtl 5 s, lockTimeout 10 s.

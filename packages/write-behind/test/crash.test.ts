@@ -1,10 +1,10 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
+import { forkFixture } from '@cache-tooling/config/processes';
 import { describe, expect, it } from 'vitest';
 import { createTable, readTable, useServers } from './support.js';
 
-const worker = fileURLToPath(new URL('./fixtures/worker.ts', import.meta.url));
+const worker = new URL('./fixtures/worker.ts', import.meta.url);
 const KEYS = 100_000;
 
 const servers = useServers();
@@ -12,10 +12,7 @@ const servers = useServers();
 type Message = { type: string; [field: string]: unknown };
 
 function start(mode: string, settings: object): ChildProcess {
-  return fork(worker, [mode, JSON.stringify(settings)], {
-    execArgv: ['--import', 'tsx', '--conditions=@cache/source'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
+  return forkFixture(worker, [mode, JSON.stringify(settings)]);
 }
 
 /** Resolves the first message of `type` from the child; rejects if it exits first. */

@@ -57,6 +57,10 @@ export function gate(): { promise: Promise<void>; open: () => void } {
   return { promise, open };
 }
 
+function started<T>(result: PromiseSettledResult<T>): T | undefined {
+  return result.status === 'fulfilled' ? result.value : undefined;
+}
+
 /** The servers of one test file: a PostgreSQL with a pool, and a redis-server with a client. */
 export interface Servers {
   postgres: PostgresServer;
@@ -69,7 +73,15 @@ export interface Servers {
 export function useServers(): Servers {
   const servers = {} as Servers;
   beforeAll(async () => {
-    [servers.postgres, servers.redisServer] = await Promise.all([startPostgres(), startRedis()]);
+    // If one fails to start, stop the other before failing.
+    const [postgres, redisServer] = await Promise.allSettled([startPostgres(), startRedis()]);
+    if (postgres.status === 'rejected' || redisServer.status === 'rejected') {
+      await Promise.all([started(postgres)?.stop(), started(redisServer)?.stop()]);
+      throw (postgres.status === 'rejected' ? postgres : (redisServer as PromiseRejectedResult))
+        .reason;
+    }
+    servers.postgres = postgres.value;
+    servers.redisServer = redisServer.value;
     servers.pool = createPool(servers.postgres);
     servers.redis = new Redis(servers.redisServer.url);
   });

