@@ -1,6 +1,11 @@
 import { once } from 'node:events';
 import { type AddressInfo, createConnection, createServer, type Socket } from 'node:net';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import {
+  collectErrors,
+  type RedisServer,
+  startRedis,
+  unexpectedErrors,
+} from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { openSubscriber } from '../src/subscriber.js';
@@ -16,6 +21,7 @@ afterAll(async () => {
 
 test('subscribes again after Redis restarts, then says so', async () => {
   const client = new Redis({ port: server.port });
+  const errors = collectErrors(client);
   const received: string[] = [];
   let resubscribed!: () => void;
   const back = new Promise<void>((resolve) => {
@@ -29,6 +35,7 @@ test('subscribes again after Redis restarts, then says so', async () => {
     await back;
     await client.publish('events', 'after the restart');
     await expect.poll(() => received).toEqual(['after the restart']);
+    expect(unexpectedErrors(errors)).toEqual([]);
   } finally {
     subscriber.close();
     client.disconnect();
@@ -41,6 +48,7 @@ test('closed while it subscribes again after a reconnection, it rejects nothing 
   const collect = (reason: unknown) => unhandled.push(reason);
   process.on('unhandledRejection', collect);
   const client = new Redis({ port: proxy.port });
+  const errors = collectErrors(client);
   const subscriber = openSubscriber(
     client,
     () => {},
@@ -57,6 +65,7 @@ test('closed while it subscribes again after a reconnection, it rejects nothing 
     await ended;
     await new Promise((resolve) => setTimeout(resolve, 50));
     expect(unhandled).toEqual([]);
+    expect(unexpectedErrors(errors)).toEqual([]);
   } finally {
     process.off('unhandledRejection', collect);
     subscriber.close();

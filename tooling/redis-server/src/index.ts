@@ -6,6 +6,8 @@ import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { track } from '@cache-tooling/config/processes';
 
+export { collectErrors, unexpectedErrors } from './clientErrors.js';
+
 const run = promisify(execFile);
 const host = '127.0.0.1';
 
