@@ -12,7 +12,10 @@ export const vitestBase = {
   ssr: { resolve: { conditions, externalConditions: ['@cache/source'] } },
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: [fileURLToPath(new URL('./vitest.leftovers.js', import.meta.url))],
+    // In this order: the second reads the run directory the first sets up (and removes last).
+    globalSetup: ['./vitest.leftovers.js', './vitest.missing.js'].map((file) =>
+      fileURLToPath(new URL(file, import.meta.url)),
+    ),
     testTimeout: 20_000,
     hookTimeout: 60_000,
     restoreMocks: true,

@@ -17,7 +17,7 @@ function alive(pid) {
 /** Kills and deletes everything recorded in `runDir`, and the directory; returns what was left. */
 function sweep(runDir) {
   const left = [];
-  for (const name of readdirSync(runDir)) {
+  for (const name of readdirSync(runDir).filter((file) => file.endsWith('.json'))) {
     const entry = JSON.parse(readFileSync(join(runDir, name), 'utf8'));
     const pid = entry.group ? -entry.pid : entry.pid;
     if (entry.pid && alive(pid)) left.push(`process ${entry.pid}`);

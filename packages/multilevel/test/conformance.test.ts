@@ -1,7 +1,7 @@
 import { memoryStore } from '@cache/memory';
 import { type RedisStore, redisStore } from '@cache/redis';
 import { storeTestSuite } from '@cache/test-suite';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { hasRedis, type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { multilevel } from '../src/index.js';
 
@@ -14,24 +14,26 @@ storeTestSuite({
     multilevel({ tiers: [memoryStore(), memoryStore(), memoryStore({ clone: true })] }),
 });
 
-let server: RedisServer;
-const redisTiers: RedisStore[] = [];
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await Promise.all(redisTiers.map((tier) => tier.close()));
-  await server?.stop();
-});
+describe.skipIf(!hasRedis())('with a real redis-server', () => {
+  let server: RedisServer;
+  const redisTiers: RedisStore[] = [];
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.all(redisTiers.map((tier) => tier.close()));
+    await server?.stop();
+  });
 
-let run = 0;
-storeTestSuite({
-  ...runner,
-  name: 'multilevel([memory, redis])',
-  createStore: () => {
-    const l2 = redisStore({ port: server.port, prefix: `conformance:${run++}:` });
-    redisTiers.push(l2);
-    // No l1Ttl here: a capped L1 copy has a shorter staleUntil by design (see multilevel.test.ts).
-    return multilevel({ tiers: [memoryStore(), l2] });
-  },
+  let run = 0;
+  storeTestSuite({
+    ...runner,
+    name: 'multilevel([memory, redis])',
+    createStore: () => {
+      const l2 = redisStore({ port: server.port, prefix: `conformance:${run++}:` });
+      redisTiers.push(l2);
+      // No l1Ttl here: a capped L1 copy has a shorter staleUntil by design (see multilevel.test.ts).
+      return multilevel({ tiers: [memoryStore(), l2] });
+    },
+  });
 });

@@ -2,233 +2,235 @@ import { once } from 'node:events';
 import { createCache } from '@cache/core';
 import { memoryStore } from '@cache/memory';
 import { type RedisStore, redisBus, redisStore } from '@cache/redis';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { hasRedis, type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { type MultilevelStore, multilevel } from '../src/index.js';
 
-let server: RedisServer;
-const open: { close(): Promise<void> }[] = [];
+describe.skipIf(!hasRedis())('with a real redis-server', () => {
+  let server: RedisServer;
+  const open: { close(): Promise<void> }[] = [];
 
-beforeAll(async () => {
-  server = await startRedis();
-});
-afterAll(async () => {
-  await Promise.allSettled(open.map((o) => o.close()));
-  await server?.stop();
-});
-
-async function instance(channel: string) {
-  const l1 = memoryStore();
-  const l2: RedisStore = redisStore({ port: server.port, prefix: `${channel}:` });
-  const bus = redisBus({ client: l2.client, channel });
-  await bus.subscribe(() => {});
-  const store: MultilevelStore = multilevel({ tiers: [l1, l2], bus });
-  open.push(store, bus);
-  return { l1, l2, bus, store, cache: createCache({ store }) };
-}
-
-describe('the bus', () => {
-  test('a clear in one instance clears the other one’s L1 under the prefix only', async () => {
-    const a = await instance('clear');
-    const b = await instance('clear');
-    await a.cache.set('user:1', 'a');
-    await a.cache.set('post:1', 'p');
-    await b.cache.get('user:1');
-    await b.cache.get('post:1');
-    const seen = new Promise((resolve) => b.store.on('invalidate', resolve));
-    await a.cache.namespace('user').clear();
-    await seen;
-    expect(b.l1.get('user:1')).toBeUndefined();
-    expect(b.l1.get('post:1')?.value).toBe('p');
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((o) => o.close()));
+    await server?.stop();
   });
 
-  test('after the bus reconnects, L1 is cleared because messages may have been missed', async () => {
-    const a = await instance('reconnect');
-    await a.cache.set('k', 'v');
-    expect(a.l1.get('k')?.value).toBe('v');
-    const distrusted = new Promise((resolve) => a.store.on('distrust', resolve));
-    await server.kill();
-    await server.restart();
-    expect(await distrusted).toEqual({ reason: 'bus-reconnect' });
-    expect(a.l1.get('k')).toBeUndefined();
-    expect(a.store.stats().distrusts).toBe(1);
-    // And the instance works again once Redis is back.
-    expect(await a.cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
-  });
-
-  test('closing the cache closes its bus: the subscriber connection is gone', async () => {
-    const a = await instance('close');
-    const raw = new Redis(server.port);
-    try {
-      expect(await raw.call('PUBSUB', 'NUMSUB', 'close')).toEqual(['close', 1]);
-      await a.cache.close();
-      await expect.poll(() => raw.call('PUBSUB', 'NUMSUB', 'close')).toEqual(['close', 0]);
-      await expect(a.bus.publish({ type: 'delete', keys: ['k'] })).rejects.toMatchObject({
-        code: 'E_STORE_CLOSED',
-      });
-    } finally {
-      raw.disconnect();
-    }
-  });
-});
-
-// The L2 of `store`, with its reads held after Redis answered until `release()`: a read that
-// found the old value, forced to finish after whatever the test does meanwhile.
-function holdReads(l2: RedisStore) {
-  const get = l2.get.bind(l2);
-  const getMany = l2.getMany.bind(l2);
-  let gate: Promise<void> | undefined;
-  let open!: () => void;
-  let answered!: () => void;
-  let read = new Promise<void>((resolve) => (answered = resolve));
-  const held = async <T>(found: T): Promise<T> => {
-    answered();
-    await gate;
-    return found;
-  };
-  l2.get = async (key) => held(await get(key));
-  l2.getMany = async (keys) => held(await getMany(keys));
-  return {
-    /** Holds the next reads; resolves once one of them has its answer from Redis. */
-    hold() {
-      gate = new Promise((resolve) => (open = resolve));
-      read = new Promise((resolve) => (answered = resolve));
-      return read;
-    },
-    release: () => open(),
-  };
-}
-
-describe('a read from L2 that began before a local write', () => {
-  const writes: [string, (store: MultilevelStore) => Promise<unknown>, unknown][] = [
-    ['set', (store) => store.set('k', { value: 'new', expiresAt: Date.now() + 60_000 }), 'new'],
-    [
-      'setMany',
-      (store) => store.setMany([['k', { value: 'new', expiresAt: Date.now() + 60_000 }]]),
-      'new',
-    ],
-    ['delete', (store) => store.delete('k'), undefined],
-    ['deleteMany', (store) => store.deleteMany(['k']), undefined],
-    ['clear', (store) => store.clear(), undefined],
-    ['deletePattern', (store) => store.deletePattern('k*'), undefined],
-  ];
-  for (const [name, write, after] of writes) {
-    for (const read of ['get', 'getMany'] as const) {
-      test(`${read} does not copy the old value into L1 after a local ${name}`, async () => {
-        const { l1, l2, store } = await instance(`backfill-${name}-${read}`);
-        await store.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
-        await l1.delete('k'); // only L2 holds it now, as after an L1 eviction
-        const l2Reads = holdReads(l2);
-        const answered = l2Reads.hold();
-        const reading = read === 'get' ? store.get('k') : store.getMany(['k']);
-        await answered; // Redis has answered 'old'
-        await write(store);
-        l2Reads.release();
-        await reading; // concurrent with the write: either answer is right
-        expect(l1.get('k')?.value).toBe(after);
-        expect((await store.get('k'))?.value).toBe(after);
-      });
-    }
-  }
-});
-
-describe('a read from L2 that began during a local delete', () => {
-  const deletes: [string, (store: MultilevelStore) => Promise<unknown>][] = [
-    ['delete', (store) => store.delete('k')],
-    ['clear', (store) => store.clear()],
-  ];
-  for (const [name, remove] of deletes) {
-    test(`does not copy the old value into L1 while the ${name} waits for Redis`, async () => {
-      const { l1, l2, store } = await instance(`during-${name}`);
-      await store.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
-      // Hold the delete on its way to Redis: L1 is already empty, L2 still holds 'old'.
-      const unlink = l2.delete.bind(l2);
-      const clear = l2.clear.bind(l2);
-      let open!: () => void;
-      const gate = new Promise<void>((resolve) => (open = resolve));
-      l2.delete = async (key) => {
-        await gate;
-        return unlink(key);
-      };
-      l2.clear = async (prefix) => {
-        await gate;
-        return clear(prefix);
-      };
-      const removing = remove(store);
-      expect((await store.get('k'))?.value).toBe('old'); // concurrent with the delete
-      open();
-      await removing;
-      expect(l1.get('k')).toBeUndefined();
-      expect(await store.get('k')).toBeUndefined();
-    });
-  }
-});
-
-describe('tag records over the bus', () => {
-  test('a lost bus message hides a tag invalidation for at most tagRecheck + recordTtl', async () => {
-    const a = await instance('lost-tag');
-    // B: its own L1, a bus that hears everything, short recheck and record caps.
-    const l2 = redisStore({ port: server.port, prefix: 'lost-tag:' });
-    const bus = redisBus({ client: l2.client, channel: 'lost-tag' });
-    const store = multilevel({ tiers: [memoryStore(), l2], bus, recordTtl: '200ms' });
+  async function instance(channel: string) {
+    const l1 = memoryStore();
+    const l2: RedisStore = redisStore({ port: server.port, prefix: `${channel}:` });
+    const bus = redisBus({ client: l2.client, channel });
+    await bus.subscribe(() => {});
+    const store: MultilevelStore = multilevel({ tiers: [l1, l2], bus });
     open.push(store, bus);
-    const b = createCache({ store, tagRecheck: '200ms' });
-    // A first invalidation, so that B holds the tag's record in its L1 too.
-    await a.cache.invalidateTags(['t']);
-    await a.cache.set('k', 'v', { tags: ['t'] });
-    expect(await b.get('k')).toBe('v');
-    // A's invalidation reaches Redis but its message is lost.
-    const publish = a.bus.publish.bind(a.bus);
-    a.bus.publish = async () => {};
-    await a.cache.invalidateTags(['t']);
-    a.bus.publish = publish;
-    const deadline = Date.now() + 3_000;
-    while ((await b.get('k')) !== undefined && Date.now() < deadline) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-    expect(await b.get('k')).toBeUndefined();
+    return { l1, l2, bus, store, cache: createCache({ store }) };
+  }
+
+  describe('the bus', () => {
+    test('a clear in one instance clears the other one’s L1 under the prefix only', async () => {
+      const a = await instance('clear');
+      const b = await instance('clear');
+      await a.cache.set('user:1', 'a');
+      await a.cache.set('post:1', 'p');
+      await b.cache.get('user:1');
+      await b.cache.get('post:1');
+      const seen = new Promise((resolve) => b.store.on('invalidate', resolve));
+      await a.cache.namespace('user').clear();
+      await seen;
+      expect(b.l1.get('user:1')).toBeUndefined();
+      expect(b.l1.get('post:1')?.value).toBe('p');
+    });
+
+    test('after the bus reconnects, L1 is cleared because messages may have been missed', async () => {
+      const a = await instance('reconnect');
+      await a.cache.set('k', 'v');
+      expect(a.l1.get('k')?.value).toBe('v');
+      const distrusted = new Promise((resolve) => a.store.on('distrust', resolve));
+      await server.kill();
+      await server.restart();
+      expect(await distrusted).toEqual({ reason: 'bus-reconnect' });
+      expect(a.l1.get('k')).toBeUndefined();
+      expect(a.store.stats().distrusts).toBe(1);
+      // And the instance works again once Redis is back.
+      expect(await a.cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
+    });
+
+    test('closing the cache closes its bus: the subscriber connection is gone', async () => {
+      const a = await instance('close');
+      const raw = new Redis(server.port);
+      try {
+        expect(await raw.call('PUBSUB', 'NUMSUB', 'close')).toEqual(['close', 1]);
+        await a.cache.close();
+        await expect.poll(() => raw.call('PUBSUB', 'NUMSUB', 'close')).toEqual(['close', 0]);
+        await expect(a.bus.publish({ type: 'delete', keys: ['k'] })).rejects.toMatchObject({
+          code: 'E_STORE_CLOSED',
+        });
+      } finally {
+        raw.disconnect();
+      }
+    });
   });
 
-  test('a process keeps the records of at most 10,000 tags', async () => {
-    const { cache } = await instance('many-tags');
-    const count = 12_000;
-    for (let from = 0; from < count; from += 1_000) {
-      await Promise.all(
-        Array.from({ length: 1_000 }, (_, i) =>
-          cache.set(`k${from + i}`, from + i, { tags: [`t${from + i}`] }),
-        ),
-      );
-    }
-    for (let from = 0; from < count; from += 1_000) {
-      const values = await Promise.all(
-        Array.from({ length: 1_000 }, (_, i) => cache.get(`k${from + i}`)),
-      );
-      expect(values).toEqual(Array.from({ length: 1_000 }, (_, i) => from + i));
-    }
-    expect(cache.stats().knownTags).toBe(10_000);
-  });
-});
+  // The L2 of `store`, with its reads held after Redis answered until `release()`: a read that
+  // found the old value, forced to finish after whatever the test does meanwhile.
+  function holdReads(l2: RedisStore) {
+    const get = l2.get.bind(l2);
+    const getMany = l2.getMany.bind(l2);
+    let gate: Promise<void> | undefined;
+    let open!: () => void;
+    let answered!: () => void;
+    let read = new Promise<void>((resolve) => (answered = resolve));
+    const held = async <T>(found: T): Promise<T> => {
+      answered();
+      await gate;
+      return found;
+    };
+    l2.get = async (key) => held(await get(key));
+    l2.getMany = async (keys) => held(await getMany(keys));
+    return {
+      /** Holds the next reads; resolves once one of them has its answer from Redis. */
+      hold() {
+        gate = new Promise((resolve) => (open = resolve));
+        read = new Promise((resolve) => (answered = resolve));
+        return read;
+      },
+      release: () => open(),
+    };
+  }
 
-describe('a write or delete that fails on Redis', () => {
-  test('is repaired once Redis answers again: the old value leaves L2 and other L1s', async () => {
-    const a = await instance('repair');
-    const b = await instance('repair');
-    await a.cache.set('k', 'old');
-    expect(await b.cache.get('k')).toBe('old'); // in B's L1 now
-    const invalidated = new Promise((resolve) => b.store.on('invalidate', resolve));
-    // A's connection drops: its delete fails without reaching Redis (no offline queue).
-    a.l2.client.disconnect();
-    expect(await a.cache.delete('k')).toBe(false);
-    expect(a.store.stats().pendingRepairs).toBe(1);
-    expect(await b.l2.get('k')).toMatchObject({ value: 'old' }); // Redis still holds it
-    if (a.l2.client.status !== 'end') await once(a.l2.client, 'end');
-    await a.l2.client.connect();
-    // The repair deletes it from Redis and publishes: B drops its L1 copy.
-    await invalidated;
-    expect(a.store.stats().pendingRepairs).toBe(0);
-    expect(await b.l2.get('k')).toBeUndefined();
-    expect(b.l1.get('k')).toBeUndefined();
-    expect(await b.cache.get('k')).toBeUndefined();
+  describe('a read from L2 that began before a local write', () => {
+    const writes: [string, (store: MultilevelStore) => Promise<unknown>, unknown][] = [
+      ['set', (store) => store.set('k', { value: 'new', expiresAt: Date.now() + 60_000 }), 'new'],
+      [
+        'setMany',
+        (store) => store.setMany([['k', { value: 'new', expiresAt: Date.now() + 60_000 }]]),
+        'new',
+      ],
+      ['delete', (store) => store.delete('k'), undefined],
+      ['deleteMany', (store) => store.deleteMany(['k']), undefined],
+      ['clear', (store) => store.clear(), undefined],
+      ['deletePattern', (store) => store.deletePattern('k*'), undefined],
+    ];
+    for (const [name, write, after] of writes) {
+      for (const read of ['get', 'getMany'] as const) {
+        test(`${read} does not copy the old value into L1 after a local ${name}`, async () => {
+          const { l1, l2, store } = await instance(`backfill-${name}-${read}`);
+          await store.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
+          await l1.delete('k'); // only L2 holds it now, as after an L1 eviction
+          const l2Reads = holdReads(l2);
+          const answered = l2Reads.hold();
+          const reading = read === 'get' ? store.get('k') : store.getMany(['k']);
+          await answered; // Redis has answered 'old'
+          await write(store);
+          l2Reads.release();
+          await reading; // concurrent with the write: either answer is right
+          expect(l1.get('k')?.value).toBe(after);
+          expect((await store.get('k'))?.value).toBe(after);
+        });
+      }
+    }
+  });
+
+  describe('a read from L2 that began during a local delete', () => {
+    const deletes: [string, (store: MultilevelStore) => Promise<unknown>][] = [
+      ['delete', (store) => store.delete('k')],
+      ['clear', (store) => store.clear()],
+    ];
+    for (const [name, remove] of deletes) {
+      test(`does not copy the old value into L1 while the ${name} waits for Redis`, async () => {
+        const { l1, l2, store } = await instance(`during-${name}`);
+        await store.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
+        // Hold the delete on its way to Redis: L1 is already empty, L2 still holds 'old'.
+        const unlink = l2.delete.bind(l2);
+        const clear = l2.clear.bind(l2);
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => (open = resolve));
+        l2.delete = async (key) => {
+          await gate;
+          return unlink(key);
+        };
+        l2.clear = async (prefix) => {
+          await gate;
+          return clear(prefix);
+        };
+        const removing = remove(store);
+        expect((await store.get('k'))?.value).toBe('old'); // concurrent with the delete
+        open();
+        await removing;
+        expect(l1.get('k')).toBeUndefined();
+        expect(await store.get('k')).toBeUndefined();
+      });
+    }
+  });
+
+  describe('tag records over the bus', () => {
+    test('a lost bus message hides a tag invalidation for at most tagRecheck + recordTtl', async () => {
+      const a = await instance('lost-tag');
+      // B: its own L1, a bus that hears everything, short recheck and record caps.
+      const l2 = redisStore({ port: server.port, prefix: 'lost-tag:' });
+      const bus = redisBus({ client: l2.client, channel: 'lost-tag' });
+      const store = multilevel({ tiers: [memoryStore(), l2], bus, recordTtl: '200ms' });
+      open.push(store, bus);
+      const b = createCache({ store, tagRecheck: '200ms' });
+      // A first invalidation, so that B holds the tag's record in its L1 too.
+      await a.cache.invalidateTags(['t']);
+      await a.cache.set('k', 'v', { tags: ['t'] });
+      expect(await b.get('k')).toBe('v');
+      // A's invalidation reaches Redis but its message is lost.
+      const publish = a.bus.publish.bind(a.bus);
+      a.bus.publish = async () => {};
+      await a.cache.invalidateTags(['t']);
+      a.bus.publish = publish;
+      const deadline = Date.now() + 3_000;
+      while ((await b.get('k')) !== undefined && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      expect(await b.get('k')).toBeUndefined();
+    });
+
+    test('a process keeps the records of at most 10,000 tags', async () => {
+      const { cache } = await instance('many-tags');
+      const count = 12_000;
+      for (let from = 0; from < count; from += 1_000) {
+        await Promise.all(
+          Array.from({ length: 1_000 }, (_, i) =>
+            cache.set(`k${from + i}`, from + i, { tags: [`t${from + i}`] }),
+          ),
+        );
+      }
+      for (let from = 0; from < count; from += 1_000) {
+        const values = await Promise.all(
+          Array.from({ length: 1_000 }, (_, i) => cache.get(`k${from + i}`)),
+        );
+        expect(values).toEqual(Array.from({ length: 1_000 }, (_, i) => from + i));
+      }
+      expect(cache.stats().knownTags).toBe(10_000);
+    });
+  });
+
+  describe('a write or delete that fails on Redis', () => {
+    test('is repaired once Redis answers again: the old value leaves L2 and other L1s', async () => {
+      const a = await instance('repair');
+      const b = await instance('repair');
+      await a.cache.set('k', 'old');
+      expect(await b.cache.get('k')).toBe('old'); // in B's L1 now
+      const invalidated = new Promise((resolve) => b.store.on('invalidate', resolve));
+      // A's connection drops: its delete fails without reaching Redis (no offline queue).
+      a.l2.client.disconnect();
+      expect(await a.cache.delete('k')).toBe(false);
+      expect(a.store.stats().pendingRepairs).toBe(1);
+      expect(await b.l2.get('k')).toMatchObject({ value: 'old' }); // Redis still holds it
+      if (a.l2.client.status !== 'end') await once(a.l2.client, 'end');
+      await a.l2.client.connect();
+      // The repair deletes it from Redis and publishes: B drops its L1 copy.
+      await invalidated;
+      expect(a.store.stats().pendingRepairs).toBe(0);
+      expect(await b.l2.get('k')).toBeUndefined();
+      expect(b.l1.get('k')).toBeUndefined();
+      expect(await b.cache.get('k')).toBeUndefined();
+    });
   });
 });

@@ -1,6 +1,6 @@
 import type { CacheEntry, CacheStore } from '@cache/core';
-import { type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
-import { type RedisServer, startRedis } from '@cache-tooling/redis-server';
+import { hasPostgres, type PostgresServer, startPostgres } from '@cache-tooling/postgres-server';
+import { hasRedis, type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { afterAll, beforeAll } from 'vitest';
@@ -60,6 +60,9 @@ export function gate(): { promise: Promise<void>; open: () => void } {
 function started<T>(result: PromiseSettledResult<T>): T | undefined {
   return result.status === 'fulfilled' ? result.value : undefined;
 }
+
+/** Whether PostgreSQL and Redis are both there (both are checked, so each missing one is listed). */
+export const haveServers = [hasPostgres(), hasRedis()].every(Boolean);
 
 /** The servers of one test file: a PostgreSQL with a pool, and a redis-server with a client. */
 export interface Servers {

@@ -1,6 +1,7 @@
 export {
   findPostgresBin,
   freePort,
+  hasPostgres,
   type PostgresConfig,
   type PostgresServer,
   type StartPostgresOptions,

