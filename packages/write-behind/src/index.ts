@@ -1,4 +1,8 @@
-export { QueueFullError, WriteBehindClosedError } from './errors.js';
+export {
+  QueueFullError,
+  WriteBehindClosedError,
+  WriteBehindCloseTimeoutError,
+} from './errors.js';
 export type {
   WriteBehindEvents,
   WriteBehindListener,
@@ -6,6 +10,7 @@ export type {
   WriteBehindStats,
 } from './events.js';
 export { MemoryQueue, memoryQueue } from './memoryQueue.js';
+export type { PendingWrite } from './pendingWrites.js';
 export type { WriteBehindEntry, WriteQueue } from './queue.js';
 export {
   type BatchRemover,

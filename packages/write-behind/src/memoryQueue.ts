@@ -1,4 +1,5 @@
 import type { WriteBehindEntry, WriteQueue } from './queue.js';
+import { counterSequence } from './sequence.js';
 
 /**
  * The default queue: an array in this process. Fast, and lost if the process dies before a
@@ -19,14 +20,24 @@ export class MemoryQueue<V = unknown> implements WriteQueue<V> {
     return this.#items.length - this.#head + this.#taken;
   }
 
-  /** Appends a write. */
-  push(key: string, value: V): void {
-    this.#items.push({ key, value, id: String(++this.#sequence) });
+  /** Appends a write; returns its sequence. */
+  push(key: string, value: V): string {
+    const sequence = counterSequence(++this.#sequence);
+    this.#items.push({ key, value, id: String(this.#sequence), sequence });
+    return sequence;
   }
 
-  /** Appends a delete of `key`. */
-  pushDelete(key: string): void {
-    this.#items.push({ key, value: undefined as V, id: String(++this.#sequence), deleted: true });
+  /** Appends a delete of `key`; returns its sequence. */
+  pushDelete(key: string): string {
+    const sequence = counterSequence(++this.#sequence);
+    this.#items.push({
+      key,
+      value: undefined as V,
+      id: String(this.#sequence),
+      sequence,
+      deleted: true,
+    });
+    return sequence;
   }
 
   /** Takes up to `max` writes, oldest first. */

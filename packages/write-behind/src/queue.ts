@@ -10,6 +10,14 @@ export interface WriteBehindEntry<V = unknown> {
    */
   readonly id: string;
   /**
+   * The write's place in the queue's order, which only grows: 28 digits, so two compare with `<`
+   * and as `numeric` in SQL. A key's newer write has the greater sequence, also across restarts
+   * and claims (for the Redis Streams queue it is made of the stream entry ID). Store it with the
+   * row and update only rows with a smaller one, so that a write delivered late never goes back
+   * in time.
+   */
+  readonly sequence: string;
+  /**
    * Set by a queue that could not decode this write: the text it holds and why it could not be
    * read (`value` is then `undefined`). Write-behind never gives such a write to the writer: it
    * dead-letters it with `error` and acknowledges it, so one bad entry never stalls the queue.
@@ -34,13 +42,17 @@ export interface WriteQueue<V = unknown> {
   readonly durable: boolean;
   /** Writes queued and not yet acknowledged, as best the queue knows without a round trip. */
   readonly depth: number;
-  /** Appends a write; resolves once it is stored (durably, for a durable queue). */
-  push(key: string, value: V): void | Promise<void>;
+  /**
+   * Appends a write; resolves once it is stored (durably, for a durable queue), with its
+   * `sequence` when the queue knows it (a queue that returns nothing still works, with a coarser
+   * read-your-writes: see `WriteBehind.pending`).
+   */
+  push(key: string, value: V): void | string | Promise<void | string>;
   /**
    * Appends a delete of `key`, handed out later as an entry with `deleted: true`, in order with
    * the writes; resolves once it is stored. A queue without it cannot take `delete()`.
    */
-  pushDelete?(key: string): void | Promise<void>;
+  pushDelete?(key: string): void | string | Promise<void | string>;
   /** Takes up to `max` writes nobody has taken, oldest first; an empty array when there are none. */
   take(max: number): WriteBehindEntry<V>[] | Promise<WriteBehindEntry<V>[]>;
   /** Forgets writes that are in the database (or were handed to the dead-letter handler). */

@@ -10,6 +10,7 @@ import {
 } from '@cache/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import type { WriteBehindEntry, WriteQueue } from './queue.js';
+import { streamSequence } from './sequence.js';
 
 /** Options of {@link redisStreamQueue}. */
 export interface RedisStreamQueueOptions {
@@ -30,7 +31,9 @@ export interface RedisStreamQueueOptions {
   consumer?: string;
   /**
    * How long a write taken by another consumer may stay unacknowledged before this one claims it
-   * (`XAUTOCLAIM`), taking over from a consumer that died. Keep it well above the longest flush.
+   * (`XAUTOCLAIM`), taking over from a consumer that died. A consumer never claims back the
+   * writes it is still writing; with several live consumers, keep it above the longest flush
+   * (retries included), or a slow consumer's writes are written twice.
    * `0` claims every pending write at once: only for a process that knows the others are dead.
    * @default '30s'
    */
@@ -44,7 +47,7 @@ type StreamEntry = [id: string, fields: string[] | null];
 interface Pending {
   key: string;
   text: string;
-  resolve: () => void;
+  resolve: (sequence: string) => void;
   reject: (error: unknown) => void;
 }
 
@@ -88,6 +91,9 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
   #carry: WriteBehindEntry<V>[][] = [];
   // Whether this consumer's own pending writes (from before a restart) are still to be read.
   #ownPending = true;
+  // Stream entry IDs this consumer read and has not acknowledged: still being written, so a
+  // claim (which also returns this consumer's own idle entries) must not hand them out again.
+  readonly #held = new Set<string>();
   #claimCursor = '0-0';
   #nextClaim = 0;
 
@@ -144,11 +150,11 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
   }
 
   /**
-   * Appends a write; resolves once Redis has it. Writes pushed in the same tick go out in one
+   * Appends a write; resolves with its sequence once Redis has it. Writes pushed in the same tick go out in one
    * pipeline of `XADD`s. Throws `SerializationError` for a value the serializer cannot encode, or
    * encodes as an empty string (the stream's mark of a delete).
    */
-  push(key: string, value: V): Promise<void> {
+  push(key: string, value: V): Promise<string> {
     const text = this.#serializer.serialize(value);
     if (text === DELETED) {
       throw new SerializationError(
@@ -159,12 +165,12 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     return this.#append(key, text);
   }
 
-  /** Appends a delete of `key` (an empty value in the stream); resolves once Redis has it. */
-  pushDelete(key: string): Promise<void> {
+  /** Appends a delete of `key` (an empty value in the stream); resolves with its sequence once Redis has it. */
+  pushDelete(key: string): Promise<string> {
     return this.#append(key, DELETED);
   }
 
-  #append(key: string, text: string): Promise<void> {
+  #append(key: string, text: string): Promise<string> {
     return new Promise((resolve, reject) => {
       if (this.#buffer.push({ key, text, resolve, reject }) === 1) {
         process.nextTick(() => this.#send());
@@ -204,6 +210,7 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
       .exec();
     const failure = results?.find(([error]) => error !== null)?.[0];
     if (failure) throw failure;
+    for (const id of ids) this.#held.delete(id);
     this.#length = Number(results?.[2]?.[1] ?? this.#length);
   }
 
@@ -266,9 +273,9 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     const length = results?.[entries];
     if (length && length[0] === null) this.#length = Number(length[1]);
     sending.forEach((pending, i) => {
-      const error = results?.[Math.floor(i / WRITES_PER_ENTRY)]?.[0];
+      const [error, id] = results?.[Math.floor(i / WRITES_PER_ENTRY)] ?? [];
       if (error) pending.reject(error);
-      else pending.resolve();
+      else pending.resolve(streamSequence(String(id), i % WRITES_PER_ENTRY));
     });
   }
 
@@ -300,7 +307,7 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     // A full pass over the pending list is done: look again once more writes could be idle enough.
     if (cursor === '0-0') this.#nextClaim = Date.now() + Math.max(this.#claimIdle, 1000);
     if (deleted && deleted.length > 0) await this.#client.xack(this.stream, this.group, ...deleted);
-    return this.#decode(entries);
+    return this.#decode(entries.filter(([id]) => !this.#held.has(id)));
   }
 
   // One array of writes per stream entry, whose fields are key, value, key, value, …
@@ -308,21 +315,22 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
     const decoded: WriteBehindEntry<V>[][] = [];
     for (const [id, fields] of entries) {
       if (fields === null) continue;
+      this.#held.add(id);
       const writes: WriteBehindEntry<V>[] = [];
       for (let i = 0; i + 1 < fields.length; i += 2) {
         const key = fields[i]!;
         const text = fields[i + 1]!;
-        const at = `${id}/${i >> 1}`;
+        const at = { id: `${id}/${i >> 1}`, sequence: streamSequence(id, i >> 1) };
         if (text === DELETED) {
-          writes.push({ key, value: undefined as V, id: at, deleted: true });
+          writes.push({ key, value: undefined as V, ...at, deleted: true });
           continue;
         }
         try {
-          writes.push({ key, value: this.#serializer.deserialize(text) as V, id: at });
+          writes.push({ key, value: this.#serializer.deserialize(text) as V, ...at });
         } catch (error) {
           // Handed out all the same, to be dead-lettered and acknowledged: left in the stream,
           // it would fail every read and hold back the writes of its entry for good.
-          writes.push({ key, value: undefined as V, id: at, undecodable: { text, error } });
+          writes.push({ key, value: undefined as V, ...at, undecodable: { text, error } });
         }
       }
       this.#entries++;

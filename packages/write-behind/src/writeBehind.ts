@@ -7,7 +7,7 @@ import {
   parseDuration,
   type SetOptions,
 } from '@cache/core';
-import { QueueFullError, WriteBehindClosedError } from './errors.js';
+import { QueueFullError, WriteBehindClosedError, WriteBehindCloseTimeoutError } from './errors.js';
 import type {
   WriteBehindEvents,
   WriteBehindListener,
@@ -15,7 +15,9 @@ import type {
   WriteBehindStats,
 } from './events.js';
 import { memoryQueue } from './memoryQueue.js';
+import { type PendingWrite, PendingWrites } from './pendingWrites.js';
 import type { WriteBehindEntry, WriteQueue } from './queue.js';
+import { Watermarks } from './watermarks.js';
 
 /** Writes one batch to the database; throws (or rejects) when it did not commit. */
 export type BatchWriter<V> = (batch: WriteBehindEntry<V>[]) => unknown;
@@ -80,6 +82,14 @@ export interface WriteBehindOptions<V = unknown> {
    * counts in `stats().deadLettered`.
    */
   deadLetter?: (entries: WriteBehindEntry<V>[], error: unknown) => unknown;
+  /**
+   * The longest `close()` waits for the queue to drain while the queue or the database keeps
+   * failing; then it rejects with {@link WriteBehindCloseTimeoutError}, leaving what is left in a
+   * durable queue (a memory queue's writes are lost: the `abandoned` event and counter).
+   * `Infinity` waits for ever.
+   * @default '60s'
+   */
+  closeTimeout?: Duration;
 }
 
 interface Retry {
@@ -96,8 +106,14 @@ const EVENT_NAMES: (keyof WriteBehindEvents)[] = [
   'flushed',
   'retried',
   'deadLettered',
+  'superseded',
+  'abandoned',
+  'uncached',
   'error',
 ];
+
+// Keys whose newest committed sequence a process remembers (see Watermarks).
+const WATERMARKS = 100_000;
 
 /**
  * Creates a {@link WriteBehind}: `write(key, value)` updates the cache at once and queues the
@@ -131,6 +147,7 @@ export class WriteBehind<V = unknown> {
   readonly #reject: boolean;
   readonly #retry: Retry;
   readonly #deadLetter: WriteBehindOptions<V>['deadLetter'];
+  readonly #closeTimeout: number;
   readonly #emitter = new EventEmitter();
   readonly #listening = Object.fromEntries(EVENT_NAMES.map((name) => [name, false])) as Record<
     keyof WriteBehindEvents,
@@ -143,14 +160,21 @@ export class WriteBehind<V = unknown> {
     batches: 0,
     retried: 0,
     deadLettered: 0,
+    superseded: 0,
+    abandoned: 0,
+    uncached: 0,
     errors: 0,
   };
+  readonly #watermarks = new Watermarks(WATERMARKS);
+  readonly #pending = new PendingWrites<V>();
   readonly #latency = { last: 0, total: 0, max: 0, count: 0 };
   // Writers waiting for room in the queue, in call order, and how many were let in but not queued yet.
   readonly #waiting: (() => void)[] = [];
   #admitted = 0;
   // Pushes to the queue not settled yet (a durable queue's round trip).
   #pushing = 0;
+  // One promise per write or delete called and not yet in the queue (or failed), for flush().
+  readonly #accepting = new Set<Promise<void>>();
   // Callers of flush() waiting for the queue to be empty.
   readonly #flushing: (() => void)[] = [];
   #timer: NodeJS.Timeout | undefined;
@@ -158,6 +182,10 @@ export class WriteBehind<V = unknown> {
   // Set when a full batch or flush() came while the flusher ran, so that it takes again.
   #demand = false;
   #wake: (() => void) | undefined;
+  // Takes that failed in a row: while flush() waits, the next take comes after a backoff.
+  #takeFailures = 0;
+  // Set when close() gave up: the flusher stops.
+  #stopped = false;
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -206,6 +234,10 @@ export class WriteBehind<V = unknown> {
         ? options.maxQueue
         : count(options.maxQueue ?? 100_000, 'maxQueue', this.#maxBatch);
     this.#concurrency = count(options.concurrency ?? 1, 'concurrency', 1);
+    this.#closeTimeout =
+      options.closeTimeout === Number.POSITIVE_INFINITY
+        ? options.closeTimeout
+        : parseDuration(options.closeTimeout ?? '60s', 'closeTimeout');
     const retry = options.retry ?? {};
     if (retry === null || typeof retry !== 'object') {
       throw new InvalidArgumentError('retry', 'expected an object such as { retries: 5 }');
@@ -238,8 +270,9 @@ export class WriteBehind<V = unknown> {
     }
     await this.#enqueue(
       key,
+      value,
       () => this.#queue.push(key, value),
-      () => this.#cache?.set(key, value, options),
+      () => this.#cacheSet(key, value, options),
     );
   }
 
@@ -263,34 +296,82 @@ export class WriteBehind<V = unknown> {
     }
     await this.#enqueue(
       key,
+      undefined,
       () => queue.pushDelete!(key),
       () => this.#cache?.delete(key),
     );
   }
 
+  /**
+   * The newest write or delete of `key` that this process queued and has not yet seen committed
+   * (or dead-lettered): `{ value, deleted }`, or `undefined` when none is waiting. Writes queued by
+   * other processes are not known here.
+   */
+  pending(key: string): PendingWrite<V> | undefined {
+    return this.#pending.get(key);
+  }
+
+  /**
+   * Read-your-writes for a loader: the value of `key`'s write still in the queue (`undefined` for
+   * a queued delete), or else what `loader` returns (the database's row, which is then current).
+   * Wrap a `getOrSet` loader in it, so that a miss while a write is queued does not cache the
+   * row from before the write.
+   *
+   * @example
+   * const user = await cache.getOrSet(key, () => users.load(key, () => findUser(pool, key)));
+   */
+  async load<T extends V | undefined>(key: string, loader: () => T | Promise<T>): Promise<T> {
+    const pending = this.#pending.get(key);
+    if (pending !== undefined) return pending.value as T;
+    return loader();
+  }
+
   async #enqueue(
     key: string,
-    push: () => void | Promise<void>,
+    value: V | undefined,
+    push: () => void | string | Promise<void | string>,
     updateCache: () => Promise<unknown> | undefined,
   ): Promise<void> {
     if (this.#closed) throw new WriteBehindClosedError();
-    if (this.#waiting.length > 0 || this.#queue.depth + this.#admitted >= this.#maxQueue) {
-      if (this.#reject) throw new QueueFullError(this.#maxQueue);
-      await new Promise<void>((resolve) => this.#waiting.push(resolve));
-      this.#admitted--;
-    }
-    // Queue first, synchronously, so writes of a key enter the queue in call order.
-    const queued = push();
-    if (!this.#queue.durable && this.#queue.depth === 1) this.#timer?.ref();
-    if (this.#queue.depth >= this.#maxBatch) this.#start();
-    const cached = updateCache();
-    if (queued !== undefined) {
-      this.#pushing++;
-      try {
-        await queued;
-      } finally {
-        this.#pushing--;
+    let accepted!: () => void;
+    const accepting = new Promise<void>((resolve) => (accepted = resolve));
+    this.#accepting.add(accepting);
+    let cached: Promise<unknown> | undefined;
+    try {
+      if (this.#waiting.length > 0 || this.#queue.depth + this.#admitted >= this.#maxQueue) {
+        if (this.#reject) throw new QueueFullError(this.#maxQueue);
+        await new Promise<void>((resolve) => this.#waiting.push(resolve));
+        this.#admitted--;
       }
+      // Queue first, synchronously, so writes of a key enter the queue in call order.
+      const queued = push();
+      const pending = this.#pending.add(key, value);
+      if (!this.#queue.durable && this.#queue.depth === 1) this.#timer?.ref();
+      if (this.#queue.depth >= this.#maxBatch) this.#start();
+      cached = updateCache();
+      // Awaited below, unless the push fails first: never an unhandled rejection.
+      cached?.catch(() => {});
+      if (typeof (queued as PromiseLike<unknown> | undefined)?.then === 'function') {
+        this.#pushing++;
+        try {
+          pending.stored(await queued);
+        } catch (error) {
+          pending.failed();
+          // The cache holds a value the database will never get: take it out again.
+          if (value !== undefined && cached !== undefined) {
+            await cached.catch(() => {});
+            await this.#uncache(key, error);
+          }
+          throw error;
+        } finally {
+          this.#pushing--;
+        }
+      } else {
+        pending.stored(queued);
+      }
+    } finally {
+      this.#accepting.delete(accepting);
+      accepted();
     }
     this.#stats.queued++;
     if (this.#listening.queued) this.#emit('queued', { key, depth: this.#queue.depth });
@@ -304,12 +385,50 @@ export class WriteBehind<V = unknown> {
     }
   }
 
+  // Sets the cache; where it did not take the value, deletes the key so that the old value is not
+  // served. A rejection still rejects write() (after the delete); `false` (the store failed, and
+  // the cache's own `error` event said why) does not.
+  async #cacheSet(key: string, value: V, options: SetOptions | undefined): Promise<void> {
+    const cache = this.#cache;
+    if (cache === undefined) return;
+    let rejected = false;
+    let failure: unknown = new Error(`[cache] [write-behind] the cache did not store ${key}`);
+    try {
+      if (await cache.set(key, value, options)) return;
+    } catch (error) {
+      rejected = true;
+      failure = error;
+    }
+    await this.#uncache(key, failure);
+    if (rejected) throw failure;
+  }
+
+  // Deletes `key` from the cache, which does not hold its newest write.
+  async #uncache(key: string, error: unknown): Promise<void> {
+    this.#stats.uncached++;
+    if (this.#listening.uncached) this.#emit('uncached', { key, error });
+    await this.#cache?.delete(key);
+  }
+
   /**
-   * Writes everything in the queue to the database now, and resolves once the queue is empty
-   * (rows that failed every retry are dead-lettered, not retried forever). Under a steady stream
-   * of writes it resolves when the flusher has caught up.
+   * Writes everything in the queue to the database now. Resolves once every write and delete
+   * called before it (also one still waiting for room, or for its `XADD`) was committed by the
+   * writer or dead-lettered, and the queue was found empty. Under a steady stream of writes it
+   * resolves when the flusher has caught up.
    */
-  flush(): Promise<void> {
+  async flush(): Promise<void> {
+    const accepting = [...this.#accepting];
+    // The first drain also makes room for writes waiting for it.
+    await this.#drain();
+    if (accepting.length > 0) {
+      // Writes not in the queue yet when flush() was called: once they are, drain again.
+      await Promise.all(accepting);
+      await this.#drain();
+    }
+  }
+
+  // Resolves once a take finds the queue empty and the batches in flight are done.
+  #drain(): Promise<void> {
     return new Promise((resolve) => {
       this.#flushing.push(resolve);
       this.#start();
@@ -319,22 +438,53 @@ export class WriteBehind<V = unknown> {
   /**
    * Stops accepting writes ({@link WriteBehindClosedError}), lets writers waiting for room in,
    * drains the queue into the database and closes the queue. Call it on SIGTERM: nothing queued
-   * is lost. Calling it again returns the same promise.
+   * is lost. If the queue or the database keeps failing, it gives up after `closeTimeout` and
+   * rejects with {@link WriteBehindCloseTimeoutError}. Calling it again returns the same promise.
    */
   close(): Promise<void> {
     this.#closed = true;
     this.#closing ??= (async () => {
-      do await this.flush();
-      while (
-        this.#waiting.length > 0 ||
-        this.#admitted > 0 ||
-        this.#pushing > 0 ||
-        (!this.#queue.durable && this.#queue.depth > 0)
-      );
-      clearTimeout(this.#timer);
-      await this.#queue.close?.();
+      const drained = (async () => {
+        do await this.#drain();
+        while (
+          this.#waiting.length > 0 ||
+          this.#admitted > 0 ||
+          this.#pushing > 0 ||
+          (!this.#queue.durable && this.#queue.depth > 0)
+        );
+        return true;
+      })();
+      let timer: NodeJS.Timeout | undefined;
+      const timedOut = new Promise<false>((resolve) => {
+        if (this.#closeTimeout !== Number.POSITIVE_INFINITY) {
+          timer = setTimeout(() => resolve(false), this.#closeTimeout);
+        }
+      });
+      const done = await Promise.race([drained, timedOut]);
+      clearTimeout(timer);
+      if (done) {
+        clearTimeout(this.#timer);
+        await this.#queue.close?.();
+        return;
+      }
+      this.#stop();
+      const depth = this.#queue.depth;
+      this.#pending.clear();
+      if (!this.#queue.durable && depth > 0) {
+        this.#stats.abandoned += depth;
+        if (this.#listening.abandoned) this.#emit('abandoned', { writes: depth });
+      }
+      // The queue may be what fails: do not wait for it to close.
+      Promise.resolve(this.#queue.close?.()).catch((error: unknown) => this.#fail(error, 'close'));
+      throw new WriteBehindCloseTimeoutError(this.#closeTimeout, depth);
     })();
     return this.#closing;
+  }
+
+  // After a timed-out close(): no more takes.
+  #stop(): void {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
   }
 
   /** A snapshot of the counters. */
@@ -370,6 +520,7 @@ export class WriteBehind<V = unknown> {
 
   // Runs the flusher now, or wakes it if it waits for a batch in flight to finish.
   #start(): void {
+    if (this.#stopped) return;
     if (this.#busy) {
       this.#demand = true;
       this.#wake?.();
@@ -381,8 +532,13 @@ export class WriteBehind<V = unknown> {
   }
 
   #arm(): void {
-    if (this.#closing !== undefined && this.#flushing.length === 0) return;
-    this.#timer = setTimeout(() => this.#start(), this.#interval);
+    if (this.#stopped || (this.#closing !== undefined && this.#flushing.length === 0)) return;
+    // A failed take is tried again after a backoff when someone waits for a flush.
+    const delay =
+      this.#takeFailures > 0 && this.#flushing.length > 0
+        ? Math.min(this.#interval, this.#backoff(this.#takeFailures))
+        : this.#interval;
+    this.#timer = setTimeout(() => this.#start(), delay);
     // Only in-memory writes (and callers of flush) keep the process alive: durable ones can wait.
     if ((this.#queue.durable || this.#queue.depth === 0) && this.#flushing.length === 0) {
       this.#timer.unref();
@@ -399,7 +555,11 @@ export class WriteBehind<V = unknown> {
       let batch: WriteBehindEntry<V>[];
       try {
         batch = await taking;
+        this.#takeFailures = 0;
+        // close() gave up: what is taken stays unacknowledged (a durable queue delivers it again).
+        if (this.#stopped) break;
       } catch (error) {
+        this.#takeFailures++;
         this.#fail(error, 'take');
         break;
       }
@@ -411,11 +571,13 @@ export class WriteBehind<V = unknown> {
         next = this.#take();
         continue;
       }
-      // One row per key: its last write, placed where that write was. A write the queue could not
-      // decode makes no row: it is dead-lettered on its own, whatever comes after it.
+      // One row per key: its newest write, placed where that write was (a claimed write can come
+      // after a newer one). A write the queue could not decode makes no row: it is dead-lettered
+      // on its own, whatever comes after it.
       const last = new Map<string, WriteBehindEntry<V>>();
       for (const entry of batch) {
         if (entry.undecodable !== undefined) continue;
+        if ((last.get(entry.key)?.sequence ?? '') > entry.sequence) continue;
         last.delete(entry.key);
         last.set(entry.key, entry);
       }
@@ -474,22 +636,33 @@ export class WriteBehind<V = unknown> {
       await this.#dead([entry], entry.undecodable.error);
     }
     this.#stats.coalesced += batch.length - undecodable - rows.length;
-    let writable = rows;
-    if (this.#remove === undefined && rows.some((row) => row.deleted)) {
+    // A write claimed from a dead consumer, older than one of its key this process committed.
+    const stale = rows.filter((row) => this.#watermarks.covers(row.key, row.sequence));
+    if (stale.length > 0) {
+      this.#stats.superseded += stale.length;
+      if (this.#listening.superseded) this.#emit('superseded', { entries: stale });
+    }
+    const current = stale.length === 0 ? rows : rows.filter((row) => !stale.includes(row));
+    let writable = current;
+    if (this.#remove === undefined && current.some((row) => row.deleted)) {
       // Deletes from a queue shared with processes that have `remove`: no retry can apply them.
-      writable = rows.filter((row) => !row.deleted);
+      writable = current.filter((row) => !row.deleted);
       const error = new InvalidArgumentError(
         'remove',
         'the queue holds deletes and there is no remove option to apply them',
       );
       await this.#dead(
-        rows.filter((row) => row.deleted),
+        current.filter((row) => row.deleted),
         error,
       );
     }
     if (writable.length > 0) {
       const outcome = await this.#attempt(writable, this.#retry.retries);
-      if (!outcome.ok) await this.#isolate(writable, outcome.error);
+      if (!outcome.ok) {
+        // close() gave up: the rows stay unacknowledged, not dead-lettered.
+        if (this.#stopped) return;
+        await this.#isolate(writable, outcome.error);
+      }
     }
     // The rows are committed: acknowledge them before a batch holding one of their keys is
     // written, so that a batch delivered again never lands after a newer one.
@@ -499,9 +672,12 @@ export class WriteBehind<V = unknown> {
         break;
       } catch (error) {
         this.#fail(error, 'ack');
+        // After a timed-out close() the writes stay pending, to be delivered again.
+        if (this.#stopped) break;
         await sleep(this.#backoff(attempt));
       }
     }
+    this.#pending.settle(batch);
     const duration = performance.now() - started;
     const latency = this.#latency;
     latency.last = duration;
@@ -520,11 +696,12 @@ export class WriteBehind<V = unknown> {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.#commit(rows);
+        for (const row of rows) this.#watermarks.record(row.key, row.sequence);
         this.#stats.batches++;
         this.#stats.flushed += rows.length;
         return OK;
       } catch (error) {
-        if (attempt > retries) return { ok: false, error };
+        if (attempt > retries || this.#stopped) return { ok: false, error };
         const delay = this.#backoff(attempt);
         this.#stats.retried++;
         if (this.#listening.retried) {
@@ -557,6 +734,7 @@ export class WriteBehind<V = unknown> {
   // A batch failed every retry: halve it until the failing rows are alone, so one bad row
   // neither holds back nor takes down the rows around it.
   async #isolate(rows: WriteBehindEntry<V>[], error: unknown): Promise<void> {
+    if (this.#stopped) return;
     if (rows.length === 1) {
       await this.#dead(rows, error);
       return;

@@ -1,9 +1,17 @@
-import { defaultSerializer, SerializationError } from '@cache/core';
-import { type WriteBehindEntry, writeBehind } from '@cache/write-behind';
+import { once } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createCache, defaultSerializer, SerializationError } from '@cache/core';
+import {
+  WriteBehindCloseTimeoutError,
+  type WriteBehindEntry,
+  writeBehind,
+} from '@cache/write-behind';
 import { redisStreamQueue } from '@cache/write-behind/redis';
+import { startRedis } from '@cache-tooling/redis-server';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { postgresRemover, postgresWriter } from '../examples/postgresWriter.js';
-import { createTable, gate, haveServers, readTable, useServers } from './support.js';
+import { createTable, gate, haveServers, mapStore, readTable, useServers } from './support.js';
 
 describe.skipIf(!haveServers)('with real PostgreSQL and Redis servers', () => {
   const servers = useServers();
@@ -34,15 +42,31 @@ describe.skipIf(!haveServers)('with real PostgreSQL and Redis servers', () => {
     return { table, stream, users, deadLettered };
   }
 
+  // A write-behind into a new table over a new stream, flushed only when asked.
+  async function upserting() {
+    const table = await createTable(servers.pool);
+    const stream = streamName();
+    const users = writeBehind({
+      write: postgresWriter(servers.pool, table),
+      queue: redisStreamQueue({ client: servers.redis, stream }),
+      flushInterval: '1h',
+    });
+    return { table, stream, users };
+  }
+
+  // A new table and stream where a consumer took `key = value` and died before writing it.
+  async function diedHolding(key: string, value: unknown) {
+    const table = await createTable(servers.pool);
+    const stream = streamName();
+    const dying = redisStreamQueue({ client: servers.redis, stream, consumer: 'dying' });
+    await dying.push(key, value);
+    expect(await dying.take(10)).toHaveLength(1);
+    return { table, stream };
+  }
+
   describe('redisStreamQueue', () => {
     it('resolves write() once the write is in the stream, and deletes it once in PostgreSQL', async () => {
-      const table = await createTable(servers.pool);
-      const stream = streamName();
-      const users = writeBehind({
-        write: postgresWriter(servers.pool, table),
-        queue: redisStreamQueue({ client: servers.redis, stream }),
-        flushInterval: '1h',
-      });
+      const { table, stream, users } = await upserting();
       await users.write('user:1', { name: 'Ada' });
       expect(await servers.redis.xlen(stream)).toBe(1);
       expect(users.stats().depth).toBe(1);
@@ -116,6 +140,168 @@ describe.skipIf(!haveServers)('with real PostgreSQL and Redis servers', () => {
       await after.ack(own);
       const next = await after.take(10);
       expect(next).toMatchObject([{ key: 'k', value: 'new' }]);
+    });
+
+    it('W1: never writes a write claimed from a dead consumer over a newer one of its key', async () => {
+      const { table, stream } = await diedHolding('k', 'old');
+      // The process restarts under a new consumer name and writes the key again.
+      const upsert = postgresWriter(servers.pool, table);
+      const written: unknown[] = [];
+      const restarted = writeBehind({
+        write: async (batch: WriteBehindEntry[]) => {
+          await upsert(batch);
+          written.push(...batch.map((entry) => entry.value));
+        },
+        queue: redisStreamQueue({ client: servers.redis, stream, claimIdle: 200 }),
+        flushInterval: '1h',
+      });
+      const superseded: unknown[] = [];
+      restarted.on('superseded', ({ entries }) => superseded.push(...entries.map((e) => e.value)));
+      await restarted.write('k', 'new');
+      await restarted.flush();
+      expect(await readTable(servers.pool, table)).toEqual(new Map([['k', 'new']]));
+      // Past claimIdle (and the pause between two passes over the pending list) it claims 'old'.
+      await sleep(1100);
+      await restarted.flush();
+      expect(await pendingCount(stream)).toBe(0);
+      expect(written).toEqual(['new']);
+      expect(superseded).toEqual(['old']);
+      expect(restarted.stats()).toMatchObject({ superseded: 1, flushed: 1 });
+      expect(await readTable(servers.pool, table)).toEqual(new Map([['k', 'new']]));
+      await restarted.close();
+    });
+
+    it('W1: the example upsert keeps a newer row when a fresh process claims an older write', async () => {
+      const { table, stream } = await diedHolding('k', 'old');
+      const other = writeBehind({
+        write: postgresWriter(servers.pool, table),
+        queue: redisStreamQueue({ client: servers.redis, stream, consumer: 'other' }),
+        flushInterval: '1h',
+      });
+      await other.write('k', 'new');
+      await other.close();
+      expect(await readTable(servers.pool, table)).toEqual(new Map([['k', 'new']]));
+      // A process with no memory of 'new' claims 'old' and writes it: the row stays 'new'.
+      const fresh = writeBehind({
+        write: postgresWriter(servers.pool, table),
+        queue: redisStreamQueue({ client: servers.redis, stream, consumer: 'fresh', claimIdle: 0 }),
+        flushInterval: '1h',
+      });
+      await fresh.close();
+      expect(fresh.stats()).toMatchObject({ flushed: 1 });
+      expect(await pendingCount(stream)).toBe(0);
+      expect(await readTable(servers.pool, table)).toEqual(new Map([['k', 'new']]));
+    });
+
+    it('gives every write a sequence that grows in stream order, as digits of one width', async () => {
+      const stream = streamName();
+      const queue = redisStreamQueue({ client: servers.redis, stream });
+      await Promise.all([queue.push('a', 1), queue.push('b', 2)]);
+      await queue.push('a', 3);
+      const taken = await queue.take(10);
+      const sequences = taken.map((entry) => entry.sequence);
+      expect(sequences).toEqual([...sequences].sort());
+      expect(new Set(sequences).size).toBe(3);
+      for (const sequence of sequences) expect(sequence).toMatch(/^\d{28}$/);
+    });
+
+    it('flush() resolves only once every write called before it is in PostgreSQL', async () => {
+      const { table, users } = await upserting();
+      await users.write('a', 1);
+      await users.flush();
+      // Called, not awaited: its XADD is still to be sent when flush() takes from the stream.
+      const writing = users.write('b', 2);
+      await users.flush();
+      expect(await readTable(servers.pool, table)).toEqual(
+        new Map([
+          ['a', 1],
+          ['b', 2],
+        ]),
+      );
+      await writing;
+      await users.close();
+    });
+
+    it('never claims back the writes it took and is still writing, however long they take', async () => {
+      const stream = streamName();
+      const queue = redisStreamQueue({ client: servers.redis, stream, claimIdle: 100 });
+      await queue.push('k', 1);
+      const writing = await queue.take(10);
+      expect(writing).toMatchObject([{ key: 'k', value: 1 }]);
+      // The write stays unacknowledged past claimIdle (and the pause between two claim passes),
+      // as in a long database outage.
+      await sleep(1100);
+      await queue.push('k', 2);
+      expect(await queue.take(10)).toMatchObject([{ key: 'k', value: 2 }]);
+      expect(await queue.take(10)).toEqual([]);
+      await queue.ack(writing);
+      expect(await pendingCount(stream)).toBe(1);
+    });
+
+    it('close() rejects with WriteBehindCloseTimeoutError after closeTimeout while Redis is down', async () => {
+      const table = await createTable(servers.pool);
+      const server = await startRedis();
+      // No offline queue: while Redis is down every command fails at once.
+      const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      client.on('error', () => {});
+      await once(client, 'ready');
+      const users = writeBehind({
+        write: postgresWriter(servers.pool, table),
+        queue: redisStreamQueue({ client, stream: streamName() }),
+        flushInterval: '1h',
+        closeTimeout: 500,
+      });
+      const failed: string[] = [];
+      users.on('error', ({ operation }) => failed.push(operation));
+      await users.write('k', 1);
+      await server.kill();
+      const closing = users.close();
+      await expect(closing).rejects.toBeInstanceOf(WriteBehindCloseTimeoutError);
+      await expect(closing).rejects.toMatchObject({ code: 'E_CLOSE_TIMEOUT', depth: 1 });
+      expect(failed).toContain('take');
+      expect(users.stats()).toMatchObject({ abandoned: 0, flushed: 0 });
+      client.disconnect();
+    });
+
+    it('W1: pending() shows the newest queued write or delete of a key until it is in PostgreSQL', async () => {
+      const table = await createTable(servers.pool);
+      const users = writeBehind({
+        write: postgresWriter(servers.pool, table),
+        remove: postgresRemover(servers.pool, table),
+        queue: redisStreamQueue({ client: servers.redis, stream: streamName() }),
+        flushInterval: '1h',
+      });
+      await users.write('k', 1);
+      expect(users.pending('k')).toEqual({ value: 1, deleted: false });
+      expect(await users.load('k', () => 'row')).toBe(1);
+      await users.flush();
+      expect(users.pending('k')).toBeUndefined();
+      expect(await users.load('k', () => 'row')).toBe('row');
+      await users.delete('k');
+      expect(users.pending('k')).toEqual({ value: undefined, deleted: true });
+      expect(await users.load('k', () => 'row')).toBeUndefined();
+      await users.close();
+      expect(users.pending('k')).toBeUndefined();
+    });
+
+    it('deletes the key from the cache when the write cannot be queued, so the cache never holds what the database will not', async () => {
+      const server = await startRedis();
+      const client = new Redis(server.url, { enableOfflineQueue: false, maxRetriesPerRequest: 0 });
+      client.on('error', () => {});
+      await once(client, 'ready');
+      const cache = createCache({ store: mapStore() });
+      const users = writeBehind({
+        cache,
+        write: postgresWriter(servers.pool, await createTable(servers.pool)),
+        queue: redisStreamQueue({ client, stream: streamName() }),
+        flushInterval: '1h',
+      });
+      await users.write('k', 1);
+      await server.kill();
+      await expect(users.write('k', 2)).rejects.toThrow();
+      expect(await cache.get('k')).toBeUndefined();
+      expect(users.stats()).toMatchObject({ uncached: 1, queued: 1 });
+      client.disconnect();
     });
 
     it('round-trips values with their types through the stream', async () => {
@@ -242,7 +428,13 @@ describe.skipIf(!haveServers)('with real PostgreSQL and Redis servers', () => {
       await redisStreamQueue({ client: servers.redis, stream, consumer: 'web-1' }).pushDelete('k');
       const other = redisStreamQueue({ client: servers.redis, stream, consumer: 'worker' });
       expect(await other.take(10)).toEqual([
-        { key: 'k', value: undefined, id: expect.any(String), deleted: true },
+        {
+          key: 'k',
+          value: undefined,
+          id: expect.any(String),
+          sequence: expect.any(String),
+          deleted: true,
+        },
       ]);
     });
 

@@ -22,11 +22,11 @@ export function mapStore(): CacheStore & { entries: Map<string, CacheEntry> } {
 
 let tables = 0;
 
-/** Creates a fresh table `(key text primary key, value jsonb, updated_at)`; returns its name. */
+/** Creates a fresh table `(key text primary key, value jsonb, seq numeric, updated_at)`; returns its name. */
 export async function createTable(pool: pg.Pool, extra = ''): Promise<string> {
   const name = `writes_${process.pid}_${++tables}`;
   await pool.query(
-    `CREATE TABLE ${name} (key text PRIMARY KEY, value jsonb NOT NULL, updated_at timestamptz${extra})`,
+    `CREATE TABLE ${name} (key text PRIMARY KEY, value jsonb NOT NULL, seq numeric, updated_at timestamptz${extra})`,
   );
   return name;
 }

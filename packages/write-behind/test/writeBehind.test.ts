@@ -38,15 +38,21 @@ describe.skipIf(!hasPostgres())('with a real PostgreSQL', () => {
     return { batches, write };
   }
 
+  /** A cache over a map, and a write-behind into `table` that flushes only when asked. */
+  function cachedUsers(table: string) {
+    const cache = createCache({ store: mapStore() });
+    const users = writeBehind<Row>({
+      cache,
+      write: postgresWriter(pool, table),
+      flushInterval: '1h',
+    });
+    return { cache, users };
+  }
+
   describe('writeBehind', () => {
     it('updates the cache at once and writes to PostgreSQL on flush', async () => {
       const table = await createTable(pool);
-      const cache = createCache({ store: mapStore() });
-      const users = writeBehind<Row>({
-        cache,
-        write: postgresWriter(pool, table),
-        flushInterval: '1h',
-      });
+      const { cache, users } = cachedUsers(table);
       await users.write('user:1', { n: 1 });
       expect(await cache.get('user:1')).toEqual({ n: 1 });
       expect((await readTable(pool, table)).size).toBe(0);
@@ -185,7 +191,7 @@ describe.skipIf(!hasPostgres())('with a real PostgreSQL', () => {
         // The table appears after the second failure, as a database coming back would.
         if (attempt === 2) {
           void pool.query(
-            `CREATE TABLE ${table} (key text PRIMARY KEY, value jsonb, updated_at timestamptz)`,
+            `CREATE TABLE ${table} (key text PRIMARY KEY, value jsonb, seq numeric, updated_at timestamptz)`,
           );
         }
       });
@@ -255,6 +261,27 @@ describe.skipIf(!hasPostgres())('with a real PostgreSQL', () => {
       expect(await readTable(pool, table)).toEqual(new Map([['k', 12]]));
     });
 
+    it('flush() also writes the writes that waited for room when it was called', async () => {
+      const table = await createTable(pool);
+      const users = writeBehind({
+        write: postgresWriter(pool, table),
+        maxBatch: 1,
+        maxQueue: 1,
+        flushInterval: '1h',
+      });
+      const writes = [users.write('a', 1), users.write('b', 2), users.write('c', 3)];
+      await users.flush();
+      expect(await readTable(pool, table)).toEqual(
+        new Map([
+          ['a', 1],
+          ['b', 2],
+          ['c', 3],
+        ]),
+      );
+      await Promise.all(writes);
+      await users.close();
+    });
+
     it("rejects with QueueFullError when the queue is full and onFull is 'reject'", async () => {
       const table = await createTable(pool);
       const users = writeBehind({
@@ -305,6 +332,33 @@ describe.skipIf(!hasPostgres())('with a real PostgreSQL', () => {
       await users.close();
       await Promise.all(writes);
       expect((await readTable(pool, table)).size).toBe(20);
+    });
+
+    it('close() gives up after closeTimeout while PostgreSQL fails, and reports the memory queue writes as abandoned', async () => {
+      const table = await createTable(pool);
+      const upsert = postgresWriter(pool, table);
+      let calls = 0;
+      const down = true;
+      const users = writeBehind({
+        write: async (batch: WriteBehindEntry[]) => {
+          calls++;
+          if (down) throw new Error('the database is down');
+          await upsert(batch);
+        },
+        flushInterval: '1h',
+        retry: { retries: 1000, minDelay: 5, maxDelay: 20 },
+        closeTimeout: 300,
+      });
+      const abandoned: number[] = [];
+      users.on('abandoned', ({ writes }) => abandoned.push(writes));
+      await users.write('k', 1);
+      await expect(users.close()).rejects.toMatchObject({ code: 'E_CLOSE_TIMEOUT', depth: 1 });
+      expect(abandoned).toEqual([1]);
+      expect(users.stats()).toMatchObject({ abandoned: 1, deadLettered: 0, flushed: 0 });
+      // The flusher stopped: no more attempts.
+      const after = calls;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(calls - after).toBeLessThanOrEqual(1);
     });
 
     it('delete() removes the key from the cache at once and from PostgreSQL on flush', async () => {
@@ -383,6 +437,7 @@ describe.skipIf(!hasPostgres())('with a real PostgreSQL', () => {
         [{ write, queue: {} }, 'queue'],
         [{ write, deadLetter: 'log' }, 'deadLetter'],
         [{ write, remove: 'rows' }, 'remove'],
+        [{ write, closeTimeout: -1 }, 'closeTimeout'],
       ];
       for (const [options, argument] of bad) {
         expect(() => writeBehind(options as never), argument).toThrow(InvalidArgumentError);
@@ -402,6 +457,63 @@ describe.skipIf(!hasPostgres())('with a real PostgreSQL', () => {
       expect(errors).toEqual(['cache']);
       await users.close();
       expect(await readTable(pool, table)).toEqual(new Map([['k', 1]]));
+    });
+
+    it('deletes the key from the cache when the cache fails to store a write, so the old value is not served', async () => {
+      const table = await createTable(pool);
+      const store = mapStore();
+      let failing = false;
+      const cache = createCache({
+        store: {
+          ...store,
+          set: (key, entry) => {
+            if (failing) throw new Error('the store is down');
+            return store.set(key, entry);
+          },
+        },
+      });
+      cache.on('error', () => {});
+      const users = writeBehind({ cache, write: postgresWriter(pool, table), flushInterval: '1h' });
+      const uncached: string[] = [];
+      users.on('uncached', ({ key }) => uncached.push(key));
+      await users.write('k', 1);
+      failing = true;
+      await users.write('k', 2);
+      expect(await cache.get('k')).toBeUndefined();
+      expect(uncached).toEqual(['k']);
+      expect(users.stats()).toMatchObject({ uncached: 1 });
+      await users.close();
+      expect(await readTable(pool, table)).toEqual(new Map([['k', 2]]));
+    });
+
+    it('deletes the key from the cache when the cache rejects a write', async () => {
+      const table = await createTable(pool);
+      const cache = createCache({ store: mapStore() });
+      const users = writeBehind({ cache, write: postgresWriter(pool, table), flushInterval: '1h' });
+      await users.write('k', 1);
+      await expect(users.write('k', 2, { ttl: -1 })).rejects.toMatchObject({ argument: 'ttl' });
+      expect(await cache.get('k')).toBeUndefined();
+      expect(users.stats()).toMatchObject({ uncached: 1 });
+      await users.close();
+    });
+
+    it('W1: a miss while a write is queued loads the queued value through load(), not the old row', async () => {
+      const table = await createTable(pool);
+      const { cache, users } = cachedUsers(table);
+      const findRow = async (key: string) => (await readTable(pool, table)).get(key) as Row;
+      const read = (key: string) => cache.getOrSet(key, () => users.load(key, () => findRow(key)));
+      await users.write('k', { n: 1 });
+      await users.flush();
+      await users.write('k', { n: 2 });
+      // Evicted (or expired) while the write waits in the queue.
+      await cache.delete('k');
+      expect(await read('k')).toEqual({ n: 2 });
+      expect(users.pending('k')).toEqual({ value: { n: 2 }, deleted: false });
+      await users.flush();
+      expect(users.pending('k')).toBeUndefined();
+      await cache.delete('k');
+      expect(await read('k')).toEqual({ n: 2 });
+      await users.close();
     });
   });
 });

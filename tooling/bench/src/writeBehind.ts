@@ -45,7 +45,7 @@ type Name = keyof typeof CONTENDERS;
 const valueFor = (i: number) => ({ id: i, name: `user ${i}`, visits: i % 100 });
 
 function createTableSql(name: string): string {
-  return `CREATE TABLE ${name} (key text PRIMARY KEY, value jsonb NOT NULL, updated_at timestamptz)`;
+  return `CREATE TABLE ${name} (key text PRIMARY KEY, value jsonb NOT NULL, seq numeric, updated_at timestamptz)`;
 }
 
 /** The seed's write-behind flush, done at write time: cache, then one INSERT, awaited, per write. */
