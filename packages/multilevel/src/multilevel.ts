@@ -89,8 +89,9 @@ interface State {
   readonly stats: MultilevelStats;
   readonly listeners: Set<(message: InvalidationMessage) => void>;
   readonly repairs: Repairs;
-  // Bumped when another process evicts, and when a local clear or pattern delete starts and
-  // ends: a read under way meanwhile does not copy what it found back into the faster tiers.
+  // Bumped when another process clears or deletes a pattern, and when a local clear or pattern
+  // delete starts and ends: a read under way meanwhile does not copy what it found back into
+  // the faster tiers. (Deletes of given keys mark those keys' activity instead.)
   evictions: number;
   // Local clears and pattern deletes in progress: no read copies anything back meanwhile.
   clearing: number;
@@ -113,7 +114,7 @@ interface ReadMark {
 interface Activity {
   readers: number;
   writers: number;
-  /** Bumped when a local write or delete of the key starts and when it ends. */
+  /** Bumped when a local write or delete of the key starts and when it ends, and when another process deletes it. */
   writes: number;
 }
 
@@ -623,7 +624,17 @@ export class MultilevelStore implements CacheStore {
   }
 
   #evictLocal(message: InvalidationMessage): void {
-    this.#state.evictions++;
+    // A read under way of a key this evicts must not copy back what it found; reads of other
+    // keys may (a clear or a pattern may concern any key).
+    const { activity } = this.#state;
+    if (message.type === 'delete' && message.keys) {
+      for (const key of message.keys) {
+        const read = activity.get(key);
+        if (read !== undefined) read.writes++;
+      }
+    } else {
+      this.#state.evictions++;
+    }
     for (let tier = 0; tier < this.#localTiers; tier++) {
       const store = this.#tiers[tier]!;
       try {

@@ -112,7 +112,10 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       for (let i = 0; i < 50; i++) {
         await a.send({ cmd: 'set', key: `p${i}`, value: i, ns: 'catalog' });
       }
+      const settled = b.received(deleting('cart'));
       await a.send({ cmd: 'set', key: 'cart', value: 'kept' });
+      // Once B has heard A's last write, no message about p7 can overlap B's read of it.
+      await settled;
       expect(await b.send({ cmd: 'get', key: 'p7', ns: 'catalog' })).toBe(7);
       expect(await b.send({ cmd: 'inL1', key: 'catalog:p7' })).toBe(true);
       const keysBefore = await raw.dbsize();
