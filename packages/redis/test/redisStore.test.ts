@@ -76,7 +76,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     test('a burst of writes keeps its order with commands other users of the client send', async () => {
       await store.get('connected');
       const lock = redisLock({ client: store.client });
-      const monitor = await redis.raw.duplicate().monitor();
+      const monitor = await redis.raw.monitor(); // a client of its own, disconnected below
       const seen: string[] = [];
       monitor.on('monitor', (_time: string, args: string[]) =>
         seen.push(args.slice(0, 2).join(' ')),
