@@ -1,6 +1,6 @@
 import type { CacheEntry, Serializer } from '@cache/core';
 import { StoreError } from '@cache/core';
-import { type Cluster, Redis, type RedisOptions, ReplyError } from 'ioredis';
+import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
 import { decodeEntry } from './codec.js';
 import { Emitter } from './emitter.js';
@@ -366,7 +366,7 @@ export class RedisConnection {
           if (settled) return;
           settled = true;
           clearTimeout(timer);
-          if (error instanceof ReplyError) {
+          if (isReplyError(error)) {
             // Redis answered: it is alive, the command was wrong.
             reject(commandError(error));
             return;
@@ -416,9 +416,7 @@ export class RedisConnection {
     const nodes = isCluster(this.client) ? this.client.nodes('master') : [this.client];
     for (const node of nodes) {
       try {
-        const reply = (await node.config('GET', 'maxmemory*')) as string[];
-        const config = new Map<string, string>();
-        for (let i = 0; i + 1 < reply.length; i += 2) config.set(reply[i]!, reply[i + 1]!);
+        const config = configMap(await node.config('GET', 'maxmemory*'));
         if (config.get('maxmemory-policy') === 'noeviction' && Number(config.get('maxmemory'))) {
           this.events.emit('warning', {
             code: 'E_NOEVICTION',
@@ -477,6 +475,25 @@ function settle(texts: (string | null)[], waiters: Waiter[]): void {
       waiter.reject(error);
     }
   }
+}
+
+/**
+ * Whether Redis answered `error` (a wrong command, `WRONGTYPE`, a script error): the server is
+ * alive. Checked by name, not `instanceof`: a client passed in may come from another copy or
+ * major version of ioredis than the one this package imports, and ioredis 6 throws subclasses
+ * (`SimpleError`, `BlobError`) named `ReplyError`.
+ */
+function isReplyError(error: unknown): boolean {
+  return error instanceof Error && error.name === 'ReplyError';
+}
+
+// CONFIG GET answers a flat [name, value, ...] array, or an object from an ioredis 6 client
+// created with `replyMapping: 'resp3'`.
+function configMap(reply: unknown): Map<string, string> {
+  if (!Array.isArray(reply)) return new Map(Object.entries(reply as Record<string, string>));
+  const config = new Map<string, string>();
+  for (let i = 0; i + 1 < reply.length; i += 2) config.set(reply[i], reply[i + 1]);
+  return config;
 }
 
 function commandError(error: unknown): StoreError {
