@@ -289,8 +289,10 @@ export class RedisStreamQueue<V = unknown> implements WriteQueue<V> {
       'STREAMS',
       this.stream,
       from,
-    )) as [stream: string, entries: StreamEntry[]][] | null;
-    return this.#decode(reply?.[0]?.[1] ?? []);
+    )) as [stream: string, entries: StreamEntry[]][] | Record<string, StreamEntry[]> | null;
+    // An ioredis 6 client created with `replyMapping: 'resp3'` answers a map: { [stream]: entries }.
+    const entries = Array.isArray(reply) ? reply[0]?.[1] : reply?.[this.stream];
+    return this.#decode(entries ?? []);
   }
 
   async #claim(count: number): Promise<WriteBehindEntry<V>[][]> {
