@@ -52,6 +52,18 @@ function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
  * Registers the conformance tests of the {@link CacheStore} contract: every store runs them with
  * its own `createStore`. Results are awaited whether the store answers synchronously or not, and
  * expiry is tested with entries whose times are already past, so nothing sleeps.
+ *
+ * @example
+ * ```ts
+ * import { afterEach, beforeEach, describe, expect, test } from 'vitest';
+ *
+ * storeTestSuite({
+ *   name: 'myStore',
+ *   describe, test, expect, beforeEach, afterEach,
+ *   createStore: () => myStore(),
+ *   capabilities: { deletePattern: false },
+ * });
+ * ```
  */
 export function storeTestSuite(options: StoreTestSuiteOptions): void {
   const { describe, test, expect, beforeEach, afterEach, createStore } = options;
