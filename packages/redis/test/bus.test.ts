@@ -3,6 +3,7 @@ import { hasRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
 import { type BusMessage, type RedisBus, redisBus } from '../src/index.js';
+import { expectResubscribedAfterRestart } from './busRestart.js';
 import { useRedis } from './redis.js';
 
 describe.skipIf(!hasRedis())('with a real redis-server', () => {
@@ -95,23 +96,11 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     });
 
     test('after Redis restarts, the subscriber resubscribes and emits reconnect', async () => {
-      const publisher = redisBus({ port: redis.server.port, channel: 'inv3' });
-      const subscriber = redisBus({ port: redis.server.port, channel: 'inv3' });
-      try {
-        await subscriber.subscribe(() => {});
-        const reconnected = new Promise<void>((resolve) => subscriber.on('reconnect', resolve));
-        await redis.server.kill();
-        await redis.server.restart();
-        await reconnected;
-        const received = nextMessage(subscriber);
-        if (publisher.client.status !== 'ready') await once(publisher.client, 'ready');
-        await publisher.publish({ type: 'delete', keys: ['k'] });
-        expect(await received).toMatchObject({ type: 'delete', keys: ['k'] });
-        expect(subscriber.stats().reconnects).toBe(1);
-      } finally {
-        await publisher.close();
-        await subscriber.close();
-      }
+      await expectResubscribedAfterRestart(
+        redis,
+        redisBus({ port: redis.server.port, channel: 'inv3' }),
+        redisBus({ port: redis.server.port, channel: 'inv3' }),
+      );
     });
   });
 });

@@ -17,21 +17,23 @@ import {
   redisLock,
   redisStore,
 } from '../src/index.js';
+import { expectResubscribedAfterRestart } from './busRestart.js';
 import { entry, storeContract } from './contract.js';
 import { useRedis } from './redis.js';
 
 // The package's types come from the ioredis 5 it is built against; a user with ioredis 6 gets
 // its types instead. Here both are installed, so a 6 client is passed as the 5 type.
-const asClient = (client: Redis | Cluster) => client as unknown as RedisClient;
+const asClient = (client: Redis | Redis<'resp3'> | Cluster) => client as unknown as RedisClient;
 
 describe.skipIf(!hasRedis())('with ioredis 6 clients on a real redis-server', () => {
   const redis = useRedis();
   let cluster: RedisCluster;
   let single: Redis;
+  let resp3: Redis<'resp3'>;
   let clusterClient: Cluster;
   const errors: Error[][] = [];
 
-  function track<C extends Redis | Cluster>(client: C): C {
+  function track<C extends Redis | Redis<'resp3'> | Cluster>(client: C): C {
     errors.push(collectErrors(client));
     return client;
   }
@@ -39,11 +41,13 @@ describe.skipIf(!hasRedis())('with ioredis 6 clients on a real redis-server', ()
   beforeAll(async () => {
     cluster = await startRedisCluster();
     single = track(new Redis(redis.server.port));
+    resp3 = track(new Redis(redis.server.port, { protocol: 3, replyMapping: 'resp3' }));
     clusterClient = track(new Cluster(cluster.nodes));
   });
   afterAll(async () => {
     expect(errors.flatMap(unexpectedErrors)).toEqual([]);
     single?.disconnect();
+    resp3?.disconnect();
     clusterClient?.disconnect();
     await cluster?.stop();
   });
@@ -63,6 +67,12 @@ describe.skipIf(!hasRedis())('with ioredis 6 clients on a real redis-server', ()
     ...runner,
     name: 'redisStore on a single node',
     createStore: () => redisStore({ client: asClient(single), prefix: 'suite:' }),
+  });
+
+  storeTestSuite({
+    ...runner,
+    name: "redisStore on a single node, client with replyMapping: 'resp3'",
+    createStore: () => redisStore({ client: asClient(resp3), prefix: 'suite:' }),
   });
 
   storeTestSuite({
@@ -116,23 +126,27 @@ describe.skipIf(!hasRedis())('with ioredis 6 clients on a real redis-server', ()
     const message: InvalidationMessage = { type: 'delete', keys: ['user:1'] };
     test.each([
       ['a single node', () => single],
+      ["a single node, replyMapping: 'resp3'", () => resp3],
       ['a 3-master Cluster', () => clusterClient],
-    ])('a message published by one instance reaches the other, on %s', async (label, client) => {
-      const channel = `inv6:${label}`;
-      const a = redisBus({ client: asClient(client()), channel });
-      const b = redisBus({ client: asClient(client()), channel });
-      try {
-        const received = new Promise<BusMessage>((resolve) => {
-          void b.subscribe(resolve);
-        });
-        await b.subscribe(() => {});
-        await a.publish(message);
-        expect(await received).toEqual({ ...message, origin: a.instanceId });
-      } finally {
-        await a.close();
-        await b.close();
-      }
-    });
+    ] as const)(
+      'a message published by one instance reaches the other, on %s',
+      async (label, client) => {
+        const channel = `inv6:${label}`;
+        const a = redisBus({ client: asClient(client()), channel });
+        const b = redisBus({ client: asClient(client()), channel });
+        try {
+          const received = new Promise<BusMessage>((resolve) => {
+            void b.subscribe(resolve);
+          });
+          await b.subscribe(() => {});
+          await a.publish(message);
+          expect(await received).toEqual({ ...message, origin: a.instanceId });
+        } finally {
+          await a.close();
+          await b.close();
+        }
+      },
+    );
   });
 
   test('the maxmemory-policy check reads CONFIG GET as an object under replyMapping resp3', async () => {
@@ -156,5 +170,13 @@ describe.skipIf(!hasRedis())('with ioredis 6 clients on a real redis-server', ()
     await five.set('k', entry(new Map([[1, 'one']])));
     expect((await six.get('k'))?.value).toEqual(new Map([[1, 'one']]));
     await five.close();
+  });
+
+  test('after Redis restarts, a bus subscriber resubscribes and emits reconnect', async () => {
+    await expectResubscribedAfterRestart(
+      redis,
+      redisBus({ client: asClient(single), channel: 'inv6r' }),
+      redisBus({ client: asClient(single), channel: 'inv6r' }),
+    );
   });
 });
