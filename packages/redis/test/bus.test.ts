@@ -1,4 +1,3 @@
-import { once } from 'node:events';
 import { hasRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
