@@ -104,6 +104,9 @@ interface State {
   removeReconnect: (() => void) | undefined;
 }
 
+/** The result of a tier an operation left alone. */
+const SKIPPED = Symbol('skipped');
+
 /** What a read saw when it started: the evictions counter and each key's local writes. */
 interface ReadMark {
   evictions: number;
@@ -253,7 +256,9 @@ export class MultilevelStore implements CacheStore {
         if (entry !== undefined && freshness(entry, now) === 'fresh') {
           result[index] = entry;
           this.#state.stats.hits[tier]!++;
-          if (tier > 0) this.#backfill(keys[index]!, entry, tier, since, index);
+          if (tier > 0) {
+            this.#backfill(keys[index]!, entry, tier, since.evictions, since.writes[index]!);
+          }
         } else {
           const kept = stale[index];
           if (entry !== undefined && (kept === undefined || graceEnd(entry) > graceEnd(kept))) {
@@ -379,7 +384,10 @@ export class MultilevelStore implements CacheStore {
     found: ReturnType<CacheStore['get']>,
   ): Promise<CacheEntry | undefined> {
     const now = Date.now();
-    const since = this.#readStarts([key]);
+    const activity = this.#activity(key);
+    activity.readers++;
+    const { evictions } = this.#state;
+    const { writes } = activity;
     try {
       let stale: CacheEntry | undefined;
       let failures = 0;
@@ -395,7 +403,7 @@ export class MultilevelStore implements CacheStore {
         if (entry === undefined) continue;
         if (freshness(entry, now) === 'fresh') {
           this.#state.stats.hits[tier]!++;
-          if (tier > 0) this.#backfill(key, entry, tier, since);
+          if (tier > 0) this.#backfill(key, entry, tier, evictions, writes);
           return entry;
         }
         // A capped copy in a fast tier ends its grace early: keep the copy with the longest grace.
@@ -405,7 +413,7 @@ export class MultilevelStore implements CacheStore {
       this.#state.stats.misses++;
       return stale;
     } finally {
-      this.#readEnds([key]);
+      this.#settle(key, activity, -1, 0);
     }
   }
 
@@ -466,22 +474,15 @@ export class MultilevelStore implements CacheStore {
         this.#settle(keys[i]!, activity, 0, writers);
       });
     };
-    const { repairs } = state;
-    const run = async (store: CacheStore, tier: number) => {
-      if (only !== undefined && !only.has(tier)) return undefined;
-      try {
-        const result = await write(store, tier);
-        repairs.landed(keys, tier);
-        return result;
-      } catch (error) {
-        repairs.failed(keys, tier);
-        throw error;
-      }
-    };
     mark(1);
     let landed = false;
     try {
-      const results = await this.#everyTier(operation, run);
+      const results = await this.#everyTier(
+        operation,
+        write,
+        Array.isArray(covers) ? keys : undefined,
+        only,
+      );
       landed = true;
       return results;
     } finally {
@@ -494,13 +495,19 @@ export class MultilevelStore implements CacheStore {
   }
 
   // Copies an entry found in tier `from` into the faster tiers, without waiting for them.
-  #backfill(key: string, entry: CacheEntry, from: number, since: ReadMark, index = 0): void {
+  #backfill(
+    key: string,
+    entry: CacheEntry,
+    from: number,
+    evictionsSince: number,
+    writesSince: number,
+  ): void {
     // An eviction or a local write of the key came while this read was under way: what it found
     // may be what was evicted or overwritten.
     const { evictions, clearing, activity } = this.#state;
-    if (since.evictions !== evictions || clearing > 0) return;
+    if (evictionsSince !== evictions || clearing > 0) return;
     const now = activity.get(key);
-    if (now === undefined || now.writers > 0 || now.writes !== since.writes[index]) return;
+    if (now === undefined || now.writers > 0 || now.writes !== writesSince) return;
     for (let tier = 0; tier < from; tier++) {
       this.#state.stats.backfills++;
       try {
@@ -528,18 +535,29 @@ export class MultilevelStore implements CacheStore {
   }
 
   // Runs `operation` on every tier; rejects once all finished if any tier failed.
+  // With `keys`, a tier that failed them leaves them to repair, one that wrote them does not;
+  // with `only`, the other tiers are skipped (their result is `undefined`).
   async #everyTier<T>(
     operation: string,
     run: (store: CacheStore, tier: number) => T | Promise<T>,
-  ): Promise<T[]> {
+    keys?: readonly string[],
+    only?: Set<number>,
+  ): Promise<(T | undefined)[]> {
     const settled = await Promise.allSettled(
-      this.#tiers.map(async (store, tier) => run(store, tier)),
+      this.#tiers.map(async (store, tier) =>
+        only === undefined || only.has(tier) ? run(store, tier) : SKIPPED,
+      ),
     );
-    const results: T[] = [];
+    const { repairs } = this.#state;
+    const results: (T | undefined)[] = [];
     let firstError: { tier: number; error: unknown } | undefined;
     settled.forEach((outcome, tier) => {
-      if (outcome.status === 'fulfilled') results.push(outcome.value);
-      else {
+      if (outcome.status === 'fulfilled') {
+        const skipped = outcome.value === SKIPPED;
+        results.push(skipped ? undefined : (outcome.value as T));
+        if (keys !== undefined && !skipped) repairs.landed(keys, tier);
+      } else {
+        if (keys !== undefined) repairs.failed(keys, tier);
         this.#fail(tier, operation, outcome.reason);
         firstError ??= { tier, error: outcome.reason };
       }
