@@ -39,7 +39,7 @@ export class Lease {
   async confirm(): Promise<boolean> {
     clearInterval(this.#timer);
     if (this.#handle.extend === undefined) return true;
-    return !this.#lost && (await this.#renew());
+    return this.#renew();
   }
 
   /** Stops renewing: the lease lapses within its TTL unless confirmed before. */
