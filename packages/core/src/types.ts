@@ -131,10 +131,11 @@ export interface InvalidationBus {
   /** Calls `handler` with every message from other instances; resolves to an unsubscribe function. */
   subscribe(handler: (message: InvalidationMessage) => void): Promise<() => void>;
   /**
-   * `'reconnect'`: the bus was disconnected and may have missed messages. Returns a function
-   * that removes the listener.
+   * `'reconnect'`: the bus was disconnected and may have missed messages (a consumer distrusts
+   * what it holds locally). `'resume'`: the bus was disconnected and has delivered what it missed
+   * (a bus that cannot replay never emits it). Returns a function that removes the listener.
    */
-  on(event: 'reconnect', listener: () => void): () => void;
+  on(event: 'reconnect' | 'resume', listener: () => void): () => void;
   /** Closes its connections; a multilevel store calls it from its own `close()`. */
   close?(): Promise<void>;
 }

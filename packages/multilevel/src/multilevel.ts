@@ -14,6 +14,7 @@ import {
   type Serializer,
   StoreError,
 } from '@cache/core';
+import { Outbox } from './outbox.js';
 import { Repairs } from './repairs.js';
 
 /** Options of {@link multilevel}. Durations are ms or strings such as `'1m'`. */
@@ -37,7 +38,7 @@ export interface MultilevelOptions {
   ttls?: (Duration | undefined)[];
   /**
    * How many of the first tiers are private to this process; bus messages evict from those,
-   * and a bus reconnection clears them. @default 1
+   * and a bus that missed messages it cannot replay clears them. @default 1
    */
   localTiers?: number;
   /**
@@ -54,7 +55,7 @@ export interface MultilevelEvents {
   error: { tier: number; store: string; operation: string; error: unknown };
   /** A message from another process evicted keys from the local tiers. */
   invalidate: { message: InvalidationMessage };
-  /** The bus reconnected (it may have missed messages), so the local tiers were cleared. */
+  /** The bus reconnected and may have missed messages it cannot replay, so the local tiers were cleared. */
   distrust: { reason: 'bus-reconnect' };
 }
 
@@ -70,8 +71,13 @@ export interface MultilevelStats {
   tierErrors: number[];
   /** Messages received from other processes and applied. */
   invalidations: number;
-  /** Messages that could not be published (each also an `error` event, tier -1). */
+  /**
+   * Messages that could not be published (each also an `error` event, tier -1). Each is
+   * published again until the bus takes it (see `pendingPublishes`).
+   */
   publishFailures: number;
+  /** Messages that could not be published yet and wait to be published again. */
+  pendingPublishes: number;
   /** Times the local tiers were cleared because the bus reconnected. */
   distrusts: number;
   /**
@@ -89,6 +95,7 @@ interface State {
   readonly stats: MultilevelStats;
   readonly listeners: Set<(message: InvalidationMessage) => void>;
   readonly repairs: Repairs;
+  readonly outbox: Outbox;
   // Bumped when another process clears or deletes a pattern, and when a local clear or pattern
   // delete starts and ends: a read under way meanwhile does not copy what it found back into
   // the faster tiers. (Deletes of given keys mark those keys' activity instead.)
@@ -101,7 +108,7 @@ interface State {
   // Keys deleted in this tick, published together as one message at its end.
   deletes: { keys: string[]; published: Promise<void> } | undefined;
   unsubscribe: (() => void) | undefined;
-  removeReconnect: (() => void) | undefined;
+  removeBusListeners: (() => void) | undefined;
 }
 
 /** The result of a tier an operation left alone. */
@@ -176,6 +183,7 @@ export class MultilevelStore implements CacheStore {
         tierErrors: tiers.map(() => 0),
         invalidations: 0,
         publishFailures: 0,
+        pendingPublishes: 0,
         distrusts: 0,
         pendingRepairs: 0,
         repairsDropped: 0,
@@ -188,13 +196,14 @@ export class MultilevelStore implements CacheStore {
           this.#emit('error', { tier: -1, store: this.name, operation: 'repair', error });
         },
       ),
+      outbox: new Outbox((message) => bus!.publish(message)),
       listeners: new Set(),
       evictions: 0,
       clearing: 0,
       activity: new Map(),
       deletes: undefined,
       unsubscribe: undefined,
-      removeReconnect: undefined,
+      removeBusListeners: undefined,
     };
     if (bus !== undefined) {
       this.subscribe = (listener) => this.#relay(listener);
@@ -361,21 +370,23 @@ export class MultilevelStore implements CacheStore {
 
   /** A snapshot of the counters. */
   stats(): MultilevelStats {
-    const { stats, repairs } = this.#state;
+    const { stats, repairs, outbox } = this.#state;
     return {
       ...stats,
       hits: [...stats.hits],
       tierErrors: [...stats.tierErrors],
       pendingRepairs: repairs.size,
+      pendingPublishes: outbox.size,
     };
   }
 
   /** Closes every tier and the bus, so nothing of the store keeps the process alive. */
   async close(): Promise<void> {
-    const { bus, unsubscribe, removeReconnect, repairs } = this.#state;
+    const { bus, unsubscribe, removeBusListeners, repairs, outbox } = this.#state;
     unsubscribe?.();
-    removeReconnect?.();
+    removeBusListeners?.();
     repairs.close();
+    outbox.close();
     await Promise.all([...this.#tiers.map((tier) => tier.close?.()), bus?.close?.()]);
   }
 
@@ -603,6 +614,7 @@ export class MultilevelStore implements CacheStore {
       await bus.publish(message);
     } catch (error) {
       this.#state.stats.publishFailures++;
+      this.#state.outbox.add(message);
       this.#emit('error', { tier: -1, store: 'bus', operation: 'publish', error });
     }
   }
@@ -617,14 +629,25 @@ export class MultilevelStore implements CacheStore {
         (error: unknown) =>
           this.#emit('error', { tier: -1, store: 'bus', operation: 'subscribe', error }),
       );
-    this.#state.removeReconnect = bus.on('reconnect', () => {
+    const removeReconnect = bus.on('reconnect', () => {
       // Messages sent while the bus was away are lost: nothing local can be trusted any more.
       this.#state.stats.distrusts++;
       this.#evictLocal({ type: 'clear' });
       for (const listener of this.#state.listeners) listener({ type: 'clear' });
       this.#emit('distrust', { reason: 'bus-reconnect' });
-      this.#state.repairs.now();
+      this.#retryNow();
     });
+    // The bus replayed what it missed: Redis is back, so what failed meanwhile can be retried.
+    const removeResume = bus.on('resume', () => this.#retryNow());
+    this.#state.removeBusListeners = () => {
+      removeReconnect();
+      removeResume();
+    };
+  }
+
+  #retryNow(): void {
+    this.#state.repairs.now();
+    this.#state.outbox.now();
   }
 
   #relay(listener: (message: InvalidationMessage) => void): () => void {

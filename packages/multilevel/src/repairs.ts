@@ -1,7 +1,5 @@
-/** The first wait before a repair is tried again; it doubles after each failed round. */
-const FIRST_DELAY = 100;
-/** The longest wait between two rounds. */
-const LAST_DELAY = 5_000;
+import { RetryLoop } from './retryLoop.js';
+
 /** The most keys waiting for repair; beyond it the oldest is given up (and reported). */
 const MOST_KEYS = 10_000;
 
@@ -15,10 +13,7 @@ export class Repairs {
   readonly #failed = new Map<string, Set<number>>();
   readonly #repair: (key: string, tiers: Set<number>) => Promise<unknown>;
   readonly #giveUp: (key: string) => void;
-  #timer: NodeJS.Timeout | undefined;
-  #delay = FIRST_DELAY;
-  #running = false;
-  #closed = false;
+  readonly #loop = new RetryLoop(() => this.#round());
 
   /**
    * `repair` deletes the key from the tiers (rejecting when any failed); `giveUp` reports a key
@@ -52,7 +47,7 @@ export class Repairs {
       }
       tiers.add(tier);
     }
-    this.#schedule();
+    this.#loop.schedule();
   }
 
   /** A write or delete of `keys` landed on `tier`: what it held before no longer matters. */
@@ -66,35 +61,20 @@ export class Repairs {
 
   /** Tries again now (the connection is back, say). */
   now(): void {
-    this.#delay = FIRST_DELAY;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    void this.#round();
+    if (this.#failed.size > 0) this.#loop.now();
   }
 
   /** Stops trying. */
   close(): void {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#loop.close();
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#running || this.#closed) return;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#round();
-    }, this.#delay);
-    this.#timer.unref?.();
-  }
-
-  async #round(): Promise<void> {
-    if (this.#running || this.#closed || this.#failed.size === 0) return;
-    this.#running = true;
+  async #round(): Promise<{ failed: boolean; remaining: boolean }> {
     const round = [...this.#failed].map(([key, tiers]) => this.#repair(key, new Set(tiers)));
     const outcomes = await Promise.allSettled(round);
-    this.#running = false;
-    const failures = outcomes.some((outcome) => outcome.status === 'rejected');
-    this.#delay = failures ? Math.min(this.#delay * 2, LAST_DELAY) : FIRST_DELAY;
-    if (this.#failed.size > 0) this.#schedule();
+    return {
+      failed: outcomes.some((outcome) => outcome.status === 'rejected'),
+      remaining: this.#failed.size > 0,
+    };
   }
 }

@@ -301,8 +301,8 @@ describe('bus races', () => {
     const bus: InvalidationBus = {
       publish: async () => {},
       subscribe: async () => () => {},
-      on: (_event, listener) => {
-        reconnect = listener;
+      on: (event, listener) => {
+        if (event === 'reconnect') reconnect = listener;
         return () => {};
       },
     };

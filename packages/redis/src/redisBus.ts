@@ -3,6 +3,7 @@ import type { InvalidationBus, InvalidationMessage } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
 import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
+import { InvalidationLog, isAfter, splitMessage } from './invalidationLog.js';
 import { openSubscriber, type Subscriber } from './subscriber.js';
 
 const MESSAGE_TYPES = new Set<string>([
@@ -21,10 +22,16 @@ export interface BusMessage extends InvalidationMessage {
 /** The events of a {@link RedisBus}. */
 export interface RedisBusEvents {
   /**
-   * The subscriber connection came back after a disconnection: messages sent meanwhile are
-   * lost, so a consumer should distrust (clear) its local tier.
+   * The subscriber connection came back after a disconnection and what was sent meanwhile cannot
+   * be known (the log was trimmed past it, lost with Redis, or is off): a consumer should
+   * distrust (clear) its local tier.
    */
   reconnect: () => void;
+  /**
+   * The subscriber connection came back after a disconnection and the messages sent meanwhile
+   * were read from the log and passed to the handlers (`replayed` of them): nothing was missed.
+   */
+  resume: (replayed: number) => void;
   /** A message could not be published, or a received one was not a valid {@link BusMessage}. */
   error: (error: Error) => void;
 }
@@ -41,6 +48,19 @@ export interface RedisBusOptions extends RedisConnectionOptions {
    * @default a random UUID
    */
   instanceId?: string;
+  /**
+   * The Redis Stream that logs every message beside the channel, so that a subscriber that was
+   * disconnected replays what it missed; `false` to publish on the channel only (a reconnection
+   * then always means distrust).
+   * @default `${channel}:log`
+   */
+  log?: string | false;
+  /**
+   * About how many messages the log keeps (`XADD MAXLEN ~`): a subscriber away for longer than
+   * that many messages distrusts instead of replaying.
+   * @default 10000
+   */
+  logLength?: number;
 }
 
 /** Counters of a {@link RedisBus}. */
@@ -55,13 +75,19 @@ export interface RedisBusStats {
   invalid: number;
   /** Times the subscriber reconnected. */
   reconnects: number;
+  /** Messages read from the log after a reconnection and passed to the handlers. */
+  replayed: number;
+  /** Reconnections after which the log could not tell what was missed (`'reconnect'` emitted). */
+  gaps: number;
 }
 
 /**
- * Pub/sub invalidation messages between processes (used by `@cache/multilevel`), on a channel
- * of Redis. Publishing uses the given or created client; receiving uses a dedicated subscriber
- * connection (`client.duplicate()`) that resubscribes after a reconnection and then emits
- * `'reconnect'`. Create one with {@link redisBus}.
+ * Invalidation messages between processes (used by `@cache/multilevel`): published on a pub/sub
+ * channel of Redis and logged in a Redis Stream, in one script. Publishing uses the given or
+ * created client; receiving uses a dedicated subscriber connection (`client.duplicate()`) that
+ * resubscribes after a reconnection, reads the messages it missed from the log (from the id of
+ * the last one it saw) and emits `'resume'`, or, when the log no longer reaches back that far,
+ * emits `'reconnect'`. Create one with {@link redisBus}.
  */
 export class RedisBus implements InvalidationBus {
   /** The channel. */
@@ -77,20 +103,35 @@ export class RedisBus implements InvalidationBus {
     received: 0,
     invalid: 0,
     reconnects: 0,
+    replayed: 0,
+    gaps: 0,
   };
   readonly #timeout: number;
+  readonly #log: InvalidationLog | undefined;
+  // The id of the newest logged message seen: a reconnection replays the log from there.
+  #cursor: string | undefined;
+  // Reconnections are handled one after the other.
+  #resuming: Promise<void> = Promise.resolve();
   #subscriber: Subscriber | undefined;
   #subscribed: Promise<void> | undefined;
   #closed = false;
 
   /** Prefer {@link redisBus}. */
   constructor(options: RedisBusOptions = {}) {
-    const { channel, instanceId, ...connectionOptions } = options;
+    const { channel, instanceId, log, logLength, ...connectionOptions } = options;
     this.channel = channel ?? 'cache:invalidate';
     this.instanceId = instanceId ?? randomUUID();
     if (typeof this.channel !== 'string' || this.channel === '') {
       throw new InvalidArgumentError('channel', 'expected a non-empty string');
     }
+    if (log !== undefined && log !== false && (typeof log !== 'string' || log === '')) {
+      throw new InvalidArgumentError('log', 'expected a non-empty string or false');
+    }
+    const length = logLength ?? 10_000;
+    if (!Number.isSafeInteger(length) || length < 1) {
+      throw new InvalidArgumentError('logLength', 'expected a positive integer');
+    }
+    if (log !== false) this.#log = new InvalidationLog(log ?? `${this.channel}:log`, length);
     this.#timeout = connectionOptions.timeout ?? 1000;
     this.#connection = new RedisConnection(connectionOptions, { checkMemoryPolicy: false });
   }
@@ -107,7 +148,12 @@ export class RedisBus implements InvalidationBus {
   async publish(message: InvalidationMessage): Promise<void> {
     const text = JSON.stringify({ ...message, origin: this.instanceId });
     try {
-      await this.#connection.run((client) => client.publish(this.channel, text));
+      const log = this.#log;
+      await this.#connection.run((client) =>
+        log === undefined
+          ? client.publish(this.channel, text)
+          : log.append(client, this.channel, text),
+      );
       this.#stats.published++;
     } catch (error) {
       this.#stats.publishFailures++;
@@ -143,11 +189,13 @@ export class RedisBus implements InvalidationBus {
     const subscriber = openSubscriber(
       this.#connection.client,
       (channel, text) => {
-        if (channel === this.channel) this.#receive(text);
+        if (channel !== this.channel) return;
+        const { id, text: body } = splitMessage(text);
+        this.#receive(id, body);
       },
       () => {
         this.#stats.reconnects++;
-        this.#events.emit('reconnect', undefined);
+        this.#resuming = this.#resuming.then(() => this.#resume());
       },
     );
     this.#subscriber = subscriber;
@@ -158,9 +206,57 @@ export class RedisBus implements InvalidationBus {
       this.#subscriber = undefined;
       throw error;
     }
+    await this.#readCursor();
   }
 
-  #receive(text: string): void {
+  // Subscribed (again): where the log stands. Unknown when Redis fails to say, so that the next
+  // reconnection distrusts.
+  async #readCursor(): Promise<void> {
+    const log = this.#log;
+    if (log === undefined) return;
+    try {
+      this.#advance(await this.#connection.run((client) => log.last(client)));
+    } catch (error) {
+      this.#cursor = undefined;
+      this.#events.emit('error', error as Error);
+    }
+  }
+
+  // Back after a disconnection: replays the messages logged meanwhile, or says they are lost.
+  async #resume(): Promise<void> {
+    const log = this.#log;
+    const cursor = this.#cursor;
+    let missed: { id: string; text: string }[] | undefined;
+    if (log !== undefined && cursor !== undefined) {
+      try {
+        missed = await this.#connection.run((client) => log.since(client, cursor));
+      } catch (error) {
+        this.#events.emit('error', error as Error);
+      }
+    }
+    if (this.#closed) return;
+    if (missed === undefined) {
+      this.#stats.gaps++;
+      this.#cursor = undefined;
+      this.#events.emit('reconnect', undefined);
+      await this.#readCursor();
+      return;
+    }
+    for (const { id, text } of missed) {
+      if (this.#receive(id, text)) this.#stats.replayed++;
+    }
+    this.#events.emit('resume', missed.length);
+  }
+
+  #advance(id: string): void {
+    if (this.#cursor === undefined || isAfter(id, this.#cursor)) this.#cursor = id;
+  }
+
+  // Passes a message on to the handlers; returns whether it did. `id` is its log id, if logged.
+  #receive(id: string, text: string): boolean {
+    if (id !== '') this.#advance(id);
+    // A mark left in an empty log, not a message.
+    if (text === '') return false;
     let message: BusMessage;
     try {
       message = JSON.parse(text) as BusMessage;
@@ -168,14 +264,15 @@ export class RedisBus implements InvalidationBus {
     } catch {
       this.#stats.invalid++;
       this.#events.emit('error', new Error(`[cache] [redis] invalid bus message: ${text}`));
-      return;
+      return false;
     }
-    if (message.origin === this.instanceId) return;
+    if (message.origin === this.instanceId) return false;
     this.#stats.received++;
     for (const handler of this.#handlers) handler(message);
+    return true;
   }
 
-  /** Listens to `'reconnect'` or `'error'`; returns a function that removes the listener. */
+  /** Listens to `'reconnect'`, `'resume'` or `'error'`; returns a function that removes the listener. */
   on<E extends keyof RedisBusEvents>(event: E, listener: RedisBusEvents[E]): () => void {
     return this.#events.on(event, listener);
   }

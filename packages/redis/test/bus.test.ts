@@ -1,3 +1,4 @@
+import { startTcpProxy } from '@cache-tooling/postgres-server';
 import { hasRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import { describe, expect, test } from 'vitest';
@@ -91,6 +92,91 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       } finally {
         raw.disconnect();
         await bus.close();
+      }
+    });
+
+    test('a subscriber cut off replays from the log what was published meanwhile, in order, and does not distrust', async () => {
+      const proxy = await startTcpProxy({ port: redis.server.port });
+      const a = redisBus({ port: redis.server.port, channel: 'replay' });
+      const b = redisBus({ port: proxy.port, channel: 'replay' });
+      try {
+        const received: BusMessage[] = [];
+        await b.subscribe((message) => received.push(message));
+        let distrusted = false;
+        b.on('reconnect', () => {
+          distrusted = true;
+        });
+        const resumed = new Promise<number>((resolve) => b.on('resume', resolve));
+        await a.publish({ type: 'delete', keys: ['before'] });
+        await expect.poll(() => received.length).toBe(1);
+        await proxy.disconnect();
+        await a.publish({ type: 'delete', keys: ['k1'] });
+        await a.publish({ type: 'tags', tags: ['users'] });
+        await a.publish({ type: 'delete', keys: ['k2'] });
+        await proxy.restore();
+        expect(await resumed).toBe(3);
+        expect(received.map(({ keys, tags }) => keys ?? tags)).toEqual([
+          ['before'],
+          ['k1'],
+          ['users'],
+          ['k2'],
+        ]);
+        expect(distrusted).toBe(false);
+        expect(b.stats()).toMatchObject({ reconnects: 1, replayed: 3, gaps: 0 });
+        // And it goes on receiving live.
+        await a.publish({ type: 'delete', keys: ['after'] });
+        await expect.poll(() => received.at(-1)?.keys).toEqual(['after']);
+      } finally {
+        await a.close();
+        await b.close();
+        await proxy.close();
+      }
+    });
+
+    test('a subscriber away for longer than the log keeps distrusts instead of replaying', async () => {
+      const proxy = await startTcpProxy({ port: redis.server.port });
+      // Redis trims a stream by whole nodes of 100 entries: 300 messages leave none of the first.
+      const a = redisBus({ port: redis.server.port, channel: 'trimmed', logLength: 1 });
+      const b = redisBus({ port: proxy.port, channel: 'trimmed', logLength: 1 });
+      try {
+        const received: BusMessage[] = [];
+        await b.subscribe((message) => received.push(message));
+        const distrusted = new Promise<void>((resolve) => b.on('reconnect', resolve));
+        await proxy.disconnect();
+        for (let i = 0; i < 300; i++) await a.publish({ type: 'delete', keys: [`k${i}`] });
+        await proxy.restore();
+        await distrusted;
+        expect(received).toEqual([]);
+        expect(b.stats()).toMatchObject({ reconnects: 1, replayed: 0, gaps: 1 });
+        // From then on it follows the log again: the next cut is replayed.
+        const resumed = new Promise<number>((resolve) => b.on('resume', resolve));
+        await a.publish({ type: 'delete', keys: ['live'] });
+        await expect.poll(() => received.length).toBe(1);
+        await proxy.disconnect();
+        await a.publish({ type: 'delete', keys: ['missed'] });
+        await proxy.restore();
+        expect(await resumed).toBe(1);
+        expect(received.map(({ keys }) => keys)).toEqual([['live'], ['missed']]);
+      } finally {
+        await a.close();
+        await b.close();
+        await proxy.close();
+      }
+    });
+
+    test('a message from a bus without a log (or an older version) is received as well', async () => {
+      const a = redisBus({ port: redis.server.port, channel: 'mixed', log: false });
+      const b = redisBus({ port: redis.server.port, channel: 'mixed' });
+      try {
+        await b.subscribe(() => {});
+        const received = nextMessage(b);
+        await a.publish({ type: 'delete', keys: ['k'] });
+        expect(await received).toMatchObject({ type: 'delete', keys: ['k'] });
+        expect(await redis.raw.exists('mixed:log')).toBe(1); // b's mark, nothing from a
+        expect(await redis.raw.xlen('mixed:log')).toBe(1);
+      } finally {
+        await a.close();
+        await b.close();
       }
     });
 

@@ -1,0 +1,90 @@
+import type { RedisClient } from './connection.js';
+
+// Appends the message to the stream (trimmed to about `length` entries) and publishes it on the
+// channel with its entry id, in one step: a subscriber that sees the message knows where it is in
+// the log, and a message that was not logged was not sent either.
+const APPEND = `
+local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
+redis.call('PUBLISH', ARGV[1], id .. '\\n' .. ARGV[2])
+return id`;
+
+// The id of the newest entry; an empty log gets a mark first, so that every cursor names an
+// entry whose disappearance shows that the log was trimmed past it (or lost with Redis).
+const LAST = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+if last[1] then return last[1][1] end
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', '')`;
+
+/** How many entries one read of the log asks for. */
+const PAGE = 1_000;
+
+/** An entry of the log: its id and the message text (`''` for a mark). */
+export interface LogEntry {
+  id: string;
+  text: string;
+}
+
+/**
+ * The log of invalidation messages in a Redis Stream, beside the pub/sub channel that carries
+ * them live: a subscriber remembers the id of the last message it saw (its cursor) and, after a
+ * disconnection, reads what it missed instead of distrusting everything it holds.
+ */
+export class InvalidationLog {
+  /** The stream's key. */
+  readonly key: string;
+  readonly #length: string;
+
+  /** A log in the stream `key`, trimmed to about `length` entries. */
+  constructor(key: string, length: number) {
+    this.key = key;
+    this.#length = String(length);
+  }
+
+  /** Logs and publishes `text` on `channel`; resolves to its entry id. */
+  append(client: RedisClient, channel: string, text: string): Promise<unknown> {
+    return client.eval(APPEND, 1, this.key, channel, text, this.#length);
+  }
+
+  /** The id of the newest entry, the cursor of a subscriber that has just subscribed. */
+  async last(client: RedisClient): Promise<string> {
+    return String(await client.eval(LAST, 1, this.key, this.#length));
+  }
+
+  /**
+   * The entries after `cursor`, oldest first, or `undefined` when the entry `cursor` names is
+   * gone: the log was trimmed past it or lost, so what was missed cannot be known.
+   */
+  async since(client: RedisClient, cursor: string): Promise<LogEntry[] | undefined> {
+    const entries: LogEntry[] = [];
+    let from = cursor;
+    for (;;) {
+      const page = (await client.xrange(this.key, from, '+', 'COUNT', PAGE)) as [
+        string,
+        string[],
+      ][];
+      if (page[0]?.[0] !== from) return undefined;
+      for (let index = 1; index < page.length; index++) {
+        const [id, fields] = page[index]!;
+        entries.push({ id, text: fields[1] ?? '' });
+      }
+      if (page.length < PAGE) return entries;
+      from = page[page.length - 1]![0];
+    }
+  }
+}
+
+/** Splits a channel message into its log id and its text; a message without an id has `''`. */
+export function splitMessage(message: string): LogEntry {
+  const newline = message.indexOf('\n');
+  if (newline === -1 || message.startsWith('{')) return { id: '', text: message };
+  return { id: message.slice(0, newline), text: message.slice(newline + 1) };
+}
+
+/** Whether the stream id `a` comes after `b` (`'ms-seq'`, compared as numbers). */
+export function isAfter(a: string, b: string): boolean {
+  const [aMs, aSeq] = a.split('-');
+  const [bMs, bSeq] = b.split('-');
+  if (aMs!.length !== bMs!.length) return aMs!.length > bMs!.length;
+  if (aMs !== bMs) return aMs! > bMs!;
+  return Number(aSeq) > Number(bSeq);
+}
