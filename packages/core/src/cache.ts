@@ -18,7 +18,7 @@ import type {
 } from './options.js';
 import { resolvePlan } from './policy.js';
 import { FAILED, type StoreGateway } from './storeGateway.js';
-import { checkTags, stamp } from './tags.js';
+import { checkTags } from './tags.js';
 import type { Telemetry } from './telemetry.js';
 import type { CacheEntry, CacheStore } from './types.js';
 import { clearPrefix, invalidateTags, removeKeys, removePattern, storeEntries } from './writes.js';
@@ -398,7 +398,8 @@ export class Cache {
       throw new InvalidArgumentError('value', 'undefined is never cached; delete the key instead');
     }
     const plan = resolvePlan(this.#engine.policy, options);
-    return newEntry(this.#engine, this.#view, value, plan.ttl, plan, plan.tags, stamp());
+    const createdAt = this.#engine.tagRecords.loadStamp();
+    return newEntry(this.#engine, this.#view, value, plan.ttl, plan, plan.tags, createdAt);
   }
 
   #key(key: string): string {

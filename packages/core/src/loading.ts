@@ -8,7 +8,7 @@ import { Lease } from './lease.js';
 import type { GetOrSetOptions, Loader, LoaderContext } from './options.js';
 import { type Plan, resolvePlan } from './policy.js';
 import { FAILED } from './storeGateway.js';
-import { checkTags, stamp } from './tags.js';
+import { checkTags } from './tags.js';
 import { answer, type Outcome } from './timeouts.js';
 import type { CacheEntry, Duration, MaybePromise } from './types.js';
 
@@ -104,7 +104,11 @@ function fly<T>(
   plan: Plan,
 ): Promise<T> {
   const { flights, telemetry } = engine;
-  const context = new Context<T>(flight.key.slice(view.prefix.length), stale?.value);
+  const context = new Context<T>(
+    flight.key.slice(view.prefix.length),
+    stale?.value,
+    engine.tagRecords.loadStamp(),
+  );
   telemetry.counters.loads++;
   let settle!: { resolve: (outcome: Outcome<T>) => void; reject: (error: unknown) => void };
   const outcome = new Promise<Outcome<T>>((resolve, reject) => {
@@ -323,7 +327,6 @@ class Context<T> implements LoaderContext<T> {
   ttl: number | undefined;
   tags: string[] | undefined;
   skipped = false;
-  readonly startedAt = stamp();
   /** The lease of the shared lock this load runs under, if any. */
   lease: Lease | undefined;
   // Made when the loader first reads `signal` (most never do: it costs microseconds per miss).
@@ -333,6 +336,8 @@ class Context<T> implements LoaderContext<T> {
   constructor(
     readonly key: string,
     readonly stale: T | undefined,
+    /** The stamp of the load's start: a tag invalidated after it voids what it loads. */
+    readonly startedAt: number,
   ) {}
 
   get signal(): AbortSignal {

@@ -20,7 +20,8 @@ let last = 0;
 /**
  * Wall-clock ms that strictly increase within the process (nudged by a microsecond when the
  * clock has not moved), so a load that starts after an invalidation in the same millisecond is
- * still known to be newer. Across processes it relies on synchronized clocks.
+ * still known to be newer. Across processes it relies on synchronized clocks: the stamps of a
+ * store that has {@link CacheStore.stamp} are used instead.
  */
 export function stamp(): number {
   const now = Date.now();
@@ -52,7 +53,13 @@ export type TagRecordReader = (
 ) => CacheEntry | undefined | Promise<CacheEntry | undefined>;
 
 /**
- * When each tag was last invalidated, read from the tag records in the store. When the store
+ * When each tag was last invalidated, read from the tag records in the store, and the stamps
+ * that order invalidations against loads. With a store that stamps ({@link CacheStore.stamp},
+ * shared by every process), an invalidation takes a stamp from the store, and a load or write
+ * the newest stamp this process has seen (from its own invalidations and the records it read):
+ * never above the store's, so an invalidation that comes after a load carries a greater stamp
+ * whatever the clocks say; lagging behind it costs at most a needless miss, after which the
+ * record read has taught the newer stamp. Otherwise both use {@link stamp}. When the store
  * relays invalidations from other processes (`CacheStore.subscribe`, such as a multilevel store
  * with a bus), answers are kept in process, so a tagged hit costs no store read: dropped
  * whenever a message may concern them, and trusted for `recheck` ms at most, so that a lost
@@ -75,7 +82,8 @@ export class TagRecords {
   ): TagRecords {
     let records = TagRecords.#byStore.get(store);
     if (records === undefined) {
-      records = new TagRecords(relay, read, recheck);
+      const shared = typeof store.stamp === 'function' ? () => store.stamp!() : undefined;
+      records = new TagRecords(relay, read, recheck, shared);
       TagRecords.#byStore.set(store, records);
     }
     return records;
@@ -83,6 +91,9 @@ export class TagRecords {
 
   readonly #read: TagRecordReader;
   readonly #recheck: number;
+  // The store's stamps, if it has them, and the newest this process has seen.
+  readonly #shared: (() => Promise<number>) | undefined;
+  #seen = 0;
   // Tag → when it was last invalidated (0: never), for stores that relay invalidations; in the
   // order last read or learnt, oldest first.
   readonly #known: Map<string, Known> | undefined;
@@ -95,15 +106,41 @@ export class TagRecords {
    */
   cleared = 0;
 
-  private constructor(store: CacheStore, read: TagRecordReader, recheck: number) {
+  private constructor(
+    store: CacheStore,
+    read: TagRecordReader,
+    recheck: number,
+    shared: (() => Promise<number>) | undefined,
+  ) {
     this.#read = read;
     this.#recheck = recheck;
+    this.#shared = shared;
     this.#known = typeof store.subscribe === 'function' ? new Map() : undefined;
     store.subscribe?.((message) => this.forget(message));
   }
 
+  /** The stamp of a load or write that starts now: an invalidation from now on stamps above it. */
+  loadStamp(): number {
+    return this.#shared === undefined ? stamp() : this.#seen;
+  }
+
   /**
-   * Whether a tag invalidated at or after the entry was created voids it: `true`/`false` when
+   * The stamp of an invalidation made now: the store's, or the wall clock's when the store has
+   * none or fails to answer (its records cannot be written then either).
+   */
+  async invalidationStamp(): Promise<number> {
+    if (this.#shared === undefined) return stamp();
+    try {
+      const at = await this.#shared();
+      if (at > this.#seen) this.#seen = at;
+      return at;
+    } catch {
+      return stamp();
+    }
+  }
+
+  /**
+   * Whether a tag invalidated after the entry was created voids it: `true`/`false` when
    * known or answered synchronously, a promise otherwise. Throws or rejects when the store fails.
    */
   voids(entry: CacheEntry): boolean | Promise<boolean> {
@@ -115,7 +152,7 @@ export class TagRecords {
         if (typeof at !== 'number') {
           pending ??= [];
           pending.push(at);
-        } else if (at > 0 && at >= createdAt) {
+        } else if (at > createdAt) {
           ignore(pending);
           return true;
         }
@@ -125,12 +162,13 @@ export class TagRecords {
       throw error;
     }
     if (pending === undefined) return false;
-    return Promise.all(pending).then((ats) => ats.some((at) => at > 0 && at >= createdAt));
+    return Promise.all(pending).then((ats) => ats.some((at) => at > createdAt));
   }
 
   /** Records invalidations made by this process. */
   invalidated(tags: string[], at: number): void {
     this.#generation++;
+    if (at > this.#seen) this.#seen = at;
     if (this.#known !== undefined) for (const tag of tags) this.#remember(tag, at);
   }
 
@@ -171,6 +209,7 @@ export class TagRecords {
 
   #keep(tag: string, record: CacheEntry | undefined, generation: number): number {
     const at = record === undefined ? 0 : (record.value as number);
+    if (at > this.#seen) this.#seen = at;
     if (this.#known !== undefined && generation === this.#generation) this.#remember(tag, at);
     return at;
   }

@@ -20,8 +20,9 @@ export interface CacheEntry<V = unknown> {
   /** The version the entry was stored with. */
   version?: number | string;
   /**
-   * When the value was read from its source (ms since the epoch; for a loaded value, when the
-   * loader started). Set on tagged entries: a tag invalidated at or after it voids the entry.
+   * When the value was read from its source (for a loaded value, when the loader started), as
+   * a stamp of the store's (see {@link CacheStore.stamp}) or in ms since the epoch. Set on
+   * tagged entries: a tag invalidated after it voids the entry.
    */
   createdAt?: number;
 }
@@ -62,6 +63,13 @@ export interface CacheStore {
    * multilevel store's bus), so the cache can void loads in flight. Returns an unsubscribe function.
    */
   subscribe?(listener: (message: InvalidationMessage) => void): () => void;
+  /**
+   * A number greater than every one it returned before, to any process sharing the store (a
+   * Redis store reads it off the Redis server's clock: one clock for all processes). Tag
+   * invalidations are stamped with it, so their order against loads holds without synchronized
+   * clocks; without it, the process's wall clock stamps them.
+   */
+  stamp?(): Promise<number>;
   /** Releases connections and timers; the store is unusable afterwards. */
   close?(): Promise<void>;
   /**

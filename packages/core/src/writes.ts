@@ -1,7 +1,7 @@
 import type { Engine } from './engine.js';
 import { written } from './loading.js';
 import { FAILED } from './storeGateway.js';
-import { stamp, tagKey } from './tags.js';
+import { tagKey } from './tags.js';
 import type { CacheEntry } from './types.js';
 
 // Every mutation below first voids, through the flights (the write barrier), what was read or
@@ -102,17 +102,18 @@ export async function removePattern(
 }
 
 /**
- * Invalidates tags: records when, in process at once where the store relays invalidations (so
- * records are kept in process), and in the store for this and other processes. Any load in flight may carry one
- * of the tags (a loader can set its tags), so every load in flight is voided.
+ * Invalidates tags: records when (a stamp of the store's, see `TagRecords`), in process where
+ * the store relays invalidations (so records are kept in process), and in the store for this
+ * and other processes. Any load in flight may carry one of the tags (a loader can set its
+ * tags), so every load in flight is voided at once.
  */
 export async function invalidateTags(engine: Engine, tags: string[]): Promise<boolean> {
   const { flights, gateway, telemetry, tagRecords, policy } = engine;
-  const now = stamp();
-  const record: CacheEntry = { value: now, expiresAt: now + policy.tagTtl };
-  const records = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);
-  tagRecords.invalidated(tags, now);
   flights.voidAll();
+  const at = await tagRecords.invalidationStamp();
+  const record: CacheEntry = { value: at, expiresAt: Date.now() + policy.tagTtl };
+  const records = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);
+  tagRecords.invalidated(tags, at);
   const done = await gateway.write('set', undefined, (store) =>
     store.setMany
       ? store.setMany(records)

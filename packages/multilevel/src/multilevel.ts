@@ -209,6 +209,8 @@ export class MultilevelStore implements CacheStore {
       this.subscribe = (listener) => this.#relay(listener);
       this.#listen(bus);
     }
+    const stamper = tiers.findLast((tier) => typeof tier.stamp === 'function');
+    if (stamper !== undefined) this.stamp = () => stamper.stamp!();
   }
 
   /** The tiers, fastest first. */
@@ -341,6 +343,12 @@ export class MultilevelStore implements CacheStore {
    * `clear` when the bus reconnects). Absent without a bus, so a cache knows nothing is relayed.
    */
   readonly subscribe?: (listener: (message: InvalidationMessage) => void) => () => void;
+
+  /**
+   * The stamps of the slowest tier that has them (the shared one, such as Redis), which order
+   * tag invalidations across processes; absent when no tier has them.
+   */
+  readonly stamp?: () => Promise<number>;
 
   /** A view whose tiers encode values with `serializer` (tiers that keep live values are shared as they are). */
   withSerializer(serializer: Serializer): MultilevelStore {

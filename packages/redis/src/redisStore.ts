@@ -17,6 +17,7 @@ import {
   type RedisEvents,
   type RedisStats,
 } from './connection.js';
+import { STAMP } from './stamp.js';
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -153,6 +154,15 @@ export class RedisStore implements CacheStore {
         cause: failed[0],
       });
     }
+  }
+
+  /**
+   * A stamp off the Redis server's clock (ms since the epoch, with microseconds), above every
+   * one it gave before to any process sharing this prefix (kept under `__cache:stamp`).
+   */
+  async stamp(): Promise<number> {
+    const key = `${this.prefix}${RESERVED_PREFIX}stamp`;
+    return Number(await this.#connection.run((client) => client.eval(STAMP, 1, key)));
   }
 
   /** Removes the key with `UNLINK`; returns whether it existed. */

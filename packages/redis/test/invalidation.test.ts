@@ -1,7 +1,9 @@
 // Tags, versions, patterns and loads in flight on a Redis store, with two caches that share it
 // as two processes would (each with its own connection).
+import { once } from 'node:events';
 import { type Cache, createCache } from '@cache/core';
 import { deferred } from '@cache/test-suite';
+import { forkFixture } from '@cache-tooling/config/processes';
 import { hasRedis } from '@cache-tooling/redis-server';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import { redisStore } from '../src/index.js';
@@ -80,6 +82,33 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(await a.get('report')).toBeUndefined();
       expect(await b.get('report')).toBeUndefined();
     });
+
+    test('the same holds when the loading process’s clock runs 10 s ahead: Redis stamps the order', async () => {
+      const [, b] = twoCaches();
+      const prefix = `inv:${run - 1}:`;
+      await b.set('warm', 1, { tags: ['reports'] });
+      await b.invalidateTags(['reports']); // a record exists, as in any running app
+      const child = forkFixture(new URL('./fixtures/skewedLoader.ts', import.meta.url), [
+        String(redis.server.port),
+        prefix,
+        '10000',
+      ]);
+      try {
+        const [loading] = await once(child, 'message');
+        expect(loading).toBe('loading');
+        await b.invalidateTags(['reports']);
+        const answered = once(child, 'message');
+        child.send('release');
+        expect((await answered)[0]).toBe('computed before the invalidation');
+        expect(await b.get('report')).toBeUndefined();
+      } finally {
+        child.kill();
+      }
+      // A load after the invalidation is kept, whatever the clocks.
+      expect(await b.getOrSet('report', async () => 'fresh', { tags: ['reports'] })).toBe('fresh');
+      await b.flush();
+      expect(await b.get('report')).toBe('fresh');
+    });
   });
 
   describe('versions on Redis', () => {
@@ -111,7 +140,8 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(await catalogB.get('42')).toBe(42);
       const keysBefore = await redis.raw.dbsize();
       expect(await catalogA.invalidate()).toBe(true);
-      expect(await redis.raw.dbsize()).toBe(keysBefore + 1); // one version record, no key touched
+      // One version record and the store's stamp (its first tag invalidation), no key touched.
+      expect(await redis.raw.dbsize()).toBe(keysBefore + 2);
       expect(await catalogB.getMany(['0', '42', '99'])).toEqual([undefined, undefined, undefined]);
       expect(await b.get('cart')).toBe('kept');
       await catalogB.set('0', 'again');
