@@ -15,6 +15,7 @@ import {
   StoreError,
 } from '@cache/core';
 import { Outbox } from './outbox.js';
+import { RecentWrites } from './recentWrites.js';
 import { Repairs } from './repairs.js';
 
 /** Options of {@link multilevel}. Durations are ms or strings such as `'1m'`. */
@@ -87,6 +88,11 @@ export interface MultilevelStats {
   pendingRepairs: number;
   /** Keys given up because 10,000 were waiting for repair (each also an `error` event). */
   repairsDropped: number;
+  /**
+   * Keys deleted everywhere again because another process wrote them while this process's
+   * write of them was under way or had just landed (see "Consistency" in the README).
+   */
+  racesRedone: number;
 }
 
 interface State {
@@ -96,6 +102,8 @@ interface State {
   readonly listeners: Set<(message: InvalidationMessage) => void>;
   readonly repairs: Repairs;
   readonly outbox: Outbox;
+  // With a bus and shared tiers: this process's recent writes of keys, to redo on a race.
+  readonly recent: RecentWrites | undefined;
   // Bumped when another process clears or deletes a pattern, and when a local clear or pattern
   // delete starts and ends: a read under way meanwhile does not copy what it found back into
   // the faster tiers. (Deletes of given keys mark those keys' activity instead.)
@@ -110,6 +118,12 @@ interface State {
   unsubscribe: (() => void) | undefined;
   removeBusListeners: (() => void) | undefined;
 }
+
+/**
+ * How long a write to the shared tiers is followed after it landed: another process's write of
+ * the key heard meanwhile may have landed before it (see {@link RecentWrites}).
+ */
+const RACE_WINDOW = 2_000;
 
 /** The result of a tier an operation left alone. */
 const SKIPPED = Symbol('skipped');
@@ -187,6 +201,7 @@ export class MultilevelStore implements CacheStore {
         distrusts: 0,
         pendingRepairs: 0,
         repairsDropped: 0,
+        racesRedone: 0,
       },
       repairs: new Repairs(
         (key, failed) => this.#writing([key], 'repair', (store) => store.delete(key), failed),
@@ -197,6 +212,10 @@ export class MultilevelStore implements CacheStore {
         },
       ),
       outbox: new Outbox((message) => bus!.publish(message)),
+      recent:
+        bus !== undefined && tiers.length > localTiers
+          ? new RecentWrites(RACE_WINDOW, (key) => this.#redo(key))
+          : undefined,
       listeners: new Set(),
       evictions: 0,
       clearing: 0,
@@ -483,6 +502,12 @@ export class MultilevelStore implements CacheStore {
     const state = this.#state;
     const keys = Array.isArray(covers) ? covers : [];
     const touched = keys.map((key) => this.#activity(key));
+    // Values written to the shared tiers (not deletes, nor the cache's own records) are followed.
+    const followed =
+      state.recent !== undefined && only === undefined && operation.startsWith('set')
+        ? keys.filter((key) => !key.includes(RESERVED_PREFIX))
+        : undefined;
+    followed && state.recent!.started(followed);
     const mark = (writers: number) => {
       if (!Array.isArray(covers)) {
         state.evictions++;
@@ -506,6 +531,7 @@ export class MultilevelStore implements CacheStore {
       return results;
     } finally {
       mark(-1);
+      followed && state.recent!.ended(followed);
       // A repair that failed publishes nothing: the next round will.
       if (landed || only === undefined) {
         await (Array.isArray(covers) ? this.#publishDeletes(covers) : this.#publish(covers));
@@ -665,8 +691,18 @@ export class MultilevelStore implements CacheStore {
     };
   }
 
+  // Another process wrote `key` while this process's write of it was under way or had just
+  // landed: this one may have landed last, over the newer value. Delete it everywhere again.
+  #redo(key: string): void {
+    this.#state.stats.racesRedone++;
+    this.delete(key).catch((error: unknown) =>
+      this.#emit('error', { tier: -1, store: this.name, operation: 'redo', error }),
+    );
+  }
+
   #receive(message: InvalidationMessage): void {
     this.#state.stats.invalidations++;
+    if (message.type === 'delete' && message.keys) this.#state.recent?.heard(message.keys);
     this.#evictLocal(message);
     for (const listener of this.#state.listeners) listener(message);
     this.#emit('invalidate', { message });

@@ -212,6 +212,41 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     });
   });
 
+  describe("a load's write that lands in Redis after another process's write", () => {
+    test('is deleted again everywhere: nobody keeps the old value for its TTL', async () => {
+      const a = await instance('late-load');
+      const b = await instance('late-load');
+      // A's writes to Redis wait at a gate, as a write sent just before B's can land after it.
+      const set = a.l2.set.bind(a.l2);
+      let open!: () => void;
+      const gate = new Promise<void>((resolve) => (open = resolve));
+      let writing!: () => void;
+      const held = new Promise<void>((resolve) => (writing = resolve));
+      a.l2.set = async (key, entry) => {
+        writing();
+        await gate;
+        return set(key, entry);
+      };
+      // A loads what the database held before B's write and stores it.
+      expect(await a.cache.getOrSet('k', async () => 'loaded before the write')).toBe(
+        'loaded before the write',
+      );
+      await held;
+      const heard = new Promise((resolve) => a.store.on('invalidate', resolve));
+      await b.cache.set('k', 'written');
+      await heard; // A heard B's write while its own was under way
+      open(); // A's old value lands in Redis over B's
+      await a.cache.flush();
+      await expect
+        .poll(async () => (await b.l2.get('k'))?.value)
+        .not.toBe('loaded before the write');
+      expect(a.store.stats().racesRedone).toBe(1);
+      const c = await instance('late-load');
+      expect(await c.cache.get('k')).not.toBe('loaded before the write');
+      await expect.poll(() => b.l1.get('k')?.value).not.toBe('loaded before the write');
+    });
+  });
+
   describe('a publish that fails', () => {
     test('is published again once the bus is back: other processes drop their copy', async () => {
       const proxy = await startTcpProxy({ port: server.port });

@@ -1,0 +1,61 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { RecentWrites } from '../src/recentWrites.js';
+
+describe('RecentWrites', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function follow(window = 1000) {
+    const redone: string[] = [];
+    return { recent: new RecentWrites(window, (key) => redone.push(key)), redone };
+  }
+
+  test('a write heard while under way is redone once it ends, once', () => {
+    const { recent, redone } = follow();
+    recent.started(['k']);
+    recent.heard(['k']);
+    expect(redone).toEqual([]);
+    recent.ended(['k']);
+    expect(redone).toEqual(['k']);
+    recent.heard(['k']);
+    expect(redone).toEqual(['k']);
+  });
+
+  test('a write heard within the window after it landed is redone at once; after it, not', () => {
+    vi.useFakeTimers();
+    const { recent, redone } = follow(1000);
+    recent.started(['a', 'b']);
+    recent.ended(['a', 'b']);
+    vi.advanceTimersByTime(999);
+    recent.heard(['a']);
+    expect(redone).toEqual(['a']);
+    vi.advanceTimersByTime(2);
+    recent.heard(['b']);
+    expect(redone).toEqual(['a']);
+  });
+
+  test('with two writes of a key under way, it waits for the last; other keys are left alone', () => {
+    const { recent, redone } = follow();
+    recent.started(['k']);
+    recent.started(['k']);
+    recent.heard(['k', 'other']);
+    recent.ended(['k']);
+    expect(redone).toEqual([]);
+    recent.ended(['k']);
+    expect(redone).toEqual(['k']);
+    expect(recent.size).toBe(0);
+  });
+
+  test('landed writes are forgotten once their window has passed', () => {
+    vi.useFakeTimers();
+    const { recent } = follow(1000);
+    recent.started(['a']);
+    recent.ended(['a']);
+    expect(recent.size).toBe(1);
+    vi.advanceTimersByTime(1001);
+    recent.started(['b']);
+    recent.ended(['b']);
+    expect(recent.size).toBe(1);
+  });
+});
