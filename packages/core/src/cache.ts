@@ -248,7 +248,8 @@ export class Cache {
   /**
    * Invalidates every entry carrying one of `tags`, in every tier and every process sharing
    * the store, without scanning keys: the invalidation time is stored per tag and checked when
-   * a tagged entry is read. Loads in flight meanwhile are not stored nor joined afterwards.
+   * a tagged entry is read. Loads in flight meanwhile are not joined afterwards, and not stored if
+   * they carry one of the tags.
    * Resolves `false` when the store failed (an `error` event says why).
    */
   async invalidateTags(tags: string[]): Promise<boolean> {

@@ -5,7 +5,7 @@ import { globToRegExp } from './glob.js';
 import type { CacheOptions } from './options.js';
 import { type CachePolicy, resolvePolicy } from './policy.js';
 import { StoreGateway } from './storeGateway.js';
-import { RESERVED_PREFIX, TagRecords } from './tags.js';
+import { RESERVED_PREFIX, TagRecords, tagOf } from './tags.js';
 import { Telemetry } from './telemetry.js';
 import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
 
@@ -55,8 +55,11 @@ export class Engine {
       case 'delete':
         for (const key of message.keys ?? []) {
           // A tag record changed: any load in flight may carry that tag.
-          if (key.startsWith(RESERVED_PREFIX)) flights.voidAll();
-          else flights.voidKey(key);
+          if (key.startsWith(RESERVED_PREFIX)) {
+            const tag = tagOf(key);
+            if (tag === undefined) flights.voidAll();
+            else flights.voidTags([tag]);
+          } else flights.voidKey(key);
         }
         return;
       case 'clear': {
@@ -75,7 +78,8 @@ export class Engine {
         return;
       }
       default:
-        flights.voidAll();
+        if (message.type === 'tags' && message.tags) flights.voidTags(message.tags);
+        else flights.voidAll();
     }
   }
 

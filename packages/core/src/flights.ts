@@ -6,6 +6,11 @@
 export class Flight<R = unknown> {
   /** Set by a mutation of the key: nothing this flight read or loaded may be stored or joined. */
   voided = false;
+  /**
+   * Tags invalidated while the flight was open: it is no longer joined, and what it loads is
+   * stored only if it carries none of them (its tags are known once the loader has returned).
+   */
+  suspect: Set<string> | undefined;
   /** Left the registry at a hard timeout: no longer joined, but may still store its result. */
   detached = false;
   /** True while the loader runs synchronously: a `getOrSet` of the key from inside it is a cycle. */
@@ -77,7 +82,7 @@ export class Flights {
     this.#loading++;
     const superseded = this.#detached.get(flight.id);
     if (superseded !== undefined) this.#void(superseded);
-    if (!flight.voided) this.#joinable.set(flight.id, flight);
+    if (!flight.voided && flight.suspect === undefined) this.#joinable.set(flight.id, flight);
   }
 
   /** The loader call of the flight settled. */
@@ -94,11 +99,19 @@ export class Flights {
   }
 
   /**
-   * Runs `write` (a store write of what the flight read or loaded) unless a mutation voided the
-   * flight, in the same tick as the check. Returns the write's promise, or `undefined` if voided.
+   * Runs `write` (a store write of what the flight read or loaded, carrying `tags`) unless a
+   * mutation voided the flight or one of `tags` was invalidated while it was open, in the same
+   * tick as the check. Returns the write's promise, or `undefined` if it did not run.
    */
-  commit<T>(flight: Flight, write: () => Promise<T>): Promise<T> | undefined {
-    return flight.voided ? undefined : write();
+  commit<T>(
+    flight: Flight,
+    tags: readonly string[] | undefined,
+    write: () => Promise<T>,
+  ): Promise<T> | undefined {
+    if (flight.voided) return undefined;
+    const { suspect } = flight;
+    if (suspect !== undefined && tags?.some((tag) => suspect.has(tag))) return undefined;
+    return write();
   }
 
   /** The flight is done (read answered, or its write settled): it leaves the registry. */
@@ -122,7 +135,20 @@ export class Flights {
     for (const key of [...this.#backoff.keys()]) if (matches(key)) this.#backoff.delete(key);
   }
 
-  /** Voids every flight and backoff (a tag invalidation or a clear may cover any key). */
+  /**
+   * `tags` were invalidated: any flight may carry one (a loader can set its tags), so none is
+   * joined any more and each stores only what carries none of them (see {@link Flights.commit});
+   * flights of other tags still store, so the callers who come next find their values.
+   */
+  voidTags(tags: readonly string[]): void {
+    for (const open of this.#open.values()) {
+      if (open instanceof Set) for (const flight of open) this.#suspect(flight, tags);
+      else this.#suspect(open, tags);
+    }
+    this.#backoff.clear();
+  }
+
+  /** Voids every flight and backoff (a clear may cover any key). */
   voidAll(): void {
     for (const key of [...this.#open.keys()]) this.voidKey(key);
     this.#backoff.clear();
@@ -133,7 +159,7 @@ export class Flights {
    * Nothing is recorded for a voided flight: what it read predates a mutation.
    */
   backOff(flight: Flight, until: number, now: number): void {
-    if (flight.voided) return;
+    if (flight.voided || flight.suspect !== undefined) return;
     if (this.#backoff.size >= BACKOFF_SWEEP) {
       for (const [key, end] of this.#backoff) if (end <= now) this.#backoff.delete(key);
     }
@@ -148,6 +174,12 @@ export class Flights {
     if (until > now) return true;
     this.#backoff.delete(key);
     return false;
+  }
+
+  #suspect(flight: Flight, tags: readonly string[]): void {
+    flight.suspect ??= new Set();
+    for (const tag of tags) flight.suspect.add(tag);
+    if (this.#joinable.get(flight.id) === flight) this.#joinable.delete(flight.id);
   }
 
   #void(flight: Flight): void {

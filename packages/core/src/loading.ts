@@ -243,7 +243,9 @@ async function load<T>(
   }
   flight.freshUntil = entry.expiresAt;
   const store = () =>
-    flights.commit(flight, () => gateway.write('set', key, (target) => target.set(key, entry)));
+    flights.commit(flight, entry.tags, () =>
+      gateway.write('set', key, (target) => target.set(key, entry)),
+    );
   let failed = false;
   const done = (write: ReturnType<typeof store>) =>
     write?.then((result) => {

@@ -34,6 +34,11 @@ export function tagKey(tag: string): string {
   return TAG_PREFIX + tag;
 }
 
+/** The tag whose record is stored at `key`, or `undefined` for another key. */
+export function tagOf(key: string): string | undefined {
+  return key.startsWith(TAG_PREFIX) ? key.slice(TAG_PREFIX.length) : undefined;
+}
+
 /** Throws unless `tags` is an array of non-empty strings; `internal` allows the reserved `__` names. */
 export function checkTags(tags: unknown, internal = false): asserts tags is string[] {
   if (

@@ -109,7 +109,7 @@ export async function removePattern(
  */
 export async function invalidateTags(engine: Engine, tags: string[]): Promise<boolean> {
   const { flights, gateway, telemetry, tagRecords, policy } = engine;
-  flights.voidAll();
+  flights.voidTags(tags);
   const at = await tagRecords.invalidationStamp();
   const record: CacheEntry = { value: at, expiresAt: Date.now() + policy.tagTtl };
   const records = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);

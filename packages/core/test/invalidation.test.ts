@@ -69,6 +69,37 @@ describe('tags', () => {
     expect(await cache.getOrSet('k', async () => 'fresh', { tags: ['t'] })).toBe('fresh');
   });
 
+  test('a tag the loader sets while it runs, invalidated meanwhile: not stored, not joined afterwards', async () => {
+    const cache = createCache({ store: new TestStore({ async: true }) });
+    const gate = deferred<string>();
+    const pending = cache.getOrSet('k', async (ctx) => {
+      ctx.setTags(['t']);
+      return gate.promise;
+    });
+    await vi.waitFor(() => expect(cache.stats().inflight).toBe(1));
+    await cache.invalidateTags(['t']);
+    const after = cache.getOrSet('k', async () => 'fresh');
+    gate.resolve('loaded before the invalidation');
+    expect(await pending).toBe('loaded before the invalidation');
+    expect(await after).toBe('fresh');
+    await cache.flush();
+    expect(await cache.get('k')).toBe('fresh');
+  });
+
+  test('an invalidation of other tags while a load runs: its value is stored, so the next caller loads nothing', async () => {
+    const cache = createCache({ store: new TestStore({ async: true }) });
+    const gate = deferred<string>();
+    const loader = vi.fn(() => gate.promise);
+    const pending = cache.getOrSet('k', loader, { tags: ['mine'] });
+    await vi.waitFor(() => expect(cache.stats().inflight).toBe(1));
+    await cache.invalidateTags(['other']);
+    gate.resolve('loaded');
+    expect(await pending).toBe('loaded');
+    await cache.flush();
+    expect(await cache.getOrSet('k', loader, { tags: ['mine'] })).toBe('loaded');
+    expect(loader).toHaveBeenCalledTimes(1);
+  });
+
   test('a failing tag lookup is treated as a miss, never as valid', async () => {
     const store = new TestStore({ async: true });
     const cache = createCache({ store });
