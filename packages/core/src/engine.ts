@@ -5,9 +5,11 @@ import { globToRegExp } from './glob.js';
 import type { CacheOptions } from './options.js';
 import { type CachePolicy, resolvePolicy } from './policy.js';
 import { StoreGateway } from './storeGateway.js';
+import { TagRetries } from './tagRetries.js';
 import { RESERVED_PREFIX, TagRecords, tagOf } from './tags.js';
 import { Telemetry } from './telemetry.js';
 import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
+import { invalidateTagsOnce } from './writes.js';
 
 /**
  * What a cache and all its namespaces share: the store behind its gateway, the flights (the
@@ -19,6 +21,8 @@ export class Engine {
   readonly flights = new Flights();
   readonly telemetry: Telemetry;
   readonly tagRecords: TagRecords;
+  /** Tag invalidations that failed, tried again until they land. */
+  readonly tagRetries = new TagRetries((tags) => invalidateTagsOnce(this, tags));
   readonly policy: CachePolicy;
   readonly clock: Clock;
   /**
@@ -158,6 +162,7 @@ export class Engine {
   /** Stops following other processes' invalidations, waits for background writes, closes the store. */
   async close(): Promise<void> {
     this.#unsubscribe?.();
+    this.tagRetries.close();
     await this.flush();
     await this.gateway.store.close?.();
   }

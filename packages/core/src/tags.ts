@@ -120,6 +120,14 @@ export class TagRecords {
     this.#read = read;
     this.#recheck = recheck;
     this.#shared = shared;
+    // Learn where the store's stamps stand, so that a write made here soon is not taken for
+    // older than a tag invalidation made long ago.
+    shared?.().then(
+      (at) => {
+        if (at > this.#seen) this.#seen = at;
+      },
+      () => {},
+    );
     this.#known = typeof store.subscribe === 'function' ? new Map() : undefined;
     store.subscribe?.((message) => this.forget(message));
   }
@@ -131,17 +139,15 @@ export class TagRecords {
 
   /**
    * The stamp of an invalidation made now: the store's, or the wall clock's when the store has
-   * none or fails to answer (its records cannot be written then either).
+   * none. Rejects when the store fails: no stamp is made up then, since a clock that runs ahead
+   * would order later invalidations before loads they must void.
    */
-  async invalidationStamp(): Promise<number> {
+  invalidationStamp(): number | Promise<number> {
     if (this.#shared === undefined) return stamp();
-    try {
-      const at = await this.#shared();
+    return this.#shared().then((at) => {
       if (at > this.#seen) this.#seen = at;
       return at;
-    } catch {
-      return stamp();
-    }
+    });
   }
 
   /**

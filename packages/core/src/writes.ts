@@ -105,12 +105,22 @@ export async function removePattern(
  * Invalidates tags: records when (a stamp of the store's, see `TagRecords`), in process where
  * the store relays invalidations (so records are kept in process), and in the store for this
  * and other processes. Any load in flight may carry one of the tags (a loader can set its
- * tags), so every load in flight is voided at once.
+ * tags), so none is joined afterwards nor stored with one of them (see `Flights.voidTags`).
+ * Resolves `false` (reported) when the store could not give a stamp or take the records.
  */
 export async function invalidateTags(engine: Engine, tags: string[]): Promise<boolean> {
+  const landed = await invalidateTagsOnce(engine, tags);
+  // Reported already; it still reaches the store and the other processes once it can.
+  if (!landed) engine.tagRetries.failed(tags);
+  return landed;
+}
+
+/** One try of {@link invalidateTags}: resolves whether it landed. */
+export async function invalidateTagsOnce(engine: Engine, tags: string[]): Promise<boolean> {
   const { flights, gateway, telemetry, tagRecords, policy } = engine;
   flights.voidTags(tags);
-  const at = await tagRecords.invalidationStamp();
+  const at = await gateway.write('invalidate', undefined, () => tagRecords.invalidationStamp());
+  if (at === FAILED) return false;
   const record: CacheEntry = { value: at, expiresAt: Date.now() + policy.tagTtl };
   const records = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);
   tagRecords.invalidated(tags, at);

@@ -100,6 +100,23 @@ describe('tags', () => {
     expect(loader).toHaveBeenCalledTimes(1);
   });
 
+  test('a tag invalidation that failed resolves false and reaches the others once the store is back', async () => {
+    const store = new TestStore();
+    const cache = createCache({ store });
+    // Another process over the same data.
+    const other = createCache({ store: new TestStore({}, store.data), tagRecheck: 10 });
+    const errors: unknown[] = [];
+    cache.on('error', (e) => errors.push(e));
+    await cache.set('k', 'v', { tags: ['t'] });
+    expect(await other.get('k')).toBe('v');
+    store.down = true;
+    expect(await cache.invalidateTags(['t'])).toBe(false);
+    expect(errors.length).toBeGreaterThan(0);
+    store.down = false;
+    await vi.waitFor(async () => expect(await other.get('k')).toBeUndefined());
+    await cache.close();
+  });
+
   test('a failing tag lookup is treated as a miss, never as valid', async () => {
     const store = new TestStore({ async: true });
     const cache = createCache({ store });
@@ -136,7 +153,7 @@ describe('tag records kept in process', () => {
     await cache.set('k', 'v', { tags: ['t'] });
     expect(await cache.get('k')).toBe('v');
     // Another process invalidates: its record lands in the shared tier and its bus message arrives.
-    const other = createCache({ store: new TestStore({}, store.data) });
+    const other = createCache({ store: new TestStore({}, store.data), tagRecheck: 10 });
     await other.invalidateTags(['t']);
     store.receive({ type: 'delete', keys: ['__cache:tag:t'] });
     expect(await cache.get('k')).toBeUndefined();

@@ -5,6 +5,7 @@ import {
   coarseNow,
   type Duration,
   freshness,
+  globToRegExp,
   graceEnd,
   InvalidArgumentError,
   type InvalidationBus,
@@ -116,6 +117,7 @@ interface State {
   // Keys deleted in this tick, published together as one message at its end.
   deletes: { keys: string[]; published: Promise<void> } | undefined;
   unsubscribe: (() => void) | undefined;
+  closed: boolean;
   removeBusListeners: (() => void) | undefined;
 }
 
@@ -124,6 +126,10 @@ interface State {
  * the key heard meanwhile may have landed before it (see {@link RecentWrites}).
  */
 const RACE_WINDOW = 2_000;
+
+/** The first and the longest wait before subscribing to the bus again after a failure. */
+const FIRST_SUBSCRIBE_DELAY = 100;
+const LAST_SUBSCRIBE_DELAY = 5_000;
 
 /** The result of a tier an operation left alone. */
 const SKIPPED = Symbol('skipped');
@@ -222,6 +228,7 @@ export class MultilevelStore implements CacheStore {
       activity: new Map(),
       deletes: undefined,
       unsubscribe: undefined,
+      closed: false,
       removeBusListeners: undefined,
     };
     if (bus !== undefined) {
@@ -410,6 +417,7 @@ export class MultilevelStore implements CacheStore {
   /** Closes every tier and the bus, so nothing of the store keeps the process alive. */
   async close(): Promise<void> {
     const { bus, unsubscribe, removeBusListeners, repairs, outbox } = this.#state;
+    this.#state.closed = true;
     unsubscribe?.();
     removeBusListeners?.();
     repairs.close();
@@ -653,24 +661,42 @@ export class MultilevelStore implements CacheStore {
     }
   }
 
-  #listen(bus: InvalidationBus): void {
+  // Subscribes to the bus, again and again with backoff (100 ms to 5 s) while it fails: until
+  // then nothing is heard, so once it succeeds after a failure the local tiers are distrusted.
+  #subscribe(bus: InvalidationBus, delay: number): void {
     bus
       .subscribe((message) => this.#receive(message))
       .then(
         (unsubscribe) => {
+          if (this.#state.closed) return unsubscribe();
           this.#state.unsubscribe = unsubscribe;
+          if (delay > FIRST_SUBSCRIBE_DELAY) this.#distrust();
         },
-        (error: unknown) =>
-          this.#emit('error', { tier: -1, store: 'bus', operation: 'subscribe', error }),
+        (error: unknown) => {
+          this.#emit('error', { tier: -1, store: 'bus', operation: 'subscribe', error });
+          if (this.#state.closed) return;
+          const next = Math.min(delay * 2, LAST_SUBSCRIBE_DELAY);
+          setTimeout(() => {
+            if (!this.#state.closed) this.#subscribe(bus, next);
+          }, delay).unref?.();
+        },
       );
-    const removeReconnect = bus.on('reconnect', () => {
-      // Messages sent while the bus was away are lost: nothing local can be trusted any more.
-      this.#state.stats.distrusts++;
-      this.#evictLocal({ type: 'clear' });
-      for (const listener of this.#state.listeners) listener({ type: 'clear' });
-      this.#emit('distrust', { reason: 'bus-reconnect' });
-      this.#retryNow();
-    });
+  }
+
+  #distrust(): void {
+    // Messages sent while the bus was away are lost: nothing local can be trusted any more.
+    this.#state.stats.distrusts++;
+    this.#evictLocal({ type: 'clear' });
+    // What was missed may have raced with any recent write here.
+    this.#heard({ type: 'clear' });
+    for (const listener of this.#state.listeners) listener({ type: 'clear' });
+    this.#emit('distrust', { reason: 'bus-reconnect' });
+    this.#retryNow();
+  }
+
+  #listen(bus: InvalidationBus): void {
+    this.#subscribe(bus, FIRST_SUBSCRIBE_DELAY);
+    const removeReconnect = bus.on('reconnect', () => this.#distrust());
     // The bus replayed what it missed: Redis is back, so what failed meanwhile can be retried.
     const removeResume = bus.on('resume', () => this.#retryNow());
     this.#state.removeBusListeners = () => {
@@ -700,9 +726,23 @@ export class MultilevelStore implements CacheStore {
     );
   }
 
+  // What another process's message may have raced with among this process's recent writes.
+  #heard(message: InvalidationMessage): void {
+    const { recent } = this.#state;
+    if (recent === undefined) return;
+    if (message.type === 'delete') recent.heard(message.keys ?? []);
+    else if (message.type === 'clear') {
+      const { prefix } = message;
+      recent.heardWhere((key) => prefix === undefined || key.startsWith(prefix));
+    } else if (message.type === 'pattern' && message.pattern !== undefined) {
+      const pattern = globToRegExp(message.pattern);
+      recent.heardWhere((key) => pattern.test(key));
+    }
+  }
+
   #receive(message: InvalidationMessage): void {
     this.#state.stats.invalidations++;
-    if (message.type === 'delete' && message.keys) this.#state.recent?.heard(message.keys);
+    this.#heard(message);
     this.#evictLocal(message);
     for (const listener of this.#state.listeners) listener(message);
     this.#emit('invalidate', { message });

@@ -61,6 +61,14 @@ export class RecentWrites {
     }
   }
 
+  /**
+   * Another process cleared or deleted by pattern the keys `matches` accepts (all of them when
+   * this process may have missed messages).
+   */
+  heardWhere(matches: (key: string) => boolean): void {
+    this.heard([...this.#writing.keys(), ...this.#landed.keys()].filter(matches));
+  }
+
   /** Another process wrote or deleted `keys`. */
   heard(keys: readonly string[]): void {
     if (this.#writing.size === 0 && this.#landed.size === 0) return;

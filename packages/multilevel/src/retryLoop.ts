@@ -14,6 +14,7 @@ export class RetryLoop {
   #timer: NodeJS.Timeout | undefined;
   #delay = FIRST_DELAY;
   #running = false;
+  #again = false;
   #closed = false;
 
   /** `round` retries what waits and tells whether it failed and whether anything remains. */
@@ -36,7 +37,9 @@ export class RetryLoop {
     this.#delay = FIRST_DELAY;
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    void this.#run();
+    // A round under way may have failed before the connection came back: one more follows it.
+    if (this.#running) this.#again = true;
+    else void this.#run();
   }
 
   /** Stops: no round starts any more. */
@@ -53,6 +56,12 @@ export class RetryLoop {
       outcome = await this.#round();
     } finally {
       this.#running = false;
+    }
+    if (this.#again) {
+      this.#again = false;
+      this.#delay = FIRST_DELAY;
+      if (outcome.remaining) void this.#run();
+      return;
     }
     this.#delay = outcome.failed ? Math.min(this.#delay * 2, LAST_DELAY) : FIRST_DELAY;
     if (outcome.remaining) this.schedule();

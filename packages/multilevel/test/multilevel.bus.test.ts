@@ -247,6 +247,37 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     });
   });
 
+  describe('a bus whose first subscription fails', () => {
+    test('subscribes again until it can, then hears the others (and distrusts its L1)', async () => {
+      const own = await startRedis();
+      open.push({ close: () => own.stop() });
+      await own.kill(); // Redis is down when the store starts
+      const l1 = memoryStore();
+      const l2 = redisStore({ port: own.port, prefix: 'late:', timeout: 200 });
+      const store = multilevel({
+        tiers: [l1, l2],
+        bus: redisBus({ client: l2.client, channel: 'late', timeout: 200 }),
+      });
+      open.push(store);
+      const failed = new Promise((resolve) =>
+        store.on('error', (e) => e.operation === 'subscribe' && resolve(e)),
+      );
+      await failed;
+      await l1.set('k', { value: 'old', expiresAt: Date.now() + 60_000 });
+      const distrusted = new Promise((resolve) => store.on('distrust', resolve));
+      await own.restart();
+      await distrusted;
+      expect(l1.get('k')).toBeUndefined();
+      await l1.set('j', { value: 'old', expiresAt: Date.now() + 60_000 });
+      const other = redisBus({ port: own.port, channel: 'late' });
+      open.push(other);
+      const heard = new Promise((resolve) => store.on('invalidate', resolve));
+      await other.publish({ type: 'delete', keys: ['j'] });
+      await heard;
+      expect(l1.get('j')).toBeUndefined();
+    });
+  });
+
   describe('a publish that fails', () => {
     test('is published again once the bus is back: other processes drop their copy', async () => {
       const proxy = await startTcpProxy({ port: server.port });

@@ -1,11 +1,12 @@
 import type { RedisClient } from './connection.js';
 
-// Appends the message to the stream (trimmed to about `length` entries) and publishes it on the
-// channel with its entry id, in one step: a subscriber that sees the message knows where it is in
-// the log, and a message that was not logged was not sent either.
+// Appends the message (a JSON object) to the stream (trimmed to about `length` entries) and
+// publishes it on the channel with its entry id as its first member, `logId`, in one step: a
+// subscriber that sees the message knows where it is in the log, a message that was not logged
+// was not sent either, and a subscriber that knows nothing of logs reads it as before.
 const APPEND = `
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
-redis.call('PUBLISH', ARGV[1], id .. '\\n' .. ARGV[2])
+redis.call('PUBLISH', ARGV[1], '{"logId":"' .. id .. '",' .. string.sub(ARGV[2], 2))
 return id`;
 
 // The id of the newest entry; an empty log gets a mark first, so that every cursor names an
@@ -71,13 +72,6 @@ export class InvalidationLog {
       from = page[page.length - 1]![0];
     }
   }
-}
-
-/** Splits a channel message into its log id and its text; a message without an id has `''`. */
-export function splitMessage(message: string): LogEntry {
-  const newline = message.indexOf('\n');
-  if (newline === -1 || message.startsWith('{')) return { id: '', text: message };
-  return { id: message.slice(0, newline), text: message.slice(newline + 1) };
 }
 
 /** Whether the stream id `a` comes after `b` (`'ms-seq'`, compared as numbers). */

@@ -3,7 +3,7 @@ import type { InvalidationBus, InvalidationMessage } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
 import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
-import { InvalidationLog, isAfter, splitMessage } from './invalidationLog.js';
+import { InvalidationLog, isAfter } from './invalidationLog.js';
 import { openSubscriber, type Subscriber } from './subscriber.js';
 
 const MESSAGE_TYPES = new Set<string>([
@@ -17,6 +17,26 @@ const MESSAGE_TYPES = new Set<string>([
 export interface BusMessage extends InvalidationMessage {
   /** The id of the bus instance that published it; a bus ignores its own messages. */
   origin: string;
+  /** Its id in the log, on the channel (removed before handlers see the message). */
+  logId?: string;
+}
+
+/** Tries to read the log after a reconnection, and the wait between two (ms). */
+const READ_ATTEMPTS = 10;
+const READ_RETRY_DELAY = 200;
+
+const isStrings = (value: unknown) =>
+  value === undefined || (Array.isArray(value) && value.every((v) => typeof v === 'string'));
+
+// A message as sent: a known type, and string arrays where there are arrays.
+function isMessage(message: BusMessage): boolean {
+  return (
+    typeof message === 'object' &&
+    message !== null &&
+    MESSAGE_TYPES.has(message.type) &&
+    isStrings(message.keys) &&
+    isStrings(message.tags)
+  );
 }
 
 /** The events of a {@link RedisBus}. */
@@ -108,8 +128,12 @@ export class RedisBus implements InvalidationBus {
   };
   readonly #timeout: number;
   readonly #log: InvalidationLog | undefined;
-  // The id of the newest logged message seen: a reconnection replays the log from there.
+  // The id of the newest logged message seen.
   #cursor: string | undefined;
+  // The cursor when the subscriber connection dropped: the reconnection replays from there (live
+  // messages received once it is back move the cursor past what it missed).
+  #replayFrom: string | undefined;
+  #dropped = false;
   // Reconnections are handled one after the other.
   #resuming: Promise<void> = Promise.resolve();
   #subscriber: Subscriber | undefined;
@@ -189,15 +213,24 @@ export class RedisBus implements InvalidationBus {
     const subscriber = openSubscriber(
       this.#connection.client,
       (channel, text) => {
-        if (channel !== this.channel) return;
-        const { id, text: body } = splitMessage(text);
-        this.#receive(id, body);
+        if (channel === this.channel) this.#receive('', text);
       },
       () => {
         this.#stats.reconnects++;
-        this.#resuming = this.#resuming.then(() => this.#resume());
+        this.#resuming = this.#resuming
+          .then(() => this.#resume())
+          .catch((error: unknown) => {
+            // Whatever failed, what was missed is unknown: distrust.
+            this.#events.emit('error', error as Error);
+            this.#gap();
+          });
       },
     );
+    subscriber.client.on('close', () => {
+      if (this.#dropped) return;
+      this.#dropped = true;
+      this.#replayFrom = this.#cursor;
+    });
     this.#subscriber = subscriber;
     try {
       await subscriber.subscribe(this.channel, this.#timeout);
@@ -225,27 +258,41 @@ export class RedisBus implements InvalidationBus {
   // Back after a disconnection: replays the messages logged meanwhile, or says they are lost.
   async #resume(): Promise<void> {
     const log = this.#log;
-    const cursor = this.#cursor;
+    const cursor = this.#dropped ? this.#replayFrom : this.#cursor;
+    this.#dropped = false;
+    this.#replayFrom = undefined;
     let missed: { id: string; text: string }[] | undefined;
-    if (log !== undefined && cursor !== undefined) {
+    // The publishing connection may be coming back too: a few tries before giving up.
+    for (let attempt = 1; log !== undefined && cursor !== undefined && !this.#closed; attempt++) {
       try {
         missed = await this.#connection.run((client) => log.since(client, cursor));
+        break;
       } catch (error) {
-        this.#events.emit('error', error as Error);
+        if (attempt === READ_ATTEMPTS) {
+          this.#events.emit('error', error as Error);
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, READ_RETRY_DELAY));
       }
     }
     if (this.#closed) return;
     if (missed === undefined) {
-      this.#stats.gaps++;
-      this.#cursor = undefined;
-      this.#events.emit('reconnect', undefined);
+      this.#gap();
       await this.#readCursor();
       return;
     }
+    let replayed = 0;
     for (const { id, text } of missed) {
-      if (this.#receive(id, text)) this.#stats.replayed++;
+      if (this.#receive(id, text)) replayed++;
     }
-    this.#events.emit('resume', missed.length);
+    this.#stats.replayed += replayed;
+    this.#events.emit('resume', replayed);
+  }
+
+  #gap(): void {
+    this.#stats.gaps++;
+    this.#cursor = undefined;
+    this.#events.emit('reconnect', undefined);
   }
 
   #advance(id: string): void {
@@ -260,15 +307,26 @@ export class RedisBus implements InvalidationBus {
     let message: BusMessage;
     try {
       message = JSON.parse(text) as BusMessage;
-      if (!message || !MESSAGE_TYPES.has(message.type)) throw new Error(text);
+      if (!isMessage(message)) throw new Error(text);
     } catch {
       this.#stats.invalid++;
       this.#events.emit('error', new Error(`[cache] [redis] invalid bus message: ${text}`));
       return false;
     }
+    if (message.logId !== undefined) {
+      if (id === '') this.#advance(message.logId);
+      delete message.logId;
+    }
     if (message.origin === this.instanceId) return false;
     this.#stats.received++;
-    for (const handler of this.#handlers) handler(message);
+    for (const handler of this.#handlers) {
+      try {
+        handler(message);
+      } catch (error) {
+        // A faulty handler must not stop the others, nor a replay.
+        this.#events.emit('error', error as Error);
+      }
+    }
     return true;
   }
 

@@ -133,6 +133,71 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       }
     });
 
+    test('a subscriber cut off while messages keep coming misses none of them', async () => {
+      const proxy = await startTcpProxy({ port: redis.server.port });
+      const a = redisBus({ port: redis.server.port, channel: 'flow' });
+      const b = redisBus({ port: proxy.port, channel: 'flow' });
+      let publishing = true;
+      try {
+        const received = new Set<string>();
+        await b.subscribe((message) => {
+          for (const key of message.keys ?? []) received.add(key);
+        });
+        let distrusted = false;
+        b.on('reconnect', () => {
+          distrusted = true;
+        });
+        const back = new Promise<void>((resolve) => {
+          b.on('resume', () => resolve());
+          b.on('reconnect', () => resolve());
+        });
+        const sent: string[] = [];
+        const flow = (async () => {
+          for (let i = 0; publishing; i++) {
+            await a.publish({ type: 'delete', keys: [`k${i}`] });
+            sent.push(`k${i}`);
+            await new Promise((resolve) => setTimeout(resolve, 2));
+          }
+        })();
+        await expect.poll(() => received.size).toBeGreaterThan(5);
+        await proxy.disconnect();
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await proxy.restore();
+        await back;
+        expect(distrusted).toBe(false);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        publishing = false;
+        await flow;
+        await expect.poll(() => sent.filter((key) => !received.has(key))).toEqual([]);
+        expect(distrusted).toBe(false);
+      } finally {
+        publishing = false;
+        await a.close();
+        await b.close();
+        await proxy.close();
+      }
+    });
+
+    test('a message published by this version is read by a subscriber that knows nothing of logs', async () => {
+      const a = redisBus({ port: redis.server.port, channel: 'plain' });
+      const raw = new Redis(redis.server.port);
+      try {
+        const texts: string[] = [];
+        await raw.subscribe('plain');
+        raw.on('message', (_channel, text: string) => texts.push(text));
+        await a.publish({ type: 'delete', keys: ['k'] });
+        await expect.poll(() => texts.length).toBe(1);
+        expect(JSON.parse(texts[0]!)).toMatchObject({
+          type: 'delete',
+          keys: ['k'],
+          origin: a.instanceId,
+        });
+      } finally {
+        raw.disconnect();
+        await a.close();
+      }
+    });
+
     test('a subscriber away for longer than the log keeps distrusts instead of replaying', async () => {
       const proxy = await startTcpProxy({ port: redis.server.port });
       // Redis trims a stream by whole nodes of 100 entries: 300 messages leave none of the first.
