@@ -24,10 +24,3 @@ export function parseCacheControl(header: string | string[] | number | undefined
   }
   return directives;
 }
-
-/** A delta-seconds directive (`max-age=60`) in ms, or `undefined` when absent or unreadable. */
-export function secondsDirective(directives: CacheControl, name: string): number | undefined {
-  const value = directives.get(name);
-  if (typeof value !== 'string' || !/^\d+$/.test(value)) return undefined;
-  return Number(value) * 1000;
-}

@@ -1,7 +1,16 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { checkTags, HttpCache } from './httpCache.js';
-import { captureResponse, restoreConditions, sendStored, takeConditions } from './nodeResponse.js';
+import {
+  applyValidators,
+  captureResponse,
+  labelOf,
+  restoreConditions,
+  sendStored,
+  takeConditions,
+  type Writers,
+} from './nodeResponse.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
+import { afterWrite } from './unsafe.js';
 
 export type { HttpCacheOptions, RouteOptions } from './options.js';
 
@@ -20,9 +29,10 @@ export class ExpressHttpCache {
 
   /**
    * Middleware that answers `GET` and `HEAD` requests from the cache and stores what the route
-   * answers, following `Cache-Control`, `Vary` and the safety rules. `options` override the
-   * defaults given to {@link httpCache} for this route. Throws an `InvalidArgumentError` naming a
-   * bad option.
+   * answers, following `Cache-Control`, `Vary` and the safety rules; mounted with `app.use()`, it
+   * also invalidates the stored responses a successful `POST`, `PUT`, `PATCH` or `DELETE`
+   * changes. `options` override the defaults given to {@link httpCache} for this route. Throws an
+   * `InvalidArgumentError` naming a bad option.
    *
    * @example
    * app.get('/users/:id', http.cache({ ttl: '5m', tags: (req) => [`user:${req.params.id}`] }), getUser);
@@ -31,11 +41,23 @@ export class ExpressHttpCache {
     const engine = this.#engine;
     const route = engine.route(options);
     return (req: Request, res: Response, next: NextFunction) => {
-      const request = { method: req.method, url: req.originalUrl, headers: req.headers };
+      const url = engine.handlerUrl(req.originalUrl);
+      if (url !== req.originalUrl) {
+        // The handler never sees a parameter that is not in the key.
+        req.url = engine.handlerUrl(req.url);
+        req.originalUrl = url;
+      }
+      const request = { method: req.method, url, headers: req.headers, origin: originOf(req) };
+      const writers: Writers = { writeHead: res.writeHead, end: res.end };
+      const conditions = {
+        ifNoneMatch: req.headers['if-none-match'],
+        ifModifiedSince: req.headers['if-modified-since'],
+      };
+      const head = req.method === 'HEAD';
       engine
         .handle(route, req, request, (context) => {
-          const conditions = takeConditions(req.headers);
-          const head = req.method === 'HEAD';
+          takeConditions(req.headers);
+          applyValidators(req.headers, context.validators);
           let restored = false;
           const done = () => {
             if (restored) return;
@@ -48,19 +70,27 @@ export class ExpressHttpCache {
           switch (outcome.type) {
             case 'bypass':
               return next();
+            case 'write':
+              afterWrite(res, (status, headers) =>
+                engine.invalidateWritten(request, status, headers),
+              );
+              return next();
             case 'pass':
               res.setHeader('x-cache', 'MISS');
               return next();
+            case 'unavailable':
+              res.statusCode = 504;
+              return res.end();
             case 'hit': {
-              const { response } = outcome;
-              const label = response.expires > Date.now() ? 'HIT' : 'STALE';
-              const conditions = {
-                ifNoneMatch: req.headers['if-none-match'],
-                ifModifiedSince: req.headers['if-modified-since'],
-              };
-              return sendStored(res, response, req.method === 'HEAD', conditions, label);
+              const { response, range } = outcome;
+              return sendStored(res, response, head, conditions, labelOf(response), res, range);
             }
-            // 'filled' and 'failed': the capture has answered this request already.
+            case 'filled':
+              // A 304 from the handler confirmed the stale response: send it, refreshed.
+              if (outcome.response !== undefined && !res.headersSent) {
+                sendStored(res, outcome.response, head, conditions, 'REVALIDATED', writers);
+              }
+            // 'failed': the capture has answered this request already.
           }
         }, next);
     };
@@ -85,15 +115,9 @@ export class ExpressHttpCache {
       } catch (error) {
         return next(error);
       }
-      const end = res.end;
-      res.end = function (this: Response, ...args: any[]) {
-        res.end = end;
-        if (res.statusCode >= 400 && res.statusCode < 500) return end.apply(res, args as never);
-        // A failed invalidation is reported by the cache's `error` event; the response goes out anyway.
-        const finish = () => end.apply(res, args as never);
-        engine.invalidateTags(resolved).then(finish, finish);
-        return res;
-      } as Response['end'];
+      afterWrite(res, (status) =>
+        status >= 400 && status < 500 ? undefined : engine.invalidateTags(resolved),
+      );
       next();
     };
   }
@@ -120,4 +144,10 @@ export class ExpressHttpCache {
  */
 export function httpCache(options: HttpCacheOptions<Request>): ExpressHttpCache {
   return new ExpressHttpCache(options);
+}
+
+// The origin the client asked for, by Express' own reading (`trust proxy` decides whether
+// X-Forwarded-Proto and X-Forwarded-Host count).
+function originOf(req: Request): string {
+  return `${req.protocol}://${req.host ?? ''}`;
 }

@@ -1,160 +1,76 @@
-import { createHash } from 'node:crypto';
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import {
-  Cache,
-  type GetOrSetOptions,
-  InvalidArgumentError,
-  type LoaderContext,
-  parseDuration,
-  parseOptionalDuration,
-} from '@cache/core';
-import { parseCacheControl, secondsDirective } from './cacheControl.js';
+import { Cache, InvalidArgumentError, parseDuration, parseOptionalDuration } from '@cache/core';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
+import {
+  type RequestDirectivePolicy,
+  type RequestDirectives,
+  requestDirectives,
+} from './requestDirectives.js';
+import { build, judge, type Rules, retention } from './storable.js';
 import { generationTags, type TagIndex } from './tags.js';
-import { normalizeUrl } from './url.js';
-import { matchesVary, parseVary, variantSuffix, varyValues } from './vary.js';
+import type { Fill, FillContext, HttpRequest, Outcome, Route, StoredResponse } from './types.js';
+import { normalizeUrl, stripParams } from './url.js';
+import { matchesVary, variantSuffix, varyValues } from './vary.js';
 
-/** A response as stored in the cache. Treat it as immutable: memory stores hand out the same object. */
-export interface StoredResponse {
-  /** The status code. */
-  status: number;
-  /** The response headers, lower-case, without hop-by-hop headers, `Date`, `Age` and `X-Cache`. */
-  headers: Record<string, string | string[]>;
-  /** The body as sent (still encoded when the handler set `Content-Encoding`); empty for `HEAD`. */
-  body: Buffer;
-  /** When the response was stored (ms since the epoch); `Age` counts from here. */
-  storedAt: number;
-  /** When the response stops being fresh (ms since the epoch); past it, it is served as `STALE`. */
-  expires: number;
-  /** The lower-case header names of the response's `Vary`. */
-  vary: string[];
-  /** The request's values of those headers (`null` when absent). */
-  varyValues: (string | null)[];
-}
-
-/** The parts of a request the cache reads. */
-export interface HttpRequest {
-  /** `'GET'`, `'HEAD'`, … */
-  method: string;
-  /** The original URL: path and query, as in the request line. */
-  url: string;
-  /** The request headers, as Node parses them (lower-case names). */
-  headers: IncomingHttpHeaders;
-}
-
-/**
- * What an adapter decides once it sees a response's status and headers: store it for this many
- * ms, let it `'pass'` unstored, or treat it as an `'error'` (5xx), which a stale response may replace.
- */
-export type Verdict = number | 'pass' | 'error';
-
-/** What an adapter's fill function receives. */
-export interface FillContext {
-  /** The stale response being refreshed, if there is one within grace. */
-  stale: StoredResponse | undefined;
-  /** Judges a response from its status and headers; call it before sending anything. */
-  judge(status: number, headers: OutgoingHttpHeaders): Verdict;
-  /** The largest body that may be stored, in bytes. */
-  maxBodySize: number;
-}
-
-/** A response an adapter captured from the handler and that may be stored. */
-export interface Filled {
-  /** The status code. */
-  status: number;
-  /** The headers the handler set (leave out those set before the cache middleware ran). */
-  headers: OutgoingHttpHeaders;
-  /** The whole body. */
-  body: Buffer;
-  /** The verdict's TTL in ms. */
-  ttl: number;
-}
-
-/**
- * Runs the handler for the one request that fills a cold (or stale) key. Resolves with the
- * response to store, or `undefined` when it must not be stored; rejects when the handler failed
- * (5xx or an exception), so that grace can serve the stale response.
- */
-export type Fill = (context: FillContext) => Promise<Filled | undefined>;
-
-/** What to do with a request, as decided by {@link HttpCache.handle}. */
-export type Outcome =
-  /** Not for the cache (method, credentials, condition): run the handler, add nothing. */
-  | { type: 'bypass' }
-  /** The shared response cannot be used (not storable, failed): run the handler, `X-Cache: MISS`. */
-  | { type: 'pass' }
-  /** Send this response from the cache (`STALE` when past `expires`). */
-  | { type: 'hit'; response: StoredResponse }
-  /** This request ran the handler through `fill`; `response` is what was stored, if anything. */
-  | { type: 'filled'; response: StoredResponse | undefined }
-  /** This request's handler failed; `stale` is the response to serve instead, if any. */
-  | { type: 'failed'; error: unknown; stale: StoredResponse | undefined };
-
-/** A route's options, resolved once by {@link HttpCache.route}. */
-export interface Route<Req> {
-  /** Freshness in ms when the response has no `s-maxage`/`max-age`. */
-  readonly ttl: number;
-  /** Grace in ms, or `false`. */
-  readonly grace: number | false;
-  /** What `getOrSet` is called with (the route's timeouts). */
-  readonly loadOptions: GetOrSetOptions | undefined;
-  /** See {@link RouteOptions.key}. */
-  readonly key: ((request: Req) => string) | undefined;
-  /** See {@link RouteOptions.user}. */
-  readonly user: ((request: Req) => string | undefined) | undefined;
-  /** The route's tags for a request (checked). */
-  readonly tags: ((request: Req) => readonly string[]) | undefined;
-  /** See {@link RouteOptions.condition}. */
-  readonly condition: ((request: Req) => boolean) | undefined;
-  /** The statuses that may be stored. */
-  readonly statuses: ReadonlySet<number>;
-  /** The largest body stored, in bytes. */
-  readonly maxBodySize: number;
-}
+export type {
+  Fill,
+  FillContext,
+  Filled,
+  HttpRequest,
+  Outcome,
+  Route,
+  StoredResponse,
+  Verdict,
+} from './types.js';
 
 const DEFAULT_STATUSES = [200, 203, 204, 300, 301, 308, 404, 405, 410, 414];
 const DEFAULT_IGNORED_PARAMS = ['utm_*', 'fbclid', 'gclid'];
-// Never stored: hop-by-hop headers, and those that describe one transmission, not the resource.
-const UNSTORED = new Set([
-  'age',
-  'connection',
-  'content-length',
-  'date',
-  'keep-alive',
-  'proxy-authenticate',
+const DEFAULT_CREDENTIAL_HEADERS = [
+  'authorization',
+  'cookie',
   'proxy-authorization',
-  'set-cookie',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
-  'x-cache',
-]);
+  'x-api-key',
+  'x-auth-token',
+  'x-access-token',
+  'api-key',
+];
+const SAFE_METHODS = new Set(['OPTIONS', 'TRACE', 'CONNECT']);
 // What the loader returns for a response that must not be shared; never stored (skip()).
 const NOT_STORED = Symbol('not stored');
 const BYPASS: Outcome = { type: 'bypass' };
 const PASS: Outcome = { type: 'pass' };
+const WRITE: Outcome = { type: 'write' };
+const UNAVAILABLE: Outcome = { type: 'unavailable' };
 
 /** What a URL's key holds for a varying response: the headers its variants are keyed by. */
 interface VaryIndex {
   vary: string[];
 }
 
-type Loaded = StoredResponse | VaryIndex | typeof NOT_STORED;
+/** What waiters get when the filler's handler failed: the response they may serve instead. */
+interface Failed {
+  failed: StoredResponse | undefined;
+}
+
+type Loaded = StoredResponse | VaryIndex | Failed | typeof NOT_STORED;
 
 function isResponse(value: Loaded | undefined): value is StoredResponse {
   return typeof value === 'object' && 'status' in value;
 }
 
 /**
- * The framework-agnostic engine behind `@cache/http/express` and `@cache/http/koa`: keys, HTTP
- * caching rules, single-flight through `getOrSet`, vary handling and tag invalidation. Adapters
- * call {@link HttpCache.handle} per request and supply a {@link Fill} that runs the handler.
+ * The framework-agnostic engine behind `@cache/http/express`, `/koa` and `/fastify`: keys, the
+ * HTTP caching rules of RFC 9111, single-flight through `getOrSet`, vary handling, revalidation and
+ * invalidation. Adapters call {@link HttpCache.handle} per request and supply a {@link Fill} that
+ * runs the handler.
  */
 export class HttpCache<Req> {
   readonly #cache: Cache;
   readonly #tags: TagIndex;
   readonly #ignoreParams: readonly string[];
+  readonly #credentials: readonly string[];
+  readonly #targeted: readonly string[];
+  readonly #policy: Required<RequestDirectivePolicy>;
   readonly #etag: boolean;
   readonly #defaults: RouteOptions<Req>;
 
@@ -167,14 +83,27 @@ export class HttpCache<Req> {
       cache,
       namespace = 'http',
       ignoreParams = DEFAULT_IGNORED_PARAMS,
+      credentialHeaders = DEFAULT_CREDENTIAL_HEADERS,
+      targetedCacheControl = ['cdn-cache-control'],
+      requestDirectives: policy = {},
       etag = true,
     } = options;
-    if (!Array.isArray(ignoreParams) || ignoreParams.some((p) => typeof p !== 'string')) {
-      throw new InvalidArgumentError('ignoreParams', 'expected an array of parameter names');
+    this.#ignoreParams = names(ignoreParams, 'ignoreParams', false);
+    this.#credentials = names(credentialHeaders, 'credentialHeaders', true);
+    this.#targeted = names(targetedCacheControl, 'targetedCacheControl', true);
+    if (policy === null || typeof policy !== 'object') {
+      throw new InvalidArgumentError('requestDirectives', 'expected an object of booleans');
     }
+    this.#policy = {
+      noStore: policy.noStore ?? true,
+      noCache: policy.noCache ?? true,
+      maxAge: policy.maxAge ?? true,
+      minFresh: policy.minFresh ?? true,
+      maxStale: policy.maxStale ?? true,
+      onlyIfCached: policy.onlyIfCached ?? true,
+    };
     this.#cache = cache.namespace(namespace);
     this.#tags = generationTags(this.#cache);
-    this.#ignoreParams = ignoreParams;
     this.#etag = etag;
     this.#defaults = options;
     this.route(); // validates the route defaults now rather than at the first request
@@ -207,7 +136,7 @@ export class HttpCache<Req> {
     if (tags !== undefined && typeof tags !== 'function') checkTags(tags);
     const timeouts = soft === undefined && hard === undefined ? undefined : { soft, hard };
     return {
-      ttl: parseDuration(merged.ttl ?? '1m', 'ttl'),
+      ttl: parseDuration(merged.ttl ?? 0, 'ttl'),
       grace,
       loadOptions: timeouts && { timeouts },
       key: fn(merged.key, 'key'),
@@ -221,6 +150,15 @@ export class HttpCache<Req> {
   }
 
   /**
+   * The URL the handler should see: `url` without the parameters left out of the key
+   * (`ignoreParams`), so that what the handler answers never depends on them. Returns `url` itself
+   * when it has none of them.
+   */
+  handlerUrl(url: string): string {
+    return stripParams(url, this.#ignoreParams);
+  }
+
+  /**
    * Decides how to answer one request: bypass the cache, send a stored response, or let this
    * request fill the key by running `fill` (once per key, however many identical requests wait).
    * `native` is the framework's request, handed to the route's `key`, `user`, `tags` and `condition`.
@@ -228,57 +166,123 @@ export class HttpCache<Req> {
    */
   async handle(route: Route<Req>, native: Req, request: HttpRequest, fill: Fill): Promise<Outcome> {
     const { method, headers } = request;
-    if ((method !== 'GET' && method !== 'HEAD') || headers.range !== undefined) return BYPASS;
+    if (method !== 'GET' && method !== 'HEAD') return SAFE_METHODS.has(method) ? BYPASS : WRITE;
+    // A body on a GET is not part of the key: whatever it asks must not be shared.
+    if (headers['content-length'] !== undefined && headers['content-length'] !== '0') return BYPASS;
+    if (headers['transfer-encoding'] !== undefined) return BYPASS;
     if (route.condition !== undefined && !route.condition(native)) return BYPASS;
     const user = route.user?.(native);
     const personal = typeof user === 'string' && user !== '';
-    if (!personal && (headers.authorization !== undefined || headers.cookie !== undefined)) {
-      return BYPASS;
-    }
-    let base = `${method} ${route.key === undefined ? normalizeUrl(request.url, this.#ignoreParams) : route.key(native)}`;
+    if (!personal && this.#credentials.some((name) => headers[name] !== undefined)) return BYPASS;
+    const asked =
+      headers['cache-control'] === undefined && headers.pragma === undefined
+        ? undefined
+        : requestDirectives(headers, this.#policy);
+    if (asked?.noStore) return BYPASS;
+    const resource =
+      route.key === undefined ? normalizeUrl(request.url, this.#ignoreParams) : route.key(native);
+    let base = `${request.origin ?? ''}${resource}`;
     if (personal) base += `\n@${JSON.stringify(user)}`;
     const tags = route.tags?.(native);
     if (tags !== undefined) base += await this.#tags.generation(tags);
+    if (headers.range !== undefined) {
+      // Answered from a stored complete GET response when there is a fresh one, else by the handler.
+      const stored = method === 'GET' ? await this.#peek(`GET ${base}`, headers) : undefined;
+      return stored === undefined
+        ? BYPASS
+        : { type: 'hit', response: stored, range: headers.range };
+    }
+    base = `${method} ${base}`;
+    if (asked?.onlyIfCached) {
+      const stored = await this.#peek(base, headers);
+      return stored !== undefined && acceptable(stored, asked, Date.now())
+        ? { type: 'hit', response: stored }
+        : UNAVAILABLE;
+    }
+    const rules: Rules = {
+      targeted: this.#targeted,
+      ttl: route.ttl,
+      grace: route.grace,
+      statuses: route.statuses,
+      personal,
+      etag: this.#etag,
+    };
     let key = `r:${base}`;
-    let context: FillContext | undefined;
-    let loading: Promise<Loaded> | undefined;
-    const loader = (loaderContext: LoaderContext<Loaded>): Promise<Loaded> => {
-      loaderContext.skip(); // the loader stores the response itself, under its variant key
-      const { stale } = loaderContext;
-      context = {
-        // Core hands the loader a stale value only while it is within grace.
-        stale: isResponse(stale) ? stale : undefined,
-        judge: (status, responseHeaders) => this.#judge(route, personal, status, responseHeaders),
+    let own: Promise<Outcome> | undefined;
+    // Resolves once this request runs the handler: it is answered from its own handler then, not
+    // after the store (which may wait for the response to go out).
+    let running!: () => void;
+    const ran = new Promise<undefined>((resolve) => {
+      running = () => resolve(undefined);
+    });
+    const load = (stale: StoredResponse | undefined): Promise<Loaded> => {
+      const now = Date.now();
+      const fallback =
+        stale !== undefined && !stale.mustRevalidate && stale.staleIfError > now
+          ? stale
+          : undefined;
+      const context: FillContext = {
+        stale,
+        fallback,
+        validators: stale?.validators,
+        judge: (status, responseHeaders) => judge(rules, status, responseHeaders, stale),
         maxBodySize: route.maxBodySize,
       };
-      loading = fill(context).then((filled): Loaded | Promise<Loaded> =>
-        filled === undefined
-          ? NOT_STORED
-          : this.#store(base, this.#build(filled, request), route, tags),
+      const filling = fill(context);
+      const built = filling.then((filled) => filled && build(rules, filled, request, stale));
+      own = built.then(
+        (response): Outcome => ({ type: 'filled', response }),
+        (error: unknown): Outcome => ({ type: 'failed', error, stale: fallback }),
       );
-      return loading;
+      running();
+      return filling.then(
+        async (filled) => {
+          const response = await built;
+          if (filled === undefined || response === undefined) return NOT_STORED;
+          if (filled.sent !== undefined) {
+            const sent = await filled.sent;
+            if (sent === undefined || context.judge(filled.status, sent) !== 'store') {
+              return NOT_STORED;
+            }
+          }
+          return this.#store(base, response, tags);
+        },
+        (): Loaded => ({ failed: fallback }),
+      );
     };
     // At most three lookups: the URL's key, which may hold the Vary index of its variants; the
     // variant; and once more when a response shared by a filler was stored for other values.
     for (let attempt = 0; attempt < 3; attempt++) {
-      let value: Loaded | undefined;
-      try {
-        value = await this.#cache.getOrSet(key, loader, route.loadOptions);
-      } catch {
-        // A waiter whose filler failed or timed out; the filler itself is answered below.
-      }
-      if (loading !== undefined) {
-        // This request filled the key: its answer is its own handler's, even when the waiters got
-        // a stale response because the handler was slow.
-        try {
-          const own = await loading;
-          return { type: 'filled', response: isResponse(own) ? own : undefined };
-        } catch (error) {
-          return { type: 'failed', error, stale: context!.stale };
-        }
-      }
+      const value: Loaded | undefined = await Promise.race([
+        this.#cache
+          .getOrSet<Loaded>(
+            key,
+            (context) => {
+              context.skip(); // the loader stores the response itself, under its variant key
+              // Core hands the loader a stale value only while it is kept (grace).
+              return load(isResponse(context.stale) ? context.stale : undefined);
+            },
+            route.loadOptions,
+          )
+          // A waiter whose filler timed out; the filler itself is answered below.
+          .catch(() => undefined),
+        ran,
+      ]);
+      // This request filled the key: its answer is its own handler's, even when the waiters got
+      // a stale response because the handler was slow.
+      if (own !== undefined) return own;
       if (value === undefined || value === NOT_STORED) return PASS;
+      if ('failed' in value) return value.failed ? { type: 'hit', response: value.failed } : PASS;
       if (isResponse(value) && matchesVary(value.vary, value.varyValues, headers)) {
+        const now = Date.now();
+        // Served stale by core to a waiter (soft timeout): only where the response allows it.
+        if (value.expires <= now && (value.mustRevalidate || value.staleIfError <= now)) {
+          return PASS;
+        }
+        if (asked !== undefined && !acceptable(value, asked, now)) {
+          load(value).catch(() => {}); // a failed store is reported by the cache's error event
+          return own!;
+        }
         return { type: 'hit', response: value };
       }
       const variant = `r:${base}${variantSuffix(varyValues(value.vary, headers))}`;
@@ -289,6 +293,39 @@ export class HttpCache<Req> {
   }
 
   /**
+   * Invalidates what a successful unsafe request (`POST`, `PUT`, `DELETE`, …) changed, as RFC 9111
+   * section 4.4 says: the stored responses for its URL and for the same-origin URLs in the
+   * response's `Location` and `Content-Location`, in every process sharing the store. Does nothing
+   * for an error status. Responses stored under a route's `key`, `user` or `tags` are not found by
+   * URL: invalidate those by tag. Rejects when the store failed.
+   */
+  async invalidateWritten(
+    request: HttpRequest,
+    status: number,
+    headers: OutgoingHttpHeaders,
+  ): Promise<void> {
+    if (status < 200 || status >= 400) return;
+    const origin = request.origin ?? '';
+    const base = new URL(request.url, origin === '' ? 'http://localhost' : origin);
+    const urls = [request.url];
+    for (const name of ['location', 'content-location']) {
+      const value = headers[name];
+      if (typeof value !== 'string') continue;
+      try {
+        const target = new URL(value, base);
+        if (target.origin === base.origin) urls.push(target.pathname + target.search);
+      } catch {
+        // Not a URL: nothing to invalidate.
+      }
+    }
+    const keys = urls.flatMap((url) => {
+      const resource = `${origin}${normalizeUrl(url, this.#ignoreParams)}`;
+      return [`r:GET ${resource}`, `r:HEAD ${resource}`];
+    });
+    await this.#cache.deleteMany(keys);
+  }
+
+  /**
    * Makes every response stored with one of `tags` a miss, in every process sharing the store.
    * Rejects when the store refused the write (the cache also emits an `error` event).
    */
@@ -296,84 +333,68 @@ export class HttpCache<Req> {
     await this.#tags.invalidate(checkTags(tags));
   }
 
-  #judge(
-    route: Route<Req>,
-    personal: boolean,
-    status: number,
-    headers: OutgoingHttpHeaders,
-  ): Verdict {
-    if (status >= 500) return 'error';
-    if (!route.statuses.has(status) || headers['set-cookie'] !== undefined) return 'pass';
-    const directives = parseCacheControl(headers['cache-control'] as string | string[] | undefined);
-    const isPrivate = directives.has('private');
-    if (directives.has('no-store') || directives.has('no-cache') || (isPrivate && !personal)) {
-      return 'pass';
+  // The fresh stored response for a request, without running anything.
+  async #peek(base: string, headers: IncomingHttpHeaders): Promise<StoredResponse | undefined> {
+    let value = await this.#cache.get<Loaded>(`r:${base}`);
+    if (typeof value === 'object' && !isResponse(value) && 'vary' in value) {
+      value = await this.#cache.get<Loaded>(
+        `r:${base}${variantSuffix(varyValues(value.vary, headers))}`,
+      );
     }
-    if (parseVary(headers.vary as string | string[] | undefined)[0] === '*') return 'pass';
-    // s-maxage is for shared caches; a response kept for its one user follows max-age.
-    const shared = isPrivate ? undefined : secondsDirective(directives, 's-maxage');
-    const ttl = shared ?? secondsDirective(directives, 'max-age') ?? route.ttl;
-    return ttl > 0 ? ttl : 'pass';
-  }
-
-  #build(filled: Filled, request: HttpRequest): StoredResponse {
-    const { status, body, ttl } = filled;
-    const headers: Record<string, string | string[]> = {};
-    for (const name of Object.keys(filled.headers)) {
-      const value = filled.headers[name];
-      if (value === undefined || UNSTORED.has(name)) continue;
-      headers[name] = Array.isArray(value) ? value.map(String) : String(value);
-    }
-    const head = request.method === 'HEAD';
-    if (!head || body.length > 0) headers['content-length'] = String(body.length);
-    else if (filled.headers['content-length'] !== undefined) {
-      headers['content-length'] = String(filled.headers['content-length']);
-    }
-    if (this.#etag && status === 200 && !head && headers.etag === undefined) {
-      headers.etag = `"${createHash('sha1').update(body).digest('base64url')}"`;
-    }
-    const vary = parseVary(headers.vary);
-    const now = Date.now();
-    return {
-      status,
-      headers,
-      body: head ? Buffer.alloc(0) : body,
-      storedAt: now,
-      expires: now + ttl,
-      vary,
-      varyValues: varyValues(vary, request.headers),
-    };
+    return isResponse(value) && matchesVary(value.vary, value.varyValues, headers)
+      ? value
+      : undefined;
   }
 
   async #store(
     base: string,
     response: StoredResponse,
-    route: Route<Req>,
     tags: readonly string[] | undefined,
   ): Promise<StoredResponse> {
-    const ttl = response.expires - response.storedAt;
+    const ttl = Math.max(1, response.expires - Date.now());
+    const grace = retention(response);
     const { vary } = response;
     const writes: Promise<unknown>[] = [
       this.#cache.set(`r:${base}${variantSuffix(response.varyValues)}`, response, {
         ttl,
-        grace: route.grace,
+        grace: grace > 0 ? grace : false,
         // Kept with the entry, so that core's invalidateTags() voids it too.
         tags: tags === undefined || tags.length === 0 ? undefined : [...tags],
       }),
     ];
     // A varying response leaves the index of its variants under the URL's key; the index
-    // outlives them, so that they stay reachable in grace.
+    // outlives them, so that they stay reachable while they are kept.
     if (vary.length > 0) {
       const index: VaryIndex = { vary };
-      writes.push(
-        this.#cache.set(`r:${base}`, index, { ttl: ttl + (route.grace || 0), grace: false }),
-      );
+      writes.push(this.#cache.set(`r:${base}`, index, { ttl: ttl + grace, grace: false }));
     }
     await Promise.all(writes);
     return response;
   }
 }
 
+// Whether a stored response satisfies the request's own directives (RFC 9111 section 5.2.1).
+function acceptable(response: StoredResponse, asked: RequestDirectives, now: number): boolean {
+  if (asked.noCache) return false;
+  const age = response.age + now - response.storedAt;
+  if (asked.maxAge !== undefined && age > asked.maxAge) return false;
+  if (asked.minFresh !== undefined && response.expires - now < asked.minFresh) return false;
+  if (response.expires <= now) {
+    return (
+      asked.maxStale !== undefined &&
+      !response.mustRevalidate &&
+      now - response.expires <= asked.maxStale
+    );
+  }
+  return true;
+}
+
+function names(list: unknown, argument: string, lower: boolean): readonly string[] {
+  if (!Array.isArray(list) || list.some((name) => typeof name !== 'string' || name === '')) {
+    throw new InvalidArgumentError(argument, 'expected an array of names');
+  }
+  return lower ? list.map((name: string) => name.toLowerCase()) : list;
+}
 /**
  * Creates the framework-agnostic {@link HttpCache}. Most applications use `httpCache()` from
  * `@cache/http/express` or `@cache/http/koa` instead; this is for writing another adapter.

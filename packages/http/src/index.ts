@@ -13,5 +13,7 @@ export {
   type Verdict,
 } from './httpCache.js';
 export type { HttpCacheOptions, RouteOptions } from './options.js';
+export type { RequestDirectivePolicy } from './requestDirectives.js';
+export { responseSize } from './size.js';
 export { normalizeUrl } from './url.js';
 export { parseVary } from './vary.js';

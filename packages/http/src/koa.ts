@@ -12,14 +12,17 @@ import {
 } from './httpCache.js';
 import {
   ageOf,
+  applyValidators,
   HandlerStatusError,
   type Label,
+  labelOf,
   notModified,
   ownHeaders,
   restoreConditions,
   takeConditions,
 } from './nodeResponse.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
+import { satisfiable } from './range.js';
 
 export type { HttpCacheOptions, RouteOptions } from './options.js';
 
@@ -39,8 +42,10 @@ export class KoaHttpCache {
   /**
    * Middleware that answers `GET` and `HEAD` requests from the cache and stores what the
    * downstream middleware answers (a Buffer, string, JSON or stream body), following
-   * `Cache-Control`, `Vary` and the safety rules. `options` override the defaults given to
-   * {@link httpCache} for this route. Throws an `InvalidArgumentError` naming a bad option.
+   * `Cache-Control`, `Vary` and the safety rules; in `app.use()`, it also invalidates the stored
+   * responses a successful `POST`, `PUT`, `PATCH` or `DELETE` changes. `options` override the
+   * defaults given to {@link httpCache} for this route. Throws an `InvalidArgumentError` naming a
+   * bad option.
    *
    * @example
    * router.get('/users/:id', http.cache({ tags: (ctx) => [`user:${ctx.params.id}`] }), getUser);
@@ -50,12 +55,28 @@ export class KoaHttpCache {
     const route = engine.route(options);
     return async (ctx: Context, next: Next) => {
       const headers = ctx.req.headers;
-      const request = { method: ctx.method, url: ctx.originalUrl, headers };
-      let conditions: Conditions = { ifNoneMatch: undefined, ifModifiedSince: undefined };
+      const url = engine.handlerUrl(ctx.originalUrl);
+      if (url !== ctx.originalUrl) {
+        // The downstream middleware never sees a parameter that is not in the key.
+        ctx.url = engine.handlerUrl(ctx.url);
+        ctx.originalUrl = url;
+      }
+      const request = {
+        method: ctx.method,
+        url,
+        headers,
+        // Koa's reading: X-Forwarded-Proto and X-Forwarded-Host count only with app.proxy.
+        origin: `${ctx.protocol}://${ctx.host}`,
+      };
+      const conditions: Conditions = {
+        ifNoneMatch: headers['if-none-match'],
+        ifModifiedSince: headers['if-modified-since'],
+      };
       let preexisting: OutgoingHttpHeaders = {};
       let clientError: unknown;
       const outcome = await engine.handle(route, ctx, request, async (context) => {
-        conditions = takeConditions(headers);
+        takeConditions(headers);
+        applyValidators(headers, context.validators);
         preexisting = { ...ctx.res.getHeaders() };
         try {
           await next();
@@ -69,28 +90,35 @@ export class KoaHttpCache {
         } finally {
           restoreConditions(headers, conditions);
         }
-        return capture(ctx, context, preexisting);
+        const filled = await capture(ctx, context, preexisting);
+        return filled && { ...filled, sent: sentHeaders(ctx) };
       });
       switch (outcome.type) {
         case 'bypass':
           return next();
+        case 'write':
+          await next();
+          // Before the response goes out, so that the client's next request sees the change.
+          await engine.invalidateWritten(request, ctx.status, ctx.res.getHeaders()).catch(noop);
+          return;
         case 'pass':
           ctx.set('x-cache', 'MISS');
           return next();
-        case 'hit': {
-          const { response } = outcome;
-          const label = response.expires > Date.now() ? 'HIT' : 'STALE';
-          const asked = {
-            ifNoneMatch: headers['if-none-match'],
-            ifModifiedSince: headers['if-modified-since'],
-          };
-          return send(ctx, response, label, asked);
-        }
-        case 'filled':
-          if (clientError !== undefined) throw clientError;
-          if (outcome.response === undefined) ctx.set('x-cache', 'MISS');
-          else send(reset(ctx, preexisting), outcome.response, 'MISS', conditions);
+        case 'unavailable':
+          ctx.status = 504;
           return;
+        case 'hit':
+          return send(ctx, outcome.response, labelOf(outcome.response), conditions, outcome.range);
+        case 'filled': {
+          if (clientError !== undefined) throw clientError;
+          const { response } = outcome;
+          if (response === undefined) ctx.set('x-cache', 'MISS');
+          else {
+            const label = ctx.status === 304 ? 'REVALIDATED' : 'MISS';
+            send(reset(ctx, preexisting), response, label, conditions);
+          }
+          return;
+        }
         case 'failed':
           if (outcome.stale !== undefined) {
             return send(reset(ctx, preexisting), outcome.stale, 'STALE', conditions);
@@ -165,7 +193,7 @@ function answerThrown(ctx: Context, error: unknown, context: FillContext): boole
   const own = Object.fromEntries(
     Object.entries(headers ?? {}).map(([name, value]) => [name.toLowerCase(), value]),
   );
-  if (typeof context.judge(status, { ...ctx.res.getHeaders(), ...own }) !== 'number') {
+  if (context.judge(status, { ...ctx.res.getHeaders(), ...own }) !== 'store') {
     return false;
   }
   ctx.set(own);
@@ -185,9 +213,28 @@ async function capture(
   const verdict = context.judge(status, ctx.res.getHeaders());
   if (verdict === 'error') throw new HandlerStatusError(status);
   if (verdict === 'pass') return undefined;
+  const headers = ownHeaders(ctx.res.getHeaders(), preexisting);
+  // A 304 confirming the stale response: the stored body is kept.
+  if (status === 304) return { status, headers, body: Buffer.alloc(0) };
   const body = await bodyOf(ctx, context.maxBodySize);
   if (body === undefined) return undefined;
-  return { status, headers: ownHeaders(ctx.res.getHeaders(), preexisting), body, ttl: verdict };
+  return { status, headers, body };
+}
+
+// The headers that go out with the response, once Koa writes them (after middleware upstream,
+// such as a session adding its cookie, has run); undefined when the response never went out.
+function sentHeaders(ctx: Context): Promise<OutgoingHttpHeaders | undefined> {
+  const res = ctx.res;
+  return new Promise((resolve) => {
+    const writeHead = res.writeHead;
+    res.writeHead = function (this: typeof res, ...args: unknown[]) {
+      res.writeHead = writeHead;
+      const result = writeHead.apply(res, args as never);
+      resolve(res.getHeaders());
+      return result;
+    } as typeof res.writeHead;
+    res.once('close', () => resolve(undefined));
+  });
 }
 
 // The body as Koa would send it, or undefined when it is too large or of a kind not stored.
@@ -247,9 +294,32 @@ function reset(ctx: Context, preexisting: OutgoingHttpHeaders): Context {
   return ctx;
 }
 
-function send(ctx: Context, response: StoredResponse, label: Label, conditions: Conditions): void {
+function send(
+  ctx: Context,
+  response: StoredResponse,
+  label: Label,
+  conditions: Conditions,
+  range?: string,
+): void {
   ctx.set('age', ageOf(response));
   ctx.set('x-cache', label);
+  const part =
+    range === undefined || response.status !== 200 || ctx.method !== 'GET'
+      ? undefined
+      : satisfiable(range, response.body.length);
+  if (part !== undefined) {
+    const total = response.body.length;
+    ctx.status = part === 'unsatisfiable' ? 416 : 206;
+    ctx.body =
+      part === 'unsatisfiable' ? Buffer.alloc(0) : response.body.subarray(part[0], part[1] + 1);
+    ctx.set(response.headers);
+    ctx.set(
+      'content-range',
+      part === 'unsatisfiable' ? `bytes */${total}` : `bytes ${part[0]}-${part[1]}/${total}`,
+    );
+    ctx.set('content-length', String((ctx.body as Buffer).length));
+    return;
+  }
   if (notModified(response, conditions)) {
     ctx.status = 304;
     for (const name of NOT_MODIFIED_HEADERS) {

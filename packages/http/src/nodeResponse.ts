@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { type Conditions, isNotModified, NOT_MODIFIED_HEADERS } from './conditional.js';
-import type { FillContext, Filled, StoredResponse } from './httpCache.js';
+import { satisfiable } from './range.js';
+import type { FillContext, Filled, StoredResponse } from './types.js';
 
 type Method = (this: ServerResponse, ...args: any[]) => any;
 
@@ -11,7 +12,7 @@ export interface Writers {
 }
 
 /** What the cache says about where a response came from. */
-export type Label = 'HIT' | 'STALE' | 'MISS';
+export type Label = 'HIT' | 'STALE' | 'MISS' | 'REVALIDATED';
 
 /** The error a fill rejects with when the handler answered 5xx. */
 export class HandlerStatusError extends Error {
@@ -31,8 +32,21 @@ export function takeConditions(headers: IncomingHttpHeaders): Conditions {
   return conditions;
 }
 
-/** Puts back what {@link takeConditions} took. */
+/** Sends the handler the stored response's validators, to revalidate it (a `304` confirms it). */
+export function applyValidators(
+  headers: IncomingHttpHeaders,
+  validators: Conditions | undefined,
+): void {
+  if (validators?.ifNoneMatch !== undefined) headers['if-none-match'] = validators.ifNoneMatch;
+  if (validators?.ifModifiedSince !== undefined) {
+    headers['if-modified-since'] = validators.ifModifiedSince;
+  }
+}
+
+/** Puts back what {@link takeConditions} took, dropping the validators the cache sent. */
 export function restoreConditions(headers: IncomingHttpHeaders, conditions: Conditions): void {
+  delete headers['if-none-match'];
+  delete headers['if-modified-since'];
   if (conditions.ifNoneMatch !== undefined) headers['if-none-match'] = conditions.ifNoneMatch;
   if (conditions.ifModifiedSince !== undefined) {
     headers['if-modified-since'] = conditions.ifModifiedSince;
@@ -48,9 +62,14 @@ export function notModified(response: StoredResponse, conditions: Conditions): b
   );
 }
 
-/** The `Age` header of a stored response, in whole seconds. */
+/** The `Age` header of a stored response, in whole seconds: its age when stored, plus its time in the cache. */
 export function ageOf(response: StoredResponse): string {
-  return String(Math.max(0, Math.floor((Date.now() - response.storedAt) / 1000)));
+  return String(Math.max(0, Math.floor((response.age + Date.now() - response.storedAt) / 1000)));
+}
+
+/** The label of a stored response sent now: `HIT` while fresh, `STALE` past it. */
+export function labelOf(response: StoredResponse): Label {
+  return response.expires > Date.now() ? 'HIT' : 'STALE';
 }
 
 /** Sends a stored response (or a `304` for it) on a Node response. */
@@ -61,9 +80,26 @@ export function sendStored(
   conditions: Conditions,
   label: Label,
   writers: Writers = res,
+  range?: string,
 ): void {
   res.setHeader('age', ageOf(response));
   res.setHeader('x-cache', label);
+  if (range !== undefined && response.status === 200 && !head) {
+    const part = satisfiable(range, response.body.length);
+    if (part !== undefined) {
+      const total = response.body.length;
+      const status = part === 'unsatisfiable' ? 416 : 206;
+      const headers = { ...response.headers };
+      const body =
+        part === 'unsatisfiable' ? Buffer.alloc(0) : response.body.subarray(part[0], part[1] + 1);
+      headers['content-range'] =
+        part === 'unsatisfiable' ? `bytes */${total}` : `bytes ${part[0]}-${part[1]}/${total}`;
+      headers['content-length'] = String(body.length);
+      writers.writeHead.call(res, status, headers);
+      writers.end.call(res, body);
+      return;
+    }
+  }
   if (notModified(response, conditions)) {
     for (const name of NOT_MODIFIED_HEADERS) {
       const value = response.headers[name];
@@ -86,10 +122,12 @@ const SMALL_BODY = 16_384;
 /**
  * Captures what the handler writes to `res` while letting it through to the client as it is
  * written (streaming stays streaming). Once the status and headers are known, `context.judge`
- * decides: a storable response is collected up to `context.maxBodySize`; a 5xx with a stale
- * response at hand is swallowed and the stale response sent instead; a response matching the
- * client's validators goes out as `304`. Resolves with the response to store or `undefined`,
- * rejects with {@link HandlerStatusError} for a 5xx.
+ * decides: a storable response is collected up to `context.maxBodySize`; a 5xx with a fallback
+ * at hand is swallowed and the fallback sent instead; a `304` confirming the stale response is
+ * held back (the caller sends the refreshed response); a response matching the client's
+ * validators goes out as `304`. The headers actually sent are judged again, so that one added on
+ * the way out (a session's `Set-Cookie`) stops the store. Resolves with the response to store or
+ * `undefined`, rejects with {@link HandlerStatusError} for a 5xx.
  */
 export function captureResponse(
   res: ServerResponse,
@@ -104,10 +142,9 @@ export function captureResponse(
     'writeHead' | 'write' | 'end',
     Method
   >;
-  let state: 'pending' | 'live' | 'stale' = 'pending';
+  let state: 'pending' | 'live' | 'stale' | 'held' = 'pending';
   let status = 0;
   let storing = false;
-  let ttl = 0;
   let headers: OutgoingHttpHeaders = {};
   let chunks: Buffer[] = [];
   let size = 0;
@@ -126,12 +163,20 @@ export function captureResponse(
     const decide = () => {
       status = res.statusCode;
       const verdict = context.judge(status, res.getHeaders());
-      if (verdict === 'error' && context.stale !== undefined) {
+      if (verdict === 'error' && context.fallback !== undefined) {
         state = 'stale';
         settle(undefined, new HandlerStatusError(status));
         for (const name of res.getHeaderNames()) res.removeHeader(name);
         for (const [name, value] of Object.entries(preexisting)) res.setHeader(name, value!);
-        sendStored(res, context.stale, head, conditions, 'STALE', writers);
+        sendStored(res, context.fallback, head, conditions, 'STALE', writers);
+        return;
+      }
+      if (status === 304 && verdict === 'store') {
+        // The handler confirmed the stale response: the caller sends it, refreshed.
+        state = 'held';
+        headers = ownHeaders(res.getHeaders(), preexisting);
+        for (const name of res.getHeaderNames()) res.removeHeader(name);
+        for (const [name, value] of Object.entries(preexisting)) res.setHeader(name, value!);
         return;
       }
       state = 'live';
@@ -139,17 +184,19 @@ export function captureResponse(
       else if (verdict === 'pass') settle(undefined);
       else {
         storing = true;
-        ttl = verdict;
         headers = ownHeaders(res.getHeaders(), preexisting);
       }
       res.setHeader('x-cache', 'MISS');
-      if (storing && status === 200 && (conditions.ifNoneMatch || conditions.ifModifiedSince)) {
-        if (isNotModified(conditions, headers)) {
-          writers.writeHead.call(res, 304, 'Not Modified');
-          return;
-        }
-      }
-      writers.writeHead.call(res, status);
+      if (
+        storing &&
+        status === 200 &&
+        (conditions.ifNoneMatch || conditions.ifModifiedSince) &&
+        isNotModified(conditions, headers)
+      ) {
+        writers.writeHead.call(res, 304, 'Not Modified');
+      } else writers.writeHead.call(res, status);
+      // Judged again on what went out: a listener on the way out may have added a cookie.
+      if (storing && context.judge(status, res.getHeaders()) !== 'store') settle(undefined);
     };
 
     const collect = (chunk: unknown, encoding: unknown) => {
@@ -165,7 +212,7 @@ export function captureResponse(
     };
 
     const writeHead: Method = function (this: ServerResponse, status, reason, fields) {
-      if (state === 'stale') return res;
+      if (state === 'stale' || state === 'held') return res;
       if (state === 'live') return writers.writeHead.apply(res, [status, reason, fields]);
       if (typeof reason !== 'string') fields = reason;
       else res.statusMessage = reason;
@@ -185,7 +232,14 @@ export function captureResponse(
     const end: Method = (chunk, encoding, callback) => {
       if (state === 'pending') writeHead.call(res, res.statusCode);
       collect(chunk, encoding);
-      if (storing) settle({ status, headers, body: Buffer.concat(chunks), ttl });
+      if (storing) settle({ status, headers, body: Buffer.concat(chunks) });
+      if (state === 'held') {
+        // Back to the real methods, for the caller to send the refreshed response.
+        res.writeHead = writers.writeHead as ServerResponse['writeHead'];
+        res.write = writers.write as ServerResponse['write'];
+        res.end = writers.end as ServerResponse['end'];
+        settle({ status: 304, headers, body: Buffer.alloc(0) });
+      }
       settle(undefined);
       done();
       if (state === 'live') return writers.end.call(res, chunk, encoding, callback);

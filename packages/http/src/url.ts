@@ -28,3 +28,23 @@ function ignored(name: string, ignore: readonly string[]): boolean {
   }
   return false;
 }
+
+/**
+ * Returns `url` without the `ignore`d query parameters, the others left in their order; `url`
+ * itself when it has none of them.
+ */
+export function stripParams(url: string, ignore: readonly string[]): string {
+  const question = url.indexOf('?');
+  if (question === -1 || ignore.length === 0) return url;
+  const params = new URLSearchParams(url.slice(question + 1));
+  let removed = false;
+  for (const name of new Set(params.keys())) {
+    if (ignored(name, ignore)) {
+      params.delete(name);
+      removed = true;
+    }
+  }
+  if (!removed) return url;
+  const query = params.toString();
+  return query === '' ? url.slice(0, question) : `${url.slice(0, question)}?${query}`;
+}

@@ -4,9 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { createCache } from '@cache/core';
 import { memoryStore } from '@cache/memory';
 import express from 'express';
+import session from 'express-session';
 import { afterEach, expect, test, vi } from 'vitest';
 import { httpCache } from '../src/express.js';
-import { expressFramework, gate, request } from './harness.js';
+import { expectOwnSession, expressFramework, gate, request } from './harness.js';
 import { httpCacheSuite } from './suite.js';
 
 httpCacheSuite(expressFramework);
@@ -28,7 +29,7 @@ async function listen(app: express.Express): Promise<string> {
 }
 
 function cached() {
-  return httpCache({ cache: createCache({ store: memoryStore() }) });
+  return httpCache({ cache: createCache({ store: memoryStore() }), ttl: '1m' });
 }
 
 test('express: the first requester receives a streamed response as it is written', async () => {
@@ -112,4 +113,16 @@ test('express: an error passed to next() with a stale response at hand serves th
   vi.advanceTimersByTime(60_000);
   const answer = await request(`${url}/report`);
   expect([answer.status, answer.text, answer.headers['x-cache']]).toEqual([200, 'report', 'STALE']);
+});
+
+test('attack: a Set-Cookie added by express-session after the handler is never stored for another visitor', async () => {
+  const app = express();
+  app.use(session({ secret: 'test', resave: false, saveUninitialized: false }));
+  app.get('/form', cached().cache(), (req, res) => {
+    const data = req.session as unknown as { csrf?: string };
+    data.csrf ??= `token-${Math.random()}`;
+    res.send(`<input name="csrf" value="${data.csrf}">`);
+  });
+  const url = await listen(app);
+  await expectOwnSession(`${url}/form`);
 });

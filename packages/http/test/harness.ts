@@ -8,6 +8,7 @@ import type { Cache } from '@cache/core';
 import Router from '@koa/router';
 import express from 'express';
 import Koa from 'koa';
+import { expect } from 'vitest';
 import { httpCache as expressCache } from '../src/express.js';
 import { httpCache as koaCache } from '../src/koa.js';
 import type { HttpCacheOptions, RouteOptions } from '../src/options.js';
@@ -46,9 +47,19 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
+/** How the app itself is set up. */
+export interface AppSettings {
+  /** Trust X-Forwarded-* headers (Express `trust proxy`, Koa `app.proxy`, Fastify `trustProxy`). */
+  trustProxy?: boolean;
+}
+
 export interface Framework {
-  name: 'express' | 'koa';
-  start(options: HttpCacheOptions<TestRequest>, routes: TestRoute[]): Promise<TestServer>;
+  name: 'express' | 'koa' | 'fastify';
+  start(
+    options: HttpCacheOptions<TestRequest>,
+    routes: TestRoute[],
+    settings?: AppSettings,
+  ): Promise<TestServer>;
 }
 
 // Turns options written against TestRequest into options of one framework's request type.
@@ -85,7 +96,7 @@ async function serve(
 
 export const expressFramework: Framework = {
   name: 'express',
-  async start(options, routes) {
+  async start(options, routes, settings = {}) {
     const toTest = (req: express.Request): TestRequest => ({
       method: req.method,
       url: req.originalUrl,
@@ -94,6 +105,7 @@ export const expressFramework: Framework = {
     });
     const cache = expressCache({ ...adapt(options, toTest), cache: options.cache });
     const app = express();
+    app.set('trust proxy', settings.trustProxy === true);
     for (const route of routes) {
       const middleware: express.RequestHandler[] = [];
       if (route.cache) middleware.push(cache.cache(adapt(route.cache, toTest)));
@@ -120,7 +132,7 @@ export const expressFramework: Framework = {
 
 export const koaFramework: Framework = {
   name: 'koa',
-  async start(options, routes) {
+  async start(options, routes, settings = {}) {
     const toTest = (ctx: Koa.Context): TestRequest => ({
       method: ctx.method,
       url: ctx.originalUrl,
@@ -130,6 +142,7 @@ export const koaFramework: Framework = {
     const cache = koaCache({ ...adapt(options, toTest), cache: options.cache });
     const app = new Koa();
     app.silent = true;
+    app.proxy = settings.trustProxy === true;
     const router = new Router();
     for (const route of routes) {
       const middleware: Koa.Middleware[] = [];
@@ -159,10 +172,18 @@ export interface Answer {
   text: string;
 }
 
-/** Sends one request over a new connection and reads the whole answer. */
+/**
+ * Sends one request over a new connection and reads the whole answer. With `partial`, a
+ * response cut short resolves with what arrived instead of rejecting.
+ */
 export function request(
   url: string,
-  options: { method?: string; headers?: Record<string, string> } = {},
+  options: {
+    method?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    partial?: boolean;
+  } = {},
 ): Promise<Answer> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, {
@@ -173,14 +194,15 @@ export function request(
     req.on('error', reject);
     req.on('response', (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('error', reject);
-      res.on('end', () => {
+      const done = () => {
         const body = Buffer.concat(chunks);
         resolve({ status: res.statusCode!, headers: res.headers, body, text: body.toString() });
-      });
+      };
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', options.partial ? done : reject);
+      res.on('end', done);
     });
-    req.end();
+    req.end(options.body);
   });
 }
 
@@ -202,3 +224,13 @@ export function chunked(text: string, size: number): Buffer[] {
 }
 
 export type { Cache };
+
+/** Two visitors without a cookie get a session each: the second never gets the first one's page. */
+export async function expectOwnSession(url: string): Promise<void> {
+  const alice = await request(url);
+  const bob = await request(url);
+  expect(alice.headers['set-cookie']).toBeDefined();
+  expect(bob.headers['x-cache']).not.toBe('HIT');
+  expect(bob.text).not.toBe(alice.text);
+  expect(bob.headers['set-cookie']).toBeDefined();
+}

@@ -5,9 +5,10 @@ import { PassThrough } from 'node:stream';
 import { createCache } from '@cache/core';
 import { memoryStore } from '@cache/memory';
 import Koa from 'koa';
+import session from 'koa-session';
 import { afterEach, expect, test } from 'vitest';
 import { httpCache } from '../src/koa.js';
-import { koaFramework, request } from './harness.js';
+import { expectOwnSession, koaFramework, request } from './harness.js';
 import { httpCacheSuite } from './suite.js';
 
 httpCacheSuite(koaFramework);
@@ -29,7 +30,7 @@ async function listen(app: Koa): Promise<string> {
 }
 
 function cached(maxBodySize?: number) {
-  return httpCache({ cache: createCache({ store: memoryStore() }), maxBodySize });
+  return httpCache({ cache: createCache({ store: memoryStore() }), ttl: '1m', maxBodySize });
 }
 
 test('koa: headers set before the cache ran (request ids, CORS) are not stored for other requests', async () => {
@@ -100,4 +101,17 @@ test('koa: a ctx.throw(404) is stored like a set 404, so the next request is a H
   expect(hit.headers['cache-control']).toBe('max-age=60');
   expect(hit.headers['content-type']).toMatch(/^text\/plain/);
   expect(runs).toBe(1);
+});
+
+test('attack: a Set-Cookie added by koa-session after the handler is never stored for another visitor', async () => {
+  const app = new Koa();
+  app.keys = ['test'];
+  app.use(session({ signed: true }, app));
+  app.use(cached().cache());
+  app.use((ctx) => {
+    ctx.session!.csrf ??= `token-${Math.random()}`;
+    ctx.body = `<input name="csrf" value="${ctx.session!.csrf}">`;
+  });
+  const url = await listen(app);
+  await expectOwnSession(`${url}/form`);
 });

@@ -39,7 +39,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     ];
     const start = async (framework: typeof expressFramework): Promise<TestServer> => {
       const store = redisStore({ port: redis.port, prefix: 'http-test:' });
-      const server = await framework.start({ cache: createCache({ store }) }, routes);
+      const server = await framework.start({ cache: createCache({ store }), ttl: '1m' }, routes);
       closers.push(
         () => store.close(),
         () => server.close(),
@@ -48,15 +48,19 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     };
     const one = await start(expressFramework);
     const two = await start(koaFramework);
-    const first = await request(`${one.url}/products/7`);
-    const fromTwo = await request(`${two.url}/products/7`);
+    // Two apps behind one host name.
+    const headers = { host: 'shop.example' };
+    const first = await request(`${one.url}/products/7`, { headers });
+    const fromTwo = await request(`${two.url}/products/7`, { headers });
     expect(fromTwo.headers['x-cache']).toBe('HIT');
     expect(fromTwo.headers['content-encoding']).toBe('gzip');
     expect(fromTwo.body.equals(first.body)).toBe(true);
     version = 2;
     await two.invalidateTags(['product:7']);
-    const fromOne = await request(`${one.url}/products/7`);
+    const fromOne = await request(`${one.url}/products/7`, { headers });
     expect(fromOne.headers['x-cache']).toBe('MISS');
-    expect((await request(`${two.url}/products/7`)).body.equals(fromOne.body)).toBe(true);
+    expect((await request(`${two.url}/products/7`, { headers })).body.equals(fromOne.body)).toBe(
+      true,
+    );
   });
 });

@@ -5,7 +5,9 @@ import { type Cache, createCache } from '@cache/core';
 import { memoryStore } from '@cache/memory';
 import { afterEach, describe, expect, test, vi } from 'vitest';
 import type { HttpCacheOptions } from '../src/options.js';
+import { responseSize } from '../src/size.js';
 import {
+  type AppSettings,
   chunked,
   type Framework,
   gate,
@@ -26,9 +28,11 @@ export function httpCacheSuite(framework: Framework): void {
   async function start(
     routes: TestRoute[],
     options: Partial<HttpCacheOptions<TestRequest>> = {},
+    settings?: AppSettings,
   ): Promise<{ url: string; server: TestServer; cache: Cache }> {
     const cache = options.cache ?? createCache({ store: memoryStore() });
-    const server = await framework.start({ ...options, cache }, routes);
+    // Heuristic freshness for the handlers below that say nothing of it.
+    const server = await framework.start({ ttl: '1m', ...options, cache }, routes, settings);
     servers.push(server);
     return { url: server.url, server, cache };
   }
@@ -225,7 +229,7 @@ export function httpCacheSuite(framework: Framework): void {
       expect((await request(`${url}/shared`)).headers['x-cache']).toBe('HIT');
       expect((await request(`${url}/browser`)).headers['x-cache']).toBe('HIT');
       vi.advanceTimersByTime(2_000);
-      expect((await request(`${url}/shared`)).headers['x-cache']).toBe('MISS');
+      expect((await request(`${url}/shared`)).headers['x-cache']).not.toBe('HIT');
       expect((await request(`${url}/browser`)).headers['x-cache']).toBe('HIT');
     });
 
@@ -482,6 +486,125 @@ export function httpCacheSuite(framework: Framework): void {
     });
   });
 
+  describe(`${framework.name}: defects found by attacking it`, () => {
+    test('attack: a body shorter than its Content-Length is never stored', async () => {
+      const route = counted('/cut', () => ({
+        headers: { 'content-length': '100000' },
+        body: Readable.from([Buffer.alloc(50_000, 'a')]),
+      }));
+      const { url } = await start([route]);
+      const close = { connection: 'close' };
+      const first = await request(`${url}/cut`, { headers: close, partial: true });
+      const second = await request(`${url}/cut`, { headers: close, partial: true });
+      expect(first.body.length).toBeLessThan(100_000);
+      expect(second.headers['x-cache']).not.toBe('HIT');
+      expect(route.calls()).toBe(2);
+    });
+
+    test('attack: an ignored query parameter never reaches the handler', async () => {
+      const seen: string[] = [];
+      const route = counted('/x', (req) => {
+        seen.push(req.url);
+        return { body: `page for ${req.url}` };
+      });
+      const { url } = await start([route]);
+      const poisoned = await request(`${url}/x?utm_content=%3Cscript%3E&a=1`);
+      const plain = await request(`${url}/x?a=1`);
+      expect(seen).toEqual(['/x?a=1']);
+      expect(poisoned.text).toBe('page for /x?a=1');
+      expect([plain.text, plain.headers['x-cache']]).toEqual(['page for /x?a=1', 'HIT']);
+    });
+
+    test('attack: a request with X-Api-Key bypasses the cache unless the route keys it per user', async () => {
+      const reply = (req: TestRequest) => ({
+        body: `data of ${req.headers['x-api-key'] ?? 'nobody'}`,
+      });
+      const shared = counted('/data', reply);
+      const personal = counted('/mine', reply, {
+        user: (req) => req.headers['x-api-key'] as string,
+      });
+      const { url } = await start([shared, personal]);
+      await request(`${url}/data`);
+      const alice = await request(`${url}/data`, { headers: { 'x-api-key': 'alice' } });
+      const bob = await request(`${url}/data`, { headers: { 'x-api-key': 'bob' } });
+      const anonymous = await request(`${url}/data`);
+      expect([alice.text, alice.headers['x-cache']]).toEqual(['data of alice', undefined]);
+      expect(bob.text).toBe('data of bob');
+      expect([anonymous.text, anonymous.headers['x-cache']]).toEqual(['data of nobody', 'HIT']);
+      await request(`${url}/mine`, { headers: { 'x-api-key': 'alice' } });
+      const again = await request(`${url}/mine`, { headers: { 'x-api-key': 'alice' } });
+      const other = await request(`${url}/mine`, { headers: { 'x-api-key': 'bob' } });
+      expect([again.text, again.headers['x-cache']]).toEqual(['data of alice', 'HIT']);
+      expect([other.text, other.headers['x-cache']]).toEqual(['data of bob', 'MISS']);
+    });
+
+    test('attack: two hosts served by one app never share a response', async () => {
+      const route = counted('/home', (req) => ({ body: `home of ${req.headers.host}` }));
+      const { url } = await start([route]);
+      await request(`${url}/home`, { headers: { host: 'a.example' } });
+      const b = await request(`${url}/home`, { headers: { host: 'b.example' } });
+      const a = await request(`${url}/home`, { headers: { host: 'a.example' } });
+      expect([b.text, b.headers['x-cache']]).toEqual(['home of b.example', 'MISS']);
+      expect([a.text, a.headers['x-cache']]).toEqual(['home of a.example', 'HIT']);
+    });
+
+    test('attack: behind a trusted proxy, an http to https redirect is never served to https', async () => {
+      const route = counted('/login', (req) =>
+        req.headers['x-forwarded-proto'] === 'https'
+          ? { body: 'login form' }
+          : { status: 301, headers: { location: 'https://app.example/login' }, body: '' },
+      );
+      const { url } = await start([route], {}, { trustProxy: true });
+      const plain = { host: 'app.example', 'x-forwarded-proto': 'http' };
+      const secure = { host: 'app.example', 'x-forwarded-proto': 'https' };
+      expect((await request(`${url}/login`, { headers: plain })).status).toBe(301);
+      const https = await request(`${url}/login`, { headers: secure });
+      expect([https.status, https.text]).toEqual([200, 'login form']);
+      const forwarded = await request(`${url}/login`, {
+        headers: { ...secure, 'x-forwarded-host': 'other.example' },
+      });
+      expect(forwarded.headers['x-cache']).toBe('MISS');
+    });
+
+    test('attack: a GET with a body bypasses the cache', async () => {
+      const route = counted('/search', (_, call) => ({ body: `results ${call}` }));
+      const { url } = await start([route]);
+      const withBody = await request(`${url}/search`, {
+        headers: { 'content-type': 'text/plain', 'content-length': '8' },
+        body: 'q=secret',
+      });
+      const plain = await request(`${url}/search`);
+      expect(withBody.headers['x-cache']).toBeUndefined();
+      expect([plain.text, plain.headers['x-cache']]).toEqual(['results 2', 'MISS']);
+    });
+
+    test('must-revalidate: a failing handler is answered with its error, never the stale response, even with grace', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const route = counted(
+        '/balance',
+        (_, call) =>
+          call === 1
+            ? { headers: { 'cache-control': 'max-age=10, must-revalidate' }, body: 'balance v1' }
+            : { status: 500, body: 'down' },
+        { grace: '1h' },
+      );
+      const { url } = await start([route]);
+      await request(`${url}/balance`);
+      vi.advanceTimersByTime(11_000);
+      const failed = await request(`${url}/balance`);
+      expect([failed.status, failed.text]).toEqual([500, 'down']);
+    });
+
+    test('memory: responseSize bounds the cache by bytes against cache-busting URLs', async () => {
+      const store = memoryStore({ maxSize: 4 * 1024 * 1024, sizeOf: responseSize });
+      const route = counted('/big', () => ({ body: Buffer.alloc(1_000_000, 'b') }));
+      const { url } = await start([route], { cache: createCache({ store }) });
+      for (let i = 0; i < 48; i++) await request(`${url}/big?bust=${i}`);
+      expect(store.size).toBeLessThanOrEqual(4);
+      expect((await request(`${url}/big?bust=47`)).headers['x-cache']).toBe('HIT');
+    });
+  });
+
   describe(`${framework.name}: single-flight and grace`, () => {
     test('N identical concurrent requests for a cold route run the handler once', async () => {
       const all = arrivals(20);
@@ -624,10 +747,12 @@ export function httpCacheSuite(framework: Framework): void {
       const store = memoryStore();
       const one = await start(userRoutes(db), { cache: createCache({ store }) });
       const two = await start(userRoutes(db), { cache: createCache({ store }) });
-      await request(`${one.url}/users/1`);
-      expect((await request(`${two.url}/users/1`)).headers['x-cache']).toBe('HIT');
-      await request(`${one.url}/users/1`, { method: 'POST' });
-      const seen = await request(`${two.url}/users/1`);
+      // Two processes behind one host name.
+      const headers = { host: 'app.example' };
+      await request(`${one.url}/users/1`, { headers });
+      expect((await request(`${two.url}/users/1`, { headers })).headers['x-cache']).toBe('HIT');
+      await request(`${one.url}/users/1`, { method: 'POST', headers });
+      const seen = await request(`${two.url}/users/1`, { headers });
       expect(seen.headers['x-cache']).toBe('MISS');
       expect(JSON.parse(seen.text).name).toBe('Ada!');
     });
