@@ -3,5 +3,5 @@ import { defineConfig } from 'tsup';
 
 export default defineConfig({
   ...tsupBase,
-  entry: ['src/index.ts', 'src/express.ts', 'src/koa.ts'],
+  entry: ['src/index.ts', 'src/express.ts', 'src/koa.ts', 'src/fastify.ts'],
 });

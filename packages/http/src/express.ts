@@ -1,14 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { checkTags, HttpCache } from './httpCache.js';
-import {
-  applyValidators,
-  captureResponse,
-  labelOf,
-  restoreConditions,
-  sendStored,
-  takeConditions,
-  type Writers,
-} from './nodeResponse.js';
+import { handleNode } from './nodeAdapter.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
 import { afterWrite } from './unsafe.js';
 
@@ -48,51 +40,7 @@ export class ExpressHttpCache {
         req.originalUrl = url;
       }
       const request = { method: req.method, url, headers: req.headers, origin: originOf(req) };
-      const writers: Writers = { writeHead: res.writeHead, end: res.end };
-      const conditions = {
-        ifNoneMatch: req.headers['if-none-match'],
-        ifModifiedSince: req.headers['if-modified-since'],
-      };
-      const head = req.method === 'HEAD';
-      engine
-        .handle(route, req, request, (context) => {
-          takeConditions(req.headers);
-          applyValidators(req.headers, context.validators);
-          let restored = false;
-          const done = () => {
-            if (restored) return;
-            restored = true;
-            restoreConditions(req.headers, conditions);
-          };
-          return captureResponse(res, context, conditions, head, () => next(), done);
-        })
-        .then((outcome) => {
-          switch (outcome.type) {
-            case 'bypass':
-              return next();
-            case 'write':
-              afterWrite(res, (status, headers) =>
-                engine.invalidateWritten(request, status, headers),
-              );
-              return next();
-            case 'pass':
-              res.setHeader('x-cache', 'MISS');
-              return next();
-            case 'unavailable':
-              res.statusCode = 504;
-              return res.end();
-            case 'hit': {
-              const { response, range } = outcome;
-              return sendStored(res, response, head, conditions, labelOf(response), res, range);
-            }
-            case 'filled':
-              // A 304 from the handler confirmed the stale response: send it, refreshed.
-              if (outcome.response !== undefined && !res.headersSent) {
-                sendStored(res, outcome.response, head, conditions, 'REVALIDATED', writers);
-              }
-            // 'failed': the capture has answered this request already.
-          }
-        }, next);
+      handleNode(engine, route, req, request, res, { next: () => next(), fail: next, takeOver });
     };
   }
 
@@ -151,3 +99,5 @@ export function httpCache(options: HttpCacheOptions<Request>): ExpressHttpCache 
 function originOf(req: Request): string {
   return `${req.protocol}://${req.host ?? ''}`;
 }
+
+function takeOver(): void {}

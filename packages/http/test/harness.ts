@@ -7,9 +7,11 @@ import { Readable } from 'node:stream';
 import type { Cache } from '@cache/core';
 import Router from '@koa/router';
 import express from 'express';
+import Fastify, { type FastifyRequest } from 'fastify';
 import Koa from 'koa';
 import { expect } from 'vitest';
 import { httpCache as expressCache } from '../src/express.js';
+import { httpCache as fastifyCache } from '../src/fastify.js';
 import { httpCache as koaCache } from '../src/koa.js';
 import type { HttpCacheOptions, RouteOptions } from '../src/options.js';
 
@@ -162,6 +164,50 @@ export const koaFramework: Framework = {
     app.use(router.routes());
     const server = await serve(app.callback());
     return { ...server, invalidateTags: (tags) => cache.invalidateTags(tags) };
+  },
+};
+
+export const fastifyFramework: Framework = {
+  name: 'fastify',
+  async start(options, routes, settings = {}) {
+    const toTest = (req: FastifyRequest): TestRequest => ({
+      method: req.method,
+      url: req.url,
+      params: req.params as Record<string, string>,
+      headers: req.headers,
+    });
+    const cache = fastifyCache({ ...adapt(options, toTest), cache: options.cache });
+    const app = Fastify({ trustProxy: settings.trustProxy === true });
+    for (const route of routes) {
+      const onRequest = [];
+      if (route.cache) onRequest.push(cache.cache(adapt(route.cache, toTest)));
+      if (route.invalidate) {
+        const { invalidate } = route;
+        onRequest.push(cache.invalidate((req) => invalidate(toTest(req))));
+      }
+      app.route({
+        method: (route.method ?? 'get').toUpperCase() as 'GET' | 'POST',
+        url: route.path,
+        onRequest,
+        handler: async (req, reply) => {
+          const answer = await route.handler(toTest(req));
+          if (answer.error) throw answer.error;
+          reply.code(answer.status ?? 200);
+          if (answer.headers) reply.headers(answer.headers);
+          return reply.send(answer.body);
+        },
+      });
+    }
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = app.server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}`,
+      invalidateTags: (tags) => cache.invalidateTags(tags),
+      close: async () => {
+        app.server.closeAllConnections();
+        await app.close();
+      },
+    };
   },
 };
 

@@ -1,0 +1,4 @@
+import { fastifyFramework } from './harness.js';
+import { httpCacheSuite } from './suite.js';
+
+httpCacheSuite(fastifyFramework);
