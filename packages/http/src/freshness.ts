@@ -52,7 +52,9 @@ export function freshnessOf(
   const explicit = lifetime !== undefined;
   const date = httpDate(headers.date);
   const apparent = date === undefined ? 0 : Math.max(0, now - date);
-  const declared = seconds(single(headers.age)) ?? 0;
+  // An Age that cannot be read (not one delta-seconds) makes the response stale.
+  const declared =
+    headers.age === undefined ? 0 : (seconds(single(headers.age)?.trim()) ?? MAX_SECONDS * 1000);
   return {
     lifetime: directives.has('no-cache') ? 0 : (lifetime ?? heuristic),
     explicit,
@@ -69,8 +71,11 @@ export function freshnessOf(
 /** A delta-seconds value in ms, or `undefined` when it is not one; very large values are capped. */
 export function seconds(value: unknown): number | undefined {
   if (typeof value !== 'string' || !/^\d+$/.test(value)) return undefined;
-  return Math.min(Number(value), 2_147_483_648) * 1000;
+  return Math.min(Number(value), MAX_SECONDS) * 1000;
 }
+
+// RFC 9111 section 1.2.2: delta-seconds past 2^31 are read as 2^31.
+const MAX_SECONDS = 2_147_483_648;
 
 /** An HTTP date in ms since the epoch, or `undefined` when it cannot be read. */
 export function httpDate(value: unknown): number | undefined {

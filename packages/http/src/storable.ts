@@ -24,6 +24,15 @@ const UNSTORED = new Set([
   'x-cache',
 ]);
 
+// Fields a 304 does not change: they describe the stored representation (RFC 9111 section 3.2).
+const KEPT_ON_304 = new Set([
+  'content-encoding',
+  'content-length',
+  'content-md5',
+  'content-range',
+  'etag',
+]);
+
 /** What the rules below read from the cache and the route. */
 export interface Rules {
   /** Targeted fields that win over `Cache-Control` (`cdn-cache-control`), in order. */
@@ -84,6 +93,7 @@ export function build(
   for (const name of Object.keys(filled.headers)) {
     const value = filled.headers[name];
     if (value === undefined || UNSTORED.has(name) || unstored.has(name)) continue;
+    if (revalidated && KEPT_ON_304.has(name)) continue;
     headers[name] = Array.isArray(value) ? value.map(String) : String(value);
   }
   const body = revalidated ? stale.body : head ? Buffer.alloc(0) : filled.body;
@@ -96,7 +106,9 @@ export function build(
   }
   const now = Date.now();
   const merged = revalidated ? responseDirectives(headers, rules.targeted) : directives;
-  const freshness = freshnessOf(merged, headers, now, !rules.personal, rules.ttl);
+  // Age is not stored, but the age the response arrived with counts.
+  const received = { ...headers, age: filled.headers.age };
+  const freshness = freshnessOf(merged, received, now, !rules.personal, rules.ttl);
   const expires = now + freshness.lifetime - freshness.age;
   const grace = freshness.mustRevalidate ? 0 : Math.max(rules.grace || 0, freshness.staleIfError);
   const vary = parseVary(headers.vary);

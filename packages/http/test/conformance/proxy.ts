@@ -53,10 +53,26 @@ function forward(
   });
 }
 
+// The origin's response fields as a proxy passes them on: repeated lines kept (Node's parsed
+// headers drop repeats of some, such as Age), without hop-by-hop fields and those Connection lists.
 function responseHeaders(response: IncomingMessage): Record<string, string | string[]> {
+  const dropped = new Set(HOP_BY_HOP);
+  for (const name of String(response.headers.connection ?? '').split(',')) {
+    dropped.add(name.trim().toLowerCase());
+  }
   const headers: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(response.headers)) {
-    if (value !== undefined && !HOP_BY_HOP.has(name)) headers[name] = value;
+  const raw = response.rawHeaders;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (dropped.has(name)) continue;
+    const value = raw[i + 1]!;
+    const previous = headers[name];
+    headers[name] =
+      previous === undefined
+        ? value
+        : Array.isArray(previous)
+          ? [...previous, value]
+          : [previous, value];
   }
   return headers;
 }
@@ -82,7 +98,10 @@ export async function startProxy(adapter: Adapter, origin: string): Promise<Prox
     app.use(expressCache({ cache }).cache());
     app.use((req, res, next) => {
       forward(origin, req.method, req.originalUrl, req.headers, req).then((response) => {
-        res.status(response.statusCode!).set(responseHeaders(response));
+        res.statusCode = response.statusCode!;
+        for (const [name, value] of Object.entries(responseHeaders(response))) {
+          res.setHeader(name, value);
+        }
         response.pipe(res);
       }, next);
     });
@@ -105,12 +124,15 @@ export async function startProxy(adapter: Adapter, origin: string): Promise<Prox
     app.use(async (ctx) => {
       const response = await forward(origin, ctx.method, ctx.originalUrl, ctx.headers, ctx.req);
       ctx.status = response.statusCode!;
-      ctx.set(responseHeaders(response));
+      for (const [name, value] of Object.entries(responseHeaders(response))) {
+        ctx.res.setHeader(name, value);
+      }
       ctx.body = response;
     });
     return listen(http.createServer(app.callback()));
   }
   const app = Fastify();
+  app.addHttpMethod('M-SEARCH', { hasBody: true });
   // Bodies go to the origin as they came.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', (_request, _payload, done) => done(null));
