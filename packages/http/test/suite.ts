@@ -486,6 +486,185 @@ export function httpCacheSuite(framework: Framework): void {
     });
   });
 
+  describe(`${framework.name}: RFC 9111`, () => {
+    test('Expires in the past, an unreadable max-age or an old Age make a response stale despite the route ttl', async () => {
+      const past = new Date(Date.now() - 60_000).toUTCString();
+      const routes = [
+        counted('/expired', (_, call) => ({ headers: { expires: past }, body: `${call}` })),
+        counted('/bad', (_, call) => ({
+          headers: { 'cache-control': 'max-age=ten' },
+          body: `${call}`,
+        })),
+        counted('/old', (_, call) => ({
+          headers: { 'cache-control': 'max-age=60', age: '120' },
+          body: `${call}`,
+        })),
+      ];
+      const { url } = await start(routes, { ttl: '1h' });
+      for (const path of ['/expired', '/bad', '/old']) {
+        await request(`${url}${path}`);
+        expect((await request(`${url}${path}`)).text).toBe('2');
+      }
+    });
+
+    test('Age and Date: the age a response arrived with counts, and its Date is replayed', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const date = new Date(Date.now() - 5_000).toUTCString();
+      const route = counted('/aged', () => ({
+        headers: { 'cache-control': 'max-age=600', age: '30', date },
+        body: 'x',
+      }));
+      const { url } = await start([route]);
+      await request(`${url}/aged`);
+      vi.advanceTimersByTime(4_000);
+      const hit = await request(`${url}/aged`);
+      expect([hit.headers['x-cache'], hit.headers.age, hit.headers.date]).toEqual([
+        'HIT',
+        '34',
+        date,
+      ]);
+    });
+
+    test('a stale response is revalidated with its ETag, and a 304 refreshes it', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const seen: (string | undefined)[] = [];
+      const route = counted('/doc', (req, call): Reply => {
+        seen.push(req.headers['if-none-match'] as string | undefined);
+        if (call > 1 && req.headers['if-none-match'] === '"v1"') {
+          return { status: 304, headers: { 'cache-control': 'max-age=10', 'x-version': '2' } };
+        }
+        return {
+          headers: { 'cache-control': 'max-age=10', etag: '"v1"', 'x-version': '1' },
+          body: 'doc',
+        };
+      });
+      const { url } = await start([route]);
+      await request(`${url}/doc`);
+      vi.advanceTimersByTime(11_000);
+      const refreshed = await request(`${url}/doc`);
+      const hit = await request(`${url}/doc`);
+      expect(seen).toEqual([undefined, '"v1"']);
+      expect([refreshed.status, refreshed.text, refreshed.headers['x-cache']]).toEqual([
+        200,
+        'doc',
+        'REVALIDATED',
+      ]);
+      expect([hit.text, hit.headers['x-version'], hit.headers['x-cache']]).toEqual([
+        'doc',
+        '2',
+        'HIT',
+      ]);
+    });
+
+    test('a successful POST invalidates its URL and the URL in its Location', async () => {
+      const page = counted('/items/:id', (req, call) => ({
+        headers: { 'cache-control': 'max-age=60' },
+        body: `${req.params.id} ${call}`,
+      }));
+      const write: TestRoute = {
+        method: 'post',
+        path: '/items/:id',
+        cache: {},
+        handler: () => ({ status: 201, headers: { location: '/items/2' }, body: 'made' }),
+      };
+      const { url } = await start([page, write]);
+      await request(`${url}/items/1`);
+      await request(`${url}/items/2`);
+      await request(`${url}/items/1`, { method: 'POST' });
+      expect((await request(`${url}/items/1`)).headers['x-cache']).toBe('MISS');
+      expect((await request(`${url}/items/2`)).headers['x-cache']).toBe('MISS');
+    });
+
+    test('request directives: no-cache refreshes, max-age=0 refreshes, only-if-cached answers 504 on a miss', async () => {
+      const route = counted('/news', (_, call) => ({
+        headers: { 'cache-control': 'max-age=60' },
+        body: `news ${call}`,
+      }));
+      const { url } = await start([route]);
+      const missing = await request(`${url}/news`, {
+        headers: { 'cache-control': 'only-if-cached' },
+      });
+      expect(missing.status).toBe(504);
+      await request(`${url}/news`);
+      expect(
+        (await request(`${url}/news`, { headers: { 'cache-control': 'no-cache' } })).text,
+      ).toBe('news 2');
+      expect((await request(`${url}/news`, { headers: { pragma: 'no-cache' } })).text).toBe(
+        'news 3',
+      );
+      expect(
+        (await request(`${url}/news`, { headers: { 'cache-control': 'max-age=0' } })).text,
+      ).toBe('news 4');
+      const cached = await request(`${url}/news`, {
+        headers: { 'cache-control': 'only-if-cached' },
+      });
+      expect([cached.status, cached.text]).toEqual([200, 'news 4']);
+    });
+
+    test('requestDirectives: { noCache: false } keeps serving from the cache to clients that send no-cache', async () => {
+      const route = counted('/busted', (_, call) => ({ body: `${call}` }));
+      const { url } = await start([route], { requestDirectives: { noCache: false } });
+      await request(`${url}/busted`);
+      const hit = await request(`${url}/busted`, { headers: { 'cache-control': 'no-cache' } });
+      expect([hit.text, hit.headers['x-cache']]).toEqual(['1', 'HIT']);
+    });
+
+    test('CDN-Cache-Control wins over Cache-Control', async () => {
+      const route = counted('/cdn', (_, call) => ({
+        headers: { 'cache-control': 'no-store', 'cdn-cache-control': 'max-age=60' },
+        body: `${call}`,
+      }));
+      const { url } = await start([route]);
+      await request(`${url}/cdn`);
+      expect((await request(`${url}/cdn`)).headers['x-cache']).toBe('HIT');
+    });
+
+    test('302 and 307 with explicit freshness are stored', async () => {
+      const routes = [302, 307].map((status) =>
+        counted(`/r${status}`, () => ({
+          status,
+          headers: { location: '/elsewhere', 'cache-control': 'max-age=60' },
+          body: '',
+        })),
+      );
+      const { url } = await start(routes);
+      for (const status of [302, 307]) {
+        await request(`${url}/r${status}`);
+        const hit = await request(`${url}/r${status}`);
+        expect([hit.status, hit.headers['x-cache']]).toEqual([status, 'HIT']);
+      }
+    });
+
+    test('a Range request on a stored response is answered with 206 from the cache', async () => {
+      const route = counted('/file', () => ({
+        headers: { 'cache-control': 'max-age=60' },
+        body: '0123456789',
+      }));
+      const { url } = await start([route]);
+      await request(`${url}/file`);
+      const part = await request(`${url}/file`, { headers: { range: 'bytes=2-5' } });
+      expect([part.status, part.text, part.headers['content-range']]).toEqual([
+        206,
+        '2345',
+        'bytes 2-5/10',
+      ]);
+      expect(route.calls()).toBe(1);
+    });
+
+    test('Proxy-Authentication-Info and the fields Connection names are never stored', async () => {
+      const route = counted('/auth', () => ({
+        headers: { 'proxy-authentication-info': 'x', 'x-hop': '1', connection: 'x-hop' },
+        body: 'x',
+      }));
+      const { url } = await start([route]);
+      await request(`${url}/auth`);
+      const hit = await request(`${url}/auth`);
+      expect(hit.headers['x-cache']).toBe('HIT');
+      expect(hit.headers['proxy-authentication-info']).toBeUndefined();
+      expect(hit.headers['x-hop']).toBeUndefined();
+    });
+  });
+
   describe(`${framework.name}: defects found by attacking it`, () => {
     test('attack: a body shorter than its Content-Length is never stored', async () => {
       const route = counted('/cut', () => ({
