@@ -4,11 +4,11 @@ import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { type RunningExample, readmeExamples, startExample } from '@cache/test-suite';
+import { type RunningExample, readmeExamples, runExample, startExample } from '@cache/test-suite';
 import { describe, expect, test } from 'vitest';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const [expressApp, koaApp] = readmeExamples(`${packageDir}/README.md`);
+const [expressApp, koaApp, fastifyApp, , byteBudget] = readmeExamples(`${packageDir}/README.md`);
 
 async function freePort(): Promise<number> {
   const probe = createServer().listen(0, '127.0.0.1');
@@ -69,5 +69,21 @@ describe("http README's examples", () => {
     } finally {
       await app.stop();
     }
+  });
+
+  test('Fastify: a price is a MISS, then a HIT, and a MISS again after a POST to it', async () => {
+    const { url, app } = await serve(fastifyApp);
+    try {
+      expect(await xCache(`${url}/prices/a1`)).toBe('MISS');
+      expect(await xCache(`${url}/prices/a1`)).toBe('HIT');
+      await xCache(`${url}/prices/a1`, { method: 'POST' });
+      expect(await xCache(`${url}/prices/a1`)).toBe('MISS');
+    } finally {
+      await app.stop();
+    }
+  });
+
+  test('the byte budget example runs as written', async () => {
+    expect(await runExample(byteBudget!, { cwd: packageDir })).toBe('function\n');
   });
 });
