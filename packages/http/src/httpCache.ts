@@ -52,7 +52,12 @@ interface Failed {
   failed: StoredResponse | undefined;
 }
 
-type Loaded = StoredResponse | VaryIndex | Failed | typeof NOT_STORED;
+/** What waiters get when the response is stored only once it has gone out. */
+interface Pending {
+  pending: Promise<Loaded>;
+}
+
+type Loaded = StoredResponse | VaryIndex | Failed | Pending | typeof NOT_STORED;
 
 function isResponse(value: Loaded | undefined): value is StoredResponse {
   return typeof value === 'object' && 'status' in value;
@@ -173,7 +178,9 @@ export class HttpCache<Req> {
     if (route.condition !== undefined && !route.condition(native)) return BYPASS;
     const user = route.user?.(native);
     const personal = typeof user === 'string' && user !== '';
-    if (!personal && this.#credentials.some((name) => headers[name] !== undefined)) return BYPASS;
+    if (!personal) {
+      for (const name of this.#credentials) if (headers[name] !== undefined) return BYPASS;
+    }
     const asked =
       headers['cache-control'] === undefined && headers.pragma === undefined
         ? undefined
@@ -199,23 +206,17 @@ export class HttpCache<Req> {
         ? { type: 'hit', response: stored }
         : UNAVAILABLE;
     }
-    const rules: Rules = {
-      targeted: this.#targeted,
-      ttl: route.ttl,
-      grace: route.grace,
-      statuses: route.statuses,
-      personal,
-      etag: this.#etag,
-    };
     let key = `r:${base}`;
     let own: Promise<Outcome> | undefined;
-    // Resolves once this request runs the handler: it is answered from its own handler then, not
-    // after the store (which may wait for the response to go out).
-    let running!: () => void;
-    const ran = new Promise<undefined>((resolve) => {
-      running = () => resolve(undefined);
-    });
     const load = (stale: StoredResponse | undefined): Promise<Loaded> => {
+      const rules: Rules = {
+        targeted: this.#targeted,
+        ttl: route.ttl,
+        grace: route.grace,
+        statuses: route.statuses,
+        personal,
+        etag: this.#etag,
+      };
       const now = Date.now();
       const fallback =
         stale !== undefined && !stale.mustRevalidate && stale.staleIfError > now
@@ -234,18 +235,22 @@ export class HttpCache<Req> {
         (response): Outcome => ({ type: 'filled', response }),
         (error: unknown): Outcome => ({ type: 'failed', error, stale: fallback }),
       );
-      running();
       return filling.then(
         async (filled) => {
           const response = await built;
           if (filled === undefined || response === undefined) return NOT_STORED;
-          if (filled.sent !== undefined) {
-            const sent = await filled.sent;
-            if (sent === undefined || context.judge(filled.status, sent) !== 'store') {
-              return NOT_STORED;
-            }
-          }
-          return this.#store(base, response, tags);
+          const { sent } = filled;
+          if (sent === undefined) return this.#store(base, response, tags);
+          // Judged again once the response has gone out, which happens after this request's
+          // own answer: waiters wait for that, the filler does not.
+          const pending = sent.then(
+            (headers): Promise<Loaded> | Loaded =>
+              headers !== undefined && context.judge(filled.status, headers) === 'store'
+                ? this.#store(base, response, tags)
+                : NOT_STORED,
+            (): Loaded => NOT_STORED,
+          );
+          return { pending };
         },
         (): Loaded => ({ failed: fallback }),
       );
@@ -253,26 +258,27 @@ export class HttpCache<Req> {
     // At most three lookups: the URL's key, which may hold the Vary index of its variants; the
     // variant; and once more when a response shared by a filler was stored for other values.
     for (let attempt = 0; attempt < 3; attempt++) {
-      const value: Loaded | undefined = await Promise.race([
-        this.#cache
-          .getOrSet<Loaded>(
-            key,
-            (context) => {
-              context.skip(); // the loader stores the response itself, under its variant key
-              // Core hands the loader a stale value only while it is kept (grace).
-              return load(isResponse(context.stale) ? context.stale : undefined);
-            },
-            route.loadOptions,
-          )
-          // A waiter whose filler timed out; the filler itself is answered below.
-          .catch(() => undefined),
-        ran,
-      ]);
+      let value: Loaded | undefined;
+      try {
+        value = await this.#cache.getOrSet<Loaded>(
+          key,
+          (context) => {
+            context.skip(); // the loader stores the response itself, under its variant key
+            // Core hands the loader a stale value only while it is kept (grace).
+            return load(isResponse(context.stale) ? context.stale : undefined);
+          },
+          route.loadOptions,
+        );
+      } catch {
+        // A waiter whose filler timed out; the filler itself is answered below.
+      }
       // This request filled the key: its answer is its own handler's, even when the waiters got
       // a stale response because the handler was slow.
       if (own !== undefined) return own;
+      if (typeof value === 'object' && 'pending' in value) value = await value.pending;
       if (value === undefined || value === NOT_STORED) return PASS;
       if ('failed' in value) return value.failed ? { type: 'hit', response: value.failed } : PASS;
+      if ('pending' in value) return PASS;
       if (isResponse(value) && matchesVary(value.vary, value.varyValues, headers)) {
         const now = Date.now();
         // Served stale by core to a waiter (soft timeout): only where the response allows it.
