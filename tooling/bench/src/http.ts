@@ -1,6 +1,7 @@
 // `pnpm --filter @cache-tooling/bench bench:http`: one Express app in a child process (so it has a
-// core to itself), five routes returning the same JSON, driven in turn by autocannon from this
-// process. BENCH_QUICK=1 shortens every run (for trying the bench, not for results).
+// core to itself), five routes returning the same JSON, and a constant and a cached route on Koa
+// and on Fastify in the same child, driven in turn by autocannon from this process. BENCH_QUICK=1
+// shortens every run (for trying the bench, not for results).
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -15,12 +16,17 @@ const RUN_SECONDS = quick ? 1 : 2;
 const ROUNDS = quick ? 3 : 7;
 const SLOW_MS = 20;
 const ROUTES = [
-  ['/constant', 'constant: `res.json(payload)`'],
-  ['/constant-text', 'constant: `res.send(prebuilt JSON text)`'],
-  ['/cached', '@cache/http cached route'],
-  ['/apicache', 'apicache cached route'],
-  ['/slow', `uncached route (${SLOW_MS} ms handler)`],
+  ['express', '/constant', 'constant: `res.json(payload)`'],
+  ['express', '/constant-text', 'constant: `res.send(prebuilt JSON text)`'],
+  ['express', '/cached', '@cache/http cached route'],
+  ['express', '/apicache', 'apicache cached route'],
+  ['express', '/slow', `uncached route (${SLOW_MS} ms handler)`],
+  ['koa', '/constant', 'Koa constant: `ctx.body = payload`'],
+  ['koa', '/cached', 'Koa @cache/http cached route'],
+  ['fastify', '/constant', 'Fastify constant: `return payload`'],
+  ['fastify', '/cached', 'Fastify @cache/http cached route'],
 ] as const;
+type Server = (typeof ROUTES)[number][0];
 
 // Ten products, about 1 KB of JSON: the same body on every route.
 const payload = {
@@ -54,8 +60,40 @@ async function serve(): Promise<void> {
   app.get('/cached', http.cache(), slow);
   app.get('/apicache', apicache.middleware('1 hour'), slow);
   app.get('/slow', slow);
-  const server = app.listen(0, '127.0.0.1', () => {
-    process.send!({ port: (server.address() as AddressInfo).port });
+  const server = app.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+
+  const { default: Koa } = await import('koa');
+  const { httpCache: koaCache } = await import('@cache/http/koa');
+  const koaHttp = koaCache({ cache: createCache({ store: memoryStore() }), ttl: '1h' });
+  const koa = new Koa();
+  const cachedKoa = koaHttp.cache();
+  koa.use(async (ctx, next) => {
+    if (ctx.path === '/constant') ctx.body = payload;
+    else if (ctx.path === '/cached') {
+      await cachedKoa(ctx, async () => {
+        await sleep(SLOW_MS);
+        ctx.body = payload;
+      });
+    } else await next();
+  });
+  const koaServer = koa.listen(0, '127.0.0.1');
+  await once(koaServer, 'listening');
+
+  const { default: Fastify } = await import('fastify');
+  const { httpCache: fastifyCache } = await import('@cache/http/fastify');
+  const fastifyHttp = fastifyCache({ cache: createCache({ store: memoryStore() }), ttl: '1h' });
+  const fastify = Fastify();
+  fastify.get('/constant', async () => payload);
+  fastify.get('/cached', { onRequest: fastifyHttp.cache() }, async () => {
+    await sleep(SLOW_MS);
+    return payload;
+  });
+  await fastify.listen({ port: 0, host: '127.0.0.1' });
+
+  const port = (s: { address(): unknown }) => (s.address() as AddressInfo).port;
+  process.send!({
+    ports: { express: port(server), koa: port(koaServer), fastify: port(fastify.server) },
   });
 }
 
@@ -67,30 +105,35 @@ async function main(): Promise<void> {
   const child = fork(fileURLToPath(import.meta.url), ['serve'], {
     execArgv: ['--conditions=@cache/source', '--import', 'tsx'],
   });
-  const [{ port }] = (await once(child, 'message')) as [{ port: number }];
-  const base = `http://127.0.0.1:${port}`;
+  const [{ ports }] = (await once(child, 'message')) as [{ ports: Record<Server, number> }];
+  const url = (server: Server, path: string) => `http://127.0.0.1:${ports[server]}${path}`;
   try {
-    // The same body everywhere, and both caches filled before measuring.
+    // The same body everywhere, and every cache filled before measuring.
     const bodies = new Set<string>();
-    for (const [path] of ROUTES) bodies.add(await (await fetch(base + path)).text());
-    const hit = await fetch(`${base}/cached`);
-    if (bodies.size !== 1 || hit.headers.get('x-cache') !== 'HIT') {
-      throw new Error('routes differ or the cached route is not served from the cache');
+    for (const [server, path] of ROUTES) bodies.add(await (await fetch(url(server, path))).text());
+    for (const server of ['express', 'koa', 'fastify'] as const) {
+      const hit = await fetch(url(server, '/cached'));
+      if (hit.headers.get('x-cache') !== 'HIT') {
+        throw new Error(`the ${server} cached route is not served from the cache`);
+      }
     }
-    for (const [path] of ROUTES) await load(base + path, 1);
+    if (bodies.size !== 1) throw new Error('the routes answer different bodies');
+    for (const [server, path] of ROUTES) await load(url(server, path), 1);
     const samples: number[][] = ROUTES.map(() => []);
     for (let round = 0; round < ROUNDS; round++) {
       for (let k = 0; k < ROUTES.length; k++) {
         const i = (k + round) % ROUTES.length; // rotate, so no route always follows the same one
-        const result = await load(base + ROUTES[i]![0], RUN_SECONDS);
+        const [server, path] = ROUTES[i]!;
+        const result = await load(url(server, path), RUN_SECONDS);
         if (result.errors > 0 || result.non2xx > 0) {
-          throw new Error(`${ROUTES[i]![0]}: ${result.errors} errors, ${result.non2xx} non-2xx`);
+          throw new Error(`${server} ${path}: ${result.errors} errors, ${result.non2xx} non-2xx`);
         }
         samples[i]!.push(result.requests.total / (result.duration || RUN_SECONDS));
       }
     }
     const rates = samples.map(median);
-    const [json, text, ours, apicache] = rates as [number, number, number, number, number];
+    const [json, text, ours, apicache, , koaConstant, koaOurs, fastifyConstant, fastifyOurs] =
+      rates as number[] as [number, number, number, number, number, number, number, number, number];
     // The faster of the two constant routes is the limit the cached route is held to.
     const constant = Math.max(json, text);
     const version = (name: string) =>
@@ -100,22 +143,22 @@ async function main(): Promise<void> {
         ) as { version: string }
       ).version;
     console.log(
-      `### HTTP: Express ${version('express')}, ${CONNECTIONS} connections, median of ${ROUNDS} × ${RUN_SECONDS} s runs (autocannon ${version('autocannon')}, apicache ${version('apicache')}, node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`,
+      `### HTTP: Express ${version('express')}, Koa ${version('koa')}, Fastify ${version('fastify')}, ${CONNECTIONS} connections, median of ${ROUNDS} × ${RUN_SECONDS} s runs (autocannon ${version('autocannon')}, apicache ${version('apicache')}, node ${process.version}, ${new Date().toISOString().slice(0, 10)})\n`,
     );
     console.log(
       table(
-        ['route', 'req/s', 'vs the faster constant'],
-        ROUTES.map(([, label], i) => [
+        ['route', 'req/s', 'vs its framework’s (faster) constant'],
+        ROUTES.map(([server, , label], i) => [
           label,
           Math.round(rates[i]!).toLocaleString('en-US'),
-          `${(rates[i]! / constant).toFixed(2)}×`,
+          `${(rates[i]! / (server === 'express' ? constant : server === 'koa' ? koaConstant : fastifyConstant)).toFixed(2)}×`,
         ]),
       ),
     );
     const check = (name: string, value: number, target: number) =>
       `${name} = ${value.toFixed(2)} (target ≥ ${target}: ${value >= target ? 'met' : 'MISSED'})`;
     console.log(
-      `\n${check('ours / constant', ours / constant, 0.9)}; ${check('ours / apicache', ours / apicache, 1)}`,
+      `\n${check('ours / constant', ours / constant, 0.9)}; ${check('ours / apicache', ours / apicache, 1)}; ${check('Koa ours / constant', koaOurs / koaConstant, 0.9)}; ${check('Fastify ours / constant', fastifyOurs / fastifyConstant, 0.9)}`,
     );
   } finally {
     child.kill();
