@@ -230,7 +230,7 @@ export class HttpCache<Req> {
         maxBodySize: route.maxBodySize,
       };
       const filling = fill(context);
-      const built = filling.then((filled) => filled && build(rules, filled, request, stale));
+      const built = filling.then((filled) => filled && build(rules, filled, request, stale, now));
       own = built.then(
         (response): Outcome => ({ type: 'filled', response }),
         (error: unknown): Outcome => ({ type: 'failed', error, stale: fallback }),

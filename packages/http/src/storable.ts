@@ -80,6 +80,7 @@ export function build(
   filled: Filled,
   request: { method: string; headers: IncomingHttpHeaders },
   stale: StoredResponse | undefined,
+  requested: number = Date.now(),
 ): StoredResponse | undefined {
   const head = request.method === 'HEAD';
   const revalidated = filled.status === 304 && stale !== undefined;
@@ -108,7 +109,7 @@ export function build(
   const merged = revalidated ? responseDirectives(headers, rules.targeted) : directives;
   // Age is not stored, but the age the response arrived with counts.
   const received = { ...headers, age: filled.headers.age };
-  const freshness = freshnessOf(merged, received, now, !rules.personal, rules.ttl);
+  const freshness = freshnessOf(merged, received, now, !rules.personal, rules.ttl, now - requested);
   const expires = now + freshness.lifetime - freshness.age;
   const grace = freshness.mustRevalidate ? 0 : Math.max(rules.grace || 0, freshness.staleIfError);
   const vary = parseVary(headers.vary);

@@ -1,6 +1,7 @@
 // Runs the HTTP cache test suite (http-cache-tests, the suite behind cache-tests.fyi) against a
 // reverse proxy built on each adapter, and reads its results by group and kind.
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,7 +10,11 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { ADAPTERS, type Adapter, startProxy } from './proxy.js';
 
 const require = createRequire(import.meta.url);
-const root = dirname(require.resolve('http-cache-tests/package.json'));
+// The npm release, or a checkout of the suite's repository (its current version) named by
+// HTTP_CACHE_TESTS_DIR.
+const root =
+  process.env.HTTP_CACHE_TESTS_DIR ?? dirname(require.resolve('http-cache-tests/package.json'));
+const engine = existsSync(join(root, 'test-engine')) ? 'test-engine/' : '';
 const here = dirname(fileURLToPath(import.meta.url));
 
 /** One test of the suite. */
@@ -54,7 +59,7 @@ async function freePort(): Promise<number> {
 // Starts the suite's own origin server and resolves once it answers.
 async function startOrigin(): Promise<{ url: string; process: ChildProcess }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(root, 'server/server.mjs')], {
+  const child = spawn(process.execPath, [join(root, `${engine}server/server.mjs`)], {
     env: {
       ...process.env,
       npm_config_protocol: 'http',
