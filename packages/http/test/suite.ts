@@ -575,6 +575,24 @@ export function httpCacheSuite(framework: Framework): void {
       expect((await request(`${url}/items/2`)).headers['x-cache']).toBe('MISS');
     });
 
+    test('a POST in one process invalidates the URL in another sharing the store', async () => {
+      const routes = (): TestRoute[] => [
+        counted('/doc', (_, call) => ({
+          headers: { 'cache-control': 'max-age=60' },
+          body: `${call}`,
+        })),
+        { method: 'post', path: '/doc', cache: {}, handler: () => ({ status: 204 }) },
+      ];
+      const store = memoryStore();
+      const one = await start(routes(), { cache: createCache({ store }) });
+      const two = await start(routes(), { cache: createCache({ store }) });
+      const headers = { host: 'app.example' };
+      await request(`${two.url}/doc`, { headers });
+      expect((await request(`${two.url}/doc`, { headers })).headers['x-cache']).toBe('HIT');
+      await request(`${one.url}/doc`, { method: 'POST', headers });
+      expect((await request(`${two.url}/doc`, { headers })).headers['x-cache']).toBe('MISS');
+    });
+
     test('request directives: no-cache refreshes, max-age=0 refreshes, only-if-cached answers 504 on a miss', async () => {
       const route = counted('/news', (_, call) => ({
         headers: { 'cache-control': 'max-age=60' },
