@@ -82,15 +82,10 @@ export function sendStored(
   writers: Writers = res,
   range?: string,
 ): void {
-  const age = ageOf(response);
-  const ranged = range !== undefined && response.status === 200 && !head;
-  const unmodified = notModified(response, conditions);
-  if (ranged || unmodified) {
-    res.setHeader('age', age);
-    res.setHeader('x-cache', label);
-  }
-  if (ranged) {
-    const part = satisfiable(range!, response.body.length);
+  res.setHeader('age', ageOf(response));
+  res.setHeader('x-cache', label);
+  if (range !== undefined && response.status === 200 && !head) {
+    const part = satisfiable(range, response.body.length);
     if (part !== undefined) {
       const total = response.body.length;
       const status = part === 'unsatisfiable' ? 416 : 206;
@@ -105,7 +100,7 @@ export function sendStored(
       return;
     }
   }
-  if (unmodified) {
+  if (notModified(response, conditions)) {
     for (const name of NOT_MODIFIED_HEADERS) {
       const value = response.headers[name];
       if (value !== undefined) res.setHeader(name, value);
@@ -114,9 +109,7 @@ export function sendStored(
     writers.end.call(res);
     return;
   }
-  // One object for writeHead: with no header set before, Node writes it out without a setHeader
-  // per field.
-  writers.writeHead.call(res, response.status, { ...response.headers, age, 'x-cache': label });
+  writers.writeHead.call(res, response.status, response.headers);
   if (head) writers.end.call(res);
   else if (response.body.length > SMALL_BODY) writers.end.call(res, response.body);
   // Node sends a string body together with the head in one buffer, where a Buffer body takes a
