@@ -10,6 +10,7 @@ import {
   StoreError,
 } from '@cache/core';
 import { Lru } from './lru.js';
+import { TinyLfu } from './tinyLfu.js';
 
 // A JavaScript Map holds at most 2^24 entries.
 const MAX_ENTRIES = 2 ** 24;
@@ -17,18 +18,35 @@ const MAX_ENTRIES = 2 ** 24;
 /** Options of {@link memoryStore}. */
 export interface MemoryStoreOptions {
   /**
-   * How many entries the store holds at most; past it the least recently used one is evicted.
-   * An integer from 1 to 16,777,216 (the most a JavaScript `Map` holds).
+   * How many entries the store holds at most; past it {@link MemoryStoreOptions.policy} picks
+   * one to evict. An integer from 1 to 16,777,216 (the most a JavaScript `Map` holds).
    * @default 10_000
    */
   maxEntries?: number;
   /**
+   * Which entry makes room for another: `'lru'` evicts the least recently used one; `'tinylfu'`
+   * (W-TinyLFU) admits a new key into the main region only if it has been seen more often lately
+   * than the entry it would replace, so scans and one-time keys do not flush keys read often.
+   * @default 'lru'
+   */
+  policy?: 'lru' | 'tinylfu';
+  /**
    * The most the sizes of all entries, as measured by {@link MemoryStoreOptions.sizeOf}, may add
-   * up to; least recently used entries are evicted to stay under it. Requires `sizeOf`.
+   * up to; entries are evicted (by {@link MemoryStoreOptions.policy}) to stay under it. Requires
+   * `sizeOf`.
    * @default undefined (no size limit)
    */
   maxSize?: number;
-  /** Measures an entry for {@link MemoryStoreOptions.maxSize}: a finite number, 0 or more. */
+  /**
+   * The largest size, as measured by {@link MemoryStoreOptions.sizeOf}, of one entry: a larger
+   * one is rejected rather than evicting many others to make room. Requires `sizeOf`.
+   * @default maxSize
+   */
+  maxEntrySize?: number;
+  /**
+   * Measures an entry for {@link MemoryStoreOptions.maxSize} and
+   * {@link MemoryStoreOptions.maxEntrySize}: a finite number, 0 or more.
+   */
   sizeOf?: (entry: CacheEntry, key: string) => number;
   /**
    * Store each entry as serialized text rather than the live object, so that callers get copies
@@ -39,7 +57,7 @@ export interface MemoryStoreOptions {
 }
 
 /**
- * An in-process LRU {@link CacheStore}. `get` and the other methods answer synchronously, which
+ * An in-process {@link CacheStore} evicting by LRU or W-TinyLFU. `get` and the other methods answer synchronously, which
  * makes it the fast first tier of a cache. Each entry is kept until
  * `entry.staleUntil ?? entry.expiresAt` and reclaimed lazily after that, when read or evicted.
  */
@@ -53,14 +71,15 @@ export class MemoryStore implements CacheStore {
   declare readonly withSerializer?: (serializer: Serializer) => MemoryStore;
   // Assigned once in the constructor rather than declared as class fields, which V8 would reload
   // on every hit (see lru.ts).
-  declare private readonly lru: Lru<unknown>;
+  declare private readonly entries: Lru<unknown> | TinyLfu<unknown>;
   declare private readonly serializer: Serializer | undefined;
   declare private readonly sizeOf: ((entry: CacheEntry, key: string) => number) | undefined;
-  declare private readonly maxSize: number;
+  declare private readonly maxEntrySize: number;
 
   /** Prefer {@link memoryStore}; throws an `InvalidArgumentError` naming a bad option. */
   constructor(options: MemoryStoreOptions = {}) {
-    const { maxEntries = 10_000, maxSize, sizeOf, clone = false } = options;
+    const { maxEntries = 10_000, maxSize, maxEntrySize, sizeOf, clone = false } = options;
+    const { policy = 'lru' } = options;
     if (!Number.isInteger(maxEntries) || maxEntries < 1 || maxEntries > MAX_ENTRIES) {
       throw new InvalidArgumentError(
         'maxEntries',
@@ -70,16 +89,35 @@ export class MemoryStore implements CacheStore {
     if (maxSize !== undefined && !(maxSize > 0 && maxSize < Number.POSITIVE_INFINITY)) {
       throw new InvalidArgumentError('maxSize', `must be a finite number above 0, got ${maxSize}`);
     }
-    if (maxSize !== undefined && typeof sizeOf !== 'function') {
-      throw new InvalidArgumentError('sizeOf', 'must be a function when maxSize is set');
+    if (
+      maxEntrySize !== undefined &&
+      !(maxEntrySize >= 0 && maxEntrySize < Number.POSITIVE_INFINITY)
+    ) {
+      throw new InvalidArgumentError(
+        'maxEntrySize',
+        `must be a finite number, 0 or more, got ${maxEntrySize}`,
+      );
     }
-    if (sizeOf !== undefined && maxSize === undefined) {
+    if ((maxSize !== undefined || maxEntrySize !== undefined) && typeof sizeOf !== 'function') {
+      throw new InvalidArgumentError(
+        'sizeOf',
+        'must be a function when maxSize or maxEntrySize is set',
+      );
+    }
+    if (sizeOf !== undefined && maxSize === undefined && maxEntrySize === undefined) {
       throw new InvalidArgumentError('maxSize', 'must be set when sizeOf is given');
     }
-    this.lru = new Lru(maxEntries, maxSize);
+    if (policy !== 'lru' && policy !== 'tinylfu') {
+      throw new InvalidArgumentError('policy', `must be 'lru' or 'tinylfu', got ${String(policy)}`);
+    }
+    this.entries =
+      policy === 'lru' ? new Lru(maxEntries, maxSize) : new TinyLfu(maxEntries, maxSize);
     this.serializer = clone ? defaultSerializer : undefined;
     this.sizeOf = sizeOf;
-    this.maxSize = maxSize ?? Number.POSITIVE_INFINITY;
+    this.maxEntrySize = Math.min(
+      maxEntrySize ?? Number.POSITIVE_INFINITY,
+      maxSize ?? Number.POSITIVE_INFINITY,
+    );
     if (clone) {
       (this as { withSerializer: (serializer: Serializer) => MemoryStore }).withSerializer = (
         serializer,
@@ -89,12 +127,12 @@ export class MemoryStore implements CacheStore {
 
   /** How many entries the store holds, counting expired ones not yet reclaimed. */
   get size(): number {
-    return this.lru.size;
+    return this.entries.size;
   }
 
   /** Returns the entry, or `undefined` when it is missing or past `staleUntil ?? expiresAt`. */
   get(key: string): CacheEntry | undefined {
-    const stored = this.lru.get(key);
+    const stored = this.entries.get(key);
     if (this.serializer === undefined || stored === undefined) return stored as CacheEntry;
     return this.decode(stored as string);
   }
@@ -105,24 +143,25 @@ export class MemoryStore implements CacheStore {
   }
 
   /**
-   * Stores the entry as the most recently used, evicting others as needed; an entry already past
-   * `staleUntil ?? expiresAt` just removes the key. Throws, leaving the store unchanged, when the
-   * entry is larger than `maxSize` or (with `clone`) cannot be serialized.
+   * Stores the entry, evicting others as the policy decides (under `'tinylfu'`, possibly this new
+   * entry itself); an entry already past `staleUntil ?? expiresAt` just removes the key. Throws,
+   * leaving the store unchanged, when the entry is larger than `maxEntrySize` or `maxSize` (a
+   * `StoreError`, which a cache reports as a dropped write) or (with `clone`) cannot be serialized.
    */
   set(key: string, entry: CacheEntry): void {
     const until = entry.staleUntil ?? entry.expiresAt;
     if (this.sizeOf === undefined && this.serializer === undefined) {
-      if (!this.lru.set(key, entry, until, 0)) this.drop(key, until);
+      if (!this.entries.set(key, entry, until, 0)) this.drop(key, until);
       return;
     }
-    if (!this.lru.live(until)) {
+    if (!this.entries.live(until)) {
       this.drop(key, until);
       return;
     }
     // Measured and encoded before storing, so that a failure leaves the store unchanged.
     const size = this.sizeOf === undefined ? 0 : this.measure(entry, key);
     const stored = this.serializer === undefined ? entry : this.encode(entry);
-    if (!this.lru.set(key, stored, until, size)) this.drop(key, until);
+    if (!this.entries.set(key, stored, until, size)) this.drop(key, until);
   }
 
   /** Stores every entry, in order. */
@@ -132,13 +171,13 @@ export class MemoryStore implements CacheStore {
 
   /** Removes the key; returns whether it was held. */
   delete(key: string): boolean {
-    return this.lru.delete(key);
+    return this.entries.delete(key);
   }
 
   /** Removes the keys; returns how many were held. */
   deleteMany(keys: string[]): number {
     let count = 0;
-    for (const key of keys) if (this.lru.delete(key)) count++;
+    for (const key of keys) if (this.entries.delete(key)) count++;
     return count;
   }
 
@@ -148,10 +187,12 @@ export class MemoryStore implements CacheStore {
    */
   clear(prefix?: string): void {
     if (!prefix) {
-      this.lru.clear();
+      this.entries.clear();
       return;
     }
-    this.lru.deleteMatching((key) => key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX));
+    this.entries.deleteMatching(
+      (key) => key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX),
+    );
   }
 
   /**
@@ -162,7 +203,9 @@ export class MemoryStore implements CacheStore {
    */
   deletePattern(pattern: string): number {
     const matches = globToRegExp(pattern);
-    return this.lru.deleteMatching((key) => matches.test(key) && !key.startsWith(RESERVED_PREFIX));
+    return this.entries.deleteMatching(
+      (key) => matches.test(key) && !key.startsWith(RESERVED_PREFIX),
+    );
   }
 
   // An entry already past `until` removes the key; a NaN or missing expiry is rejected.
@@ -170,7 +213,7 @@ export class MemoryStore implements CacheStore {
     if (typeof until !== 'number' || Number.isNaN(until)) {
       throw new InvalidArgumentError('entry', `expiresAt must be a number, got ${String(until)}`);
     }
-    this.lru.delete(key);
+    this.entries.delete(key);
   }
 
   private measure(entry: CacheEntry, key: string): number {
@@ -181,10 +224,10 @@ export class MemoryStore implements CacheStore {
         `must return a finite number, 0 or more, got ${String(size)} for key "${key}"`,
       );
     }
-    if (size > this.maxSize) {
+    if (size > this.maxEntrySize) {
       throw new StoreError(
         this.name,
-        `entry "${key}" of size ${size} does not fit in maxSize ${this.maxSize}`,
+        `entry "${key}" of size ${size} is larger than ${this.maxEntrySize}, the most one entry may take (maxEntrySize, or maxSize)`,
       );
     }
     return size;

@@ -17,3 +17,19 @@ storeTestSuite({
   createStore: () => memoryStore({ clone: true }).withSerializer!(jsonSerializer),
   capabilities: { richValues: false },
 });
+storeTestSuite({
+  ...runner,
+  name: "memoryStore({ policy: 'tinylfu' })",
+  createStore: () => memoryStore({ policy: 'tinylfu' }),
+});
+storeTestSuite({
+  ...runner,
+  name: "memoryStore({ policy: 'tinylfu', clone: true })",
+  createStore: () => memoryStore({ policy: 'tinylfu', clone: true }),
+});
+storeTestSuite({
+  ...runner,
+  name: "memoryStore({ policy: 'tinylfu', maxSize, sizeOf })",
+  createStore: () =>
+    memoryStore({ policy: 'tinylfu', maxSize: 1_000_000, sizeOf: () => 1, maxEntrySize: 10 }),
+});

@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import {
   type CacheEntry,
+  createCache,
   InvalidArgumentError,
   jsonSerializer,
   SerializationError,
@@ -148,6 +149,49 @@ describe('maxSize', () => {
     store.set('a', entry('small'));
     expect(() => store.set('a', entry('far too large'))).toThrow(StoreError);
     expect(store.get('a')?.value).toBe('small');
+  });
+
+  test.each(['lru', 'tinylfu'] as const)(
+    '%s: rejects an entry larger than maxEntrySize with a StoreError, keeping the others',
+    (policy) => {
+      const store = memoryStore({
+        maxSize: 100,
+        maxEntrySize: 10,
+        sizeOf: (e) => (e.value as string).length,
+        policy,
+      });
+      for (const key of ['a', 'b', 'c']) store.set(key, entry(key.repeat(10)));
+      expect(() => store.set('a', entry('x'.repeat(11)))).toThrow(/maxEntrySize/);
+      expect(() => store.set('huge', entry('x'.repeat(90)))).toThrow(StoreError);
+      expect(store.get('huge')).toBeUndefined();
+      expect(keysOf(store, ['a', 'b', 'c'])).toEqual(['a', 'b', 'c']);
+      expect(store.get('a')?.value).toBe('aaaaaaaaaa');
+    },
+  );
+
+  test('maxEntrySize works without maxSize, and needs sizeOf', () => {
+    const store = memoryStore({ maxEntrySize: 3, sizeOf: (e) => (e.value as string).length });
+    store.set('a', entry('abc'));
+    expect(() => store.set('b', entry('abcd'))).toThrow(StoreError);
+    expect(store.size).toBe(1);
+    const error = catchError(() => memoryStore({ maxEntrySize: 3 }));
+    expect((error as InvalidArgumentError).argument).toBe('sizeOf');
+    expect(
+      (catchError(() => memoryStore({ maxEntrySize: -1, sizeOf: () => 1 })) as InvalidArgumentError)
+        .argument,
+    ).toBe('maxEntrySize');
+  });
+
+  test('a cache reports an entry over maxEntrySize as a dropped write', async () => {
+    const cache = createCache({
+      store: memoryStore({ maxEntrySize: 5, sizeOf: (e) => JSON.stringify(e.value).length }),
+    });
+    const errors: unknown[] = [];
+    cache.on('error', (event) => errors.push(event));
+    await cache.set('big', 'x'.repeat(100));
+    expect(await cache.get('big')).toBeUndefined();
+    expect(cache.stats().droppedWrites).toBe(1);
+    expect(errors).toHaveLength(1);
   });
 
   test('rejects a size that is not a finite number, 0 or more', () => {
@@ -353,6 +397,11 @@ describe('options', () => {
       expect((error as InvalidArgumentError).argument).toBe('maxEntries');
     },
   );
+
+  test("rejects a policy other than 'lru' and 'tinylfu'", () => {
+    const error = catchError(() => memoryStore({ policy: 'lfu' as 'lru' }));
+    expect((error as InvalidArgumentError).argument).toBe('policy');
+  });
 
   test('rejects maxSize without sizeOf, and sizeOf without maxSize', () => {
     expect((catchError(() => memoryStore({ maxSize: 10 })) as InvalidArgumentError).argument).toBe(

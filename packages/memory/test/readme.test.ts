@@ -41,8 +41,8 @@ describe("core README's examples", () => {
 });
 
 describe("memory README's examples", () => {
-  test('there are two programs (the third block is a fragment of options)', () => {
-    expect(memory).toHaveLength(2);
+  test('there are four programs (the third block is a fragment of options)', () => {
+    expect(memory).toHaveLength(4);
   });
 
   test('the quick start prints the name', async () => {
@@ -51,5 +51,15 @@ describe("memory README's examples", () => {
 
   test('LRU: the least recently used key is evicted', async () => {
     expect(await run(memory[1])).toBe('undefined\n1\n3\n');
+  });
+
+  test('maxEntrySize: the 6 MB value is refused and the 1 MB one stays', async () => {
+    expect(await run(memory[2])).toBe('StoreError\nundefined 1\n');
+  });
+
+  test("policy: 'tinylfu': hot keys read among a scan keep hitting, unlike under 'lru'", async () => {
+    expect(await run(memory[3])).toBe(
+      'lru 0% of the hot reads hit\ntinylfu 99% of the hot reads hit\n',
+    );
   });
 });

@@ -1,0 +1,221 @@
+import { FrequencySketch, hashOf } from './frequencySketch.js';
+import { Slots } from './slots.js';
+
+// The regions, each a list whose head is the slot `max + region`, past the last entry slot.
+const WINDOW = 0;
+const PROBATION = 1;
+const PROTECTED = 2;
+// Shares of the capacity: the window takes 1%, and protected 80% of the rest (the main region).
+const WINDOW_SHARE = 0.01;
+const PROTECTED_SHARE = 0.8;
+// The sketch halves its counters after this many times the capacity in sightings.
+const SAMPLE_FACTOR = 10;
+
+/**
+ * A map from string keys to values that each carry an expiry time, evicting by W-TinyLFU: a new
+ * key enters a small LRU window; the window's least recently used key then enters the main
+ * region only if it has been seen more often lately than the main region's least recently used
+ * key, which it would replace. How often keys were seen is estimated by a
+ * {@link FrequencySketch}, counting hits and writes, ghosts of evicted keys included. The main
+ * region is a segmented LRU: a key enters on probation and is protected once read again, so a
+ * burst of keys read once (a scan) never flushes what is read often.
+ *
+ * Sizes are fixed shares of the capacity (of `maxSize` when there is one, else of the entry
+ * count): the window 1%, protected 80% of the rest.
+ */
+export class TinyLfu<V> extends Slots<V> {
+  declare private readonly limit: number;
+  declare private readonly hashes: Int32Array;
+  declare private readonly regions: Uint8Array;
+  declare private readonly sketch: FrequencySketch;
+  declare private readonly windowMax: number;
+  declare private readonly protectedMax: number;
+  declare private windowWeight: number;
+  declare private protectedWeight: number;
+
+  /** `max` entries at most; with `maxSize`, sizes given to {@link TinyLfu.set} sum to at most it. */
+  constructor(max: number, maxSize?: number) {
+    // One slot more than the entries held: a new key takes it until the policy evicts one.
+    super(max + 1, maxSize, max + 1 + 3);
+    this.limit = max;
+    this.hashes = new Int32Array(max + 1);
+    this.regions = new Uint8Array(max + 1);
+    this.sketch = new FrequencySketch(max, SAMPLE_FACTOR * max);
+    const capacity = maxSize ?? max;
+    this.windowMax =
+      maxSize === undefined ? Math.max(1, Math.floor(max * WINDOW_SHARE)) : capacity * WINDOW_SHARE;
+    this.protectedMax = (capacity - this.windowMax) * PROTECTED_SHARE;
+    this.windowWeight = 0;
+    this.protectedWeight = 0;
+    this.reset();
+  }
+
+  /** Returns the value and counts a sighting of the key, or `undefined` when missing or expired. */
+  get(key: string): V | undefined {
+    const slot = this.index[key];
+    if (slot === undefined) return undefined;
+    if (this.expired(slot)) {
+      this.remove(key, slot);
+      return undefined;
+    }
+    this.sketch.increment(this.hashes[slot]!);
+    this.touch(slot);
+    return this.values[slot];
+  }
+
+  /**
+   * Stores the value until `until` (ms epoch) and counts a sighting of the key, evicting as the
+   * policy decides (possibly this very entry, when it is new and seen less often than the entry
+   * it would replace); `size` counts towards `maxSize`. Returns `false`, storing nothing, when
+   * `until` is not after now (or is NaN).
+   */
+  set(key: string, value: V, until: number, size: number): boolean {
+    const offset = this.offsetOf(until);
+    if (offset < 0) return false;
+    let slot = this.index[key];
+    if (slot === undefined) {
+      slot = this.take();
+      this.claim(key, slot);
+      const hash = hashOf(key);
+      this.sketch.increment(hash);
+      this.hashes[slot] = hash;
+      this.regions[slot] = WINDOW;
+      this.linkFirst(slot, this.max + WINDOW);
+      this.weigh(slot, this.weightOf(slot));
+      this.resize(slot, size);
+    } else {
+      this.sketch.increment(this.hashes[slot]!);
+      this.resize(slot, size);
+      this.touch(slot);
+    }
+    this.values[slot] = value;
+    this.expireAt(slot, offset);
+    this.evict();
+    return true;
+  }
+
+  protected remove(key: string, slot: number): void {
+    this.unlink(slot);
+    this.weigh(slot, -this.weightOf(slot));
+    this.release(key, slot);
+  }
+
+  protected reset(): void {
+    for (let region = WINDOW; region <= PROTECTED; region++) {
+      const head = this.max + region;
+      this.next[head] = this.prev[head] = head;
+    }
+    this.windowWeight = this.protectedWeight = 0;
+    this.sketch.clear();
+  }
+
+  // A hit: the key becomes the most recent of its region, and one on probation is protected.
+  private touch(slot: number): void {
+    const region = this.regions[slot]!;
+    if (region === PROBATION) {
+      this.promote(slot);
+    } else if (this.next[this.max + region] !== slot) {
+      this.unlink(slot);
+      this.linkFirst(slot, this.max + region);
+    }
+  }
+
+  // Moves a slot on probation to protected, demoting protected's least recent ones past its share.
+  private promote(slot: number): void {
+    this.move(slot, PROTECTED);
+    const head = this.max + PROTECTED;
+    while (this.protectedWeight > this.protectedMax) {
+      const oldest = this.prev[head]!;
+      if (oldest === slot) break;
+      this.move(oldest, PROBATION);
+    }
+  }
+
+  // Brings the whole within its limits: the window's overflow goes on probation, each key kept
+  // only if seen more often than the ones it displaces; then least recent keys go.
+  private evict(): void {
+    while (this.windowWeight > this.windowMax) {
+      const candidate = this.prev[this.max + WINDOW]!;
+      this.move(candidate, PROBATION);
+      this.admit(candidate);
+    }
+    while (this.count > this.limit || this.totalSize > this.maxSize) {
+      const victim = this.least();
+      this.remove(this.keys[victim]!, victim);
+    }
+  }
+
+  // The candidate, just put on probation, displaces the least recent keys of the main region
+  // while it is seen more often than each of them, and is evicted as soon as it is not.
+  private admit(candidate: number): void {
+    const sketch = this.sketch;
+    while (this.count > this.limit || this.totalSize > this.maxSize) {
+      let victim = this.prev[this.max + PROBATION]!;
+      if (victim === candidate) victim = this.prev[this.max + PROTECTED]!;
+      if (victim >= this.max) {
+        this.remove(this.keys[candidate]!, candidate);
+        return;
+      }
+      if (sketch.frequency(this.hashes[candidate]!) <= sketch.frequency(this.hashes[victim]!)) {
+        this.remove(this.keys[candidate]!, candidate);
+        // The victim goes to the back of the queue, so the next candidate meets another one: a
+        // key whose estimate is inflated by collisions with hot keys, and that is never read,
+        // would otherwise turn away every candidate for good.
+        if (this.regions[victim] === PROBATION) this.move(victim, PROBATION);
+        return;
+      }
+      this.remove(this.keys[victim]!, victim);
+    }
+  }
+
+  // The least recent key of probation, else of protected, else of the window.
+  private least(): number {
+    const probation = this.prev[this.max + PROBATION]!;
+    if (probation < this.max) return probation;
+    const protectedSlot = this.prev[this.max + PROTECTED]!;
+    return protectedSlot < this.max ? protectedSlot : this.prev[this.max + WINDOW]!;
+  }
+
+  private move(slot: number, region: number): void {
+    const weight = this.weightOf(slot);
+    this.weigh(slot, -weight);
+    this.unlink(slot);
+    this.regions[slot] = region;
+    this.linkFirst(slot, this.max + region);
+    this.weigh(slot, weight);
+  }
+
+  // Gives the slot its new size (with maxSize), keeping the totals of the store and its region.
+  private resize(slot: number, size: number): void {
+    const sizes = this.sizes;
+    if (sizes === undefined) return;
+    this.totalSize += size - sizes[slot]!;
+    this.weigh(slot, size - sizes[slot]!);
+    sizes[slot] = size;
+  }
+
+  private weigh(slot: number, delta: number): void {
+    const region = this.regions[slot];
+    if (region === WINDOW) this.windowWeight += delta;
+    else if (region === PROTECTED) this.protectedWeight += delta;
+  }
+
+  private weightOf(slot: number): number {
+    return this.sizes === undefined ? 1 : this.sizes[slot]!;
+  }
+
+  private linkFirst(slot: number, head: number): void {
+    const first = this.next[head]!;
+    this.next[slot] = first;
+    this.prev[slot] = head;
+    this.prev[first] = slot;
+    this.next[head] = slot;
+  }
+
+  private unlink(slot: number): void {
+    const before = this.prev[slot]!;
+    const after = this.next[slot]!;
+    this.next[before] = after;
+    this.prev[after] = before;
+  }
+}

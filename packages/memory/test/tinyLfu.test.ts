@@ -1,0 +1,197 @@
+import type { CacheEntry } from '@cache/core';
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { FrequencySketch, hashOf } from '../src/frequencySketch.js';
+import { type MemoryStore, memoryStore } from '../src/index.js';
+
+const HOUR = 3_600_000;
+
+function entry<V>(value: V): CacheEntry<V> {
+  return { value, expiresAt: Date.now() + HOUR };
+}
+
+function held(store: MemoryStore, keys: string[]): string[] {
+  return keys.filter((key) => store.get(key) !== undefined);
+}
+
+const range = (prefix: string, count: number) =>
+  Array.from({ length: count }, (_, i) => `${prefix}:${i}`);
+
+describe("policy: 'tinylfu' admission", () => {
+  // 100 entries: a window of 1, probation 20, protected 79.
+  const hot = range('hot', 50);
+
+  function warmed(policy: 'lru' | 'tinylfu'): MemoryStore {
+    const store = memoryStore({ maxEntries: 100, policy });
+    for (const key of [...hot, 'filler']) store.set(key, entry(key));
+    for (let round = 0; round < 3; round++) for (const key of hot) store.get(key);
+    return store;
+  }
+
+  test('a scan of keys read once does not flush keys read often', () => {
+    const store = warmed('tinylfu');
+    for (const key of range('scan', 1000)) {
+      if (store.get(key) === undefined) store.set(key, entry(key));
+    }
+    expect(held(store, hot)).toEqual(hot);
+    expect(store.size).toBe(100);
+  });
+
+  test('(the same scan flushes them from an LRU)', () => {
+    const store = warmed('lru');
+    for (const key of range('scan', 1000)) store.set(key, entry(key));
+    expect(held(store, hot)).toEqual([]);
+  });
+
+  test('a new key seen once is evicted when the next new key pushes it out of the window', () => {
+    const store = warmed('tinylfu');
+    for (const key of range('fill', 49)) store.set(key, entry(key));
+    store.set('once', entry('once'));
+    store.set('next', entry('next'));
+    expect(store.get('once')).toBeUndefined();
+    expect(store.get('next')?.value).toBe('next');
+  });
+
+  test('a key seen more often than the victim displaces it', () => {
+    const store = memoryStore({ maxEntries: 100, policy: 'tinylfu' });
+    const cold = range('cold', 100);
+    for (const key of cold) store.set(key, entry(key));
+    store.set('wanted', entry('wanted'));
+    for (let i = 0; i < 4; i++) store.get('wanted');
+    store.set('pusher', entry('pusher')); // pushes 'wanted' out of the window
+    expect(store.get('wanted')?.value).toBe('wanted');
+    expect(store.size).toBe(100);
+    // 'cold:99', last in the window, lost to 'cold:0' when 'wanted' came in (both seen once),
+    // and 'cold:0' went to the back of the queue; 'wanted' then displaced the next least recent
+    // key on probation, 'cold:1'.
+    expect(held(store, cold)).toEqual([cold[0], ...cold.slice(2, 99)]);
+  });
+
+  test('a key seen as often as the victim does not displace it', () => {
+    const store = memoryStore({ maxEntries: 100, policy: 'tinylfu' });
+    const cold = range('cold', 100);
+    for (const key of cold) store.set(key, entry(key));
+    store.set('new', entry('new'));
+    store.set('pusher', entry('pusher'));
+    expect(store.get('new')).toBeUndefined();
+    // 'cold:99' left the window for 'new' and lost to 'cold:0' the same way.
+    expect(held(store, cold)).toEqual(cold.slice(0, 99));
+  });
+
+  test('a key evicted while popular is readmitted at once: the sketch remembers it', () => {
+    const store = memoryStore({ maxEntries: 10, policy: 'tinylfu' });
+    store.set('popular', entry(1));
+    for (let i = 0; i < 5; i++) store.get('popular');
+    store.delete('popular');
+    for (const key of range('filler', 10)) store.set(key, entry(key));
+    store.set('popular', entry(2));
+    store.set('pusher', entry('pusher'));
+    expect(store.get('popular')?.value).toBe(2);
+  });
+
+  test('with maxEntries 1, holds the newest key', () => {
+    const store = memoryStore({ maxEntries: 1, policy: 'tinylfu' });
+    for (const key of ['a', 'b', 'c']) store.set(key, entry(key));
+    expect(held(store, ['a', 'b', 'c'])).toEqual(['c']);
+  });
+});
+
+describe("policy: 'tinylfu' aging", () => {
+  test('popularity fades: after 10 × maxEntries sightings, a once-hot key loses to new ones', () => {
+    const store = memoryStore({ maxEntries: 100, policy: 'tinylfu' });
+    const old = range('old', 60);
+    for (const key of old) store.set(key, entry(key));
+    for (let round = 0; round < 15; round++) for (const key of old) store.get(key);
+    // A new working set, read far more than 10 × 100 times in all: the old keys' counts halve
+    // (more than once) while the new keys' counts grow, until the new keys displace them.
+    const fresh = range('new', 60);
+    for (let round = 0; round < 40; round++) {
+      for (const key of fresh) if (store.get(key) === undefined) store.set(key, entry(key));
+    }
+    expect(held(store, fresh)).toEqual(fresh);
+    expect(held(store, old).length).toBeLessThanOrEqual(40);
+  });
+});
+
+describe("policy: 'tinylfu' with maxSize and sizeOf", () => {
+  const sized = (maxSize: number, maxEntries = 1000) =>
+    memoryStore({
+      maxEntries,
+      maxSize,
+      sizeOf: (e) => (e.value as string).length,
+      policy: 'tinylfu',
+    });
+
+  test('keeps the sizes within maxSize, evicting what the policy picks', () => {
+    const store = sized(100);
+    for (const key of range('k', 50)) store.set(key, entry('x'.repeat(10)));
+    expect(store.size).toBe(10);
+  });
+
+  test('a heavy new key seen once does not displace several lighter keys read often', () => {
+    const store = sized(100);
+    const light = range('light', 9);
+    for (const key of light) store.set(key, entry('x'.repeat(10)));
+    for (let round = 0; round < 3; round++) for (const key of light) store.get(key);
+    store.set('heavy', entry('y'.repeat(60)));
+    expect(store.get('heavy')).toBeUndefined();
+    expect(held(store, light)).toEqual(light);
+  });
+
+  test('stays within maxSize and maxEntries, and never serves a wrong value, under any mix', () => {
+    const op = fc.oneof(
+      fc.record({ kind: fc.constant('set' as const), key: fc.nat(30), size: fc.nat(40) }),
+      fc.record({ kind: fc.constant('get' as const), key: fc.nat(30) }),
+      fc.record({ kind: fc.constant('delete' as const), key: fc.nat(30) }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), fc.boolean(), (ops, weighted) => {
+        const store = weighted
+          ? memoryStore({
+              maxEntries: 8,
+              maxSize: 100,
+              sizeOf: (e) => (e.value as { size: number }).size,
+              policy: 'tinylfu',
+            })
+          : memoryStore({ maxEntries: 8, policy: 'tinylfu' });
+        const written = new Map<string, { size: number; at: number }>();
+        ops.forEach((step, at) => {
+          const key = `k${step.key}`;
+          if (step.kind === 'set') {
+            const value = { size: step.size, at };
+            store.set(key, entry(value));
+            written.set(key, value);
+          } else if (step.kind === 'delete') {
+            store.delete(key);
+            written.delete(key);
+          } else {
+            const got = store.get(key)?.value;
+            if (got !== undefined) expect(got).toBe(written.get(key));
+          }
+          const sizes = [...written.keys()]
+            .map((k) => store.get(k)?.value as { size: number } | undefined)
+            .filter((value) => value !== undefined);
+          expect(store.size).toBe(sizes.length);
+          expect(sizes.length).toBeLessThanOrEqual(8);
+          if (weighted) {
+            expect(sizes.reduce((sum, value) => sum + value.size, 0)).toBeLessThanOrEqual(100);
+          }
+        });
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('FrequencySketch', () => {
+  test('counts sightings up to 15, then halves every counter after sampleSize increments', () => {
+    const sketch = new FrequencySketch(1024, 100);
+    const hot = hashOf('hot');
+    for (let i = 0; i < 20; i++) sketch.increment(hot);
+    expect(sketch.frequency(hot)).toBe(15);
+    expect(sketch.frequency(hashOf('never seen'))).toBe(0);
+    // 15 of the 100 increments so far (the last five found every counter full).
+    for (let i = 0; i < 85; i++) sketch.increment(hashOf(`other:${i}`));
+    expect(sketch.frequency(hot)).toBe(7);
+  });
+});
