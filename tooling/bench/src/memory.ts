@@ -19,6 +19,7 @@ interface Lru {
 /** The row names the targets refer to. */
 export const MAP = 'Map.get (limit)';
 export const OURS = '@cache/memory (ttl)';
+export const OURS_TINYLFU = "@cache/memory (ttl) policy: 'tinylfu'";
 export const MNEMONIST = 'mnemonist LRUCache';
 export const LRU_CACHE = 'lru-cache';
 export const LRU_CACHE_TTL = 'lru-cache with ttl';
@@ -53,6 +54,10 @@ const libraries: Record<string, () => Lru> = {
     const c = memoryStore({ maxEntries: CAPACITY });
     return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
   },
+  [OURS_TINYLFU]: () => {
+    const c = memoryStore({ maxEntries: CAPACITY, policy: 'tinylfu' });
+    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+  },
 };
 
 /** Contenders of table (a), in row order. */
@@ -60,7 +65,9 @@ export const getNames = Object.keys(libraries);
 /** Contenders of table (b): a Map never evicts, so it has no row. */
 export const setNames = getNames.filter((name) => name !== MAP);
 /** Contenders of table (c). */
-export const footprintNames = [MAP, MNEMONIST, LRU_CACHE, LRU_CACHE_TTL, OURS];
+export const footprintNames = [MAP, MNEMONIST, LRU_CACHE, LRU_CACHE_TTL, OURS, OURS_TINYLFU];
+/** How many of the {@link CAPACITY} keys table (a2) reads. */
+export const HOT = 1000;
 
 function entryFor(i: number): CacheEntry {
   return { value: { id: i, name: `item ${i}` }, expiresAt: Date.now() + HOUR };
@@ -76,18 +83,45 @@ function filled(name: string, keys: string[], entries: CacheEntry[]): Lru {
   return lru;
 }
 
+// The contender holding CAPACITY keys, each with an entry of its own.
+function full(name: string): { keys: string[]; lru: Lru } {
+  const keys = keysFor(CAPACITY);
+  return {
+    keys,
+    lru: filled(
+      name,
+      keys,
+      keys.map((_, i) => entryFor(i)),
+    ),
+  };
+}
+
 /** (a) `get` of present keys, uniform over {@link CAPACITY} keys, every contender full. */
 export const get: Record<string, Setup> = Object.fromEntries(
   getNames.map((name) => [
     name,
     () => {
-      const keys = keysFor(CAPACITY);
-      const lru = filled(
-        name,
-        keys,
-        keys.map((_, i) => entryFor(i)),
-      );
+      const { keys, lru } = full(name);
       return syncLoop(lru.get, keys, uniformOrder(CAPACITY));
+    },
+  ]),
+);
+
+/**
+ * (a2) `get` of {@link HOT} keys spread over the {@link CAPACITY} held (every 100th), uniform
+ * among them: a hot set that fits in the CPU's caches, so the contenders' own work shows.
+ */
+export const hot: Record<string, Setup> = Object.fromEntries(
+  getNames.map((name) => [
+    name,
+    () => {
+      const { keys, lru } = full(name);
+      const spread = CAPACITY / HOT;
+      return syncLoop(
+        lru.get,
+        keys,
+        uniformOrder(HOT).map((i) => i * spread),
+      );
     },
   ]),
 );
