@@ -6,7 +6,7 @@ import type { CacheEvents, CacheListener, CacheStats } from './events.js';
 import { escapeGlob, globToRegExp } from './glob.js';
 import { followEvents } from './invalidation.js';
 import { invalidKey, namespacePrefix, storeKey } from './keys.js';
-import { getOrLoad, newEntry, type View } from './loading.js';
+import { getOrLoad, newEntry, refreshIfDue, type View } from './loading.js';
 import type {
   CacheOptions,
   GetOptions,
@@ -76,6 +76,8 @@ export class Cache {
   readonly #listening: Telemetry['listening'];
   readonly #view: View;
   readonly #prefix: string;
+  // Whether the cache refreshes ahead of expiry: only then does a hit look at the threshold.
+  readonly #refreshing: boolean;
 
   /** @internal Use {@link createCache} or {@link Cache.namespace}. */
   constructor(engine: Engine, prefix: string, scopeTags: string[]) {
@@ -87,6 +89,7 @@ export class Cache {
     this.#counters = engine.telemetry.counters;
     this.#listening = engine.telemetry.listening;
     this.#prefix = prefix;
+    this.#refreshing = engine.policy.refreshAhead !== undefined;
     // Tags every entry written through this view gets: one per versioned namespace it is in.
     this.#view = { prefix, scopeTags };
   }
@@ -130,12 +133,25 @@ export class Cache {
       found !== null &&
       (found as CacheEntry).expiresAt > this.#clock.now() &&
       fullKey.charCodeAt(0) !== 95 &&
-      (options?.version === undefined || (found as CacheEntry).version === options.version) &&
+      (options === undefined ||
+        ((options.version === undefined || (found as CacheEntry).version === options.version) &&
+          options.forceFresh !== true)) &&
       ((found as CacheEntry).tags === undefined || this.#tagsHold(found as CacheEntry))
     ) {
       this.#counters.hits++;
       if (this.#listening.hit) {
         this.#telemetry.emit('hit', { key: fullKey, store: this.#store.name });
+      }
+      if (this.#refreshing || options?.refresh !== undefined) {
+        refreshIfDue(
+          this.#engine,
+          this.#view,
+          fullKey,
+          found as CacheEntry<T>,
+          this.#clock.now(),
+          loader,
+          options,
+        );
       }
       return Promise.resolve((found as CacheEntry<T>).value);
     }

@@ -1,12 +1,12 @@
 import { parseDuration } from './duration.js';
 import type { Engine } from './engine.js';
-import { buildEntry, freshness } from './entry.js';
+import { buildEntry, freshness, graceEnd } from './entry.js';
 import { LoaderCycleError, LoaderError, LoaderTimeoutError, LockLostError } from './errors.js';
 import type { StaleReason } from './events.js';
 import type { Flight } from './flights.js';
 import { Lease } from './lease.js';
 import type { GetOrSetOptions, Loader, LoaderContext } from './options.js';
-import { type Plan, resolvePlan } from './policy.js';
+import { type Plan, refreshLead, resolvePlan } from './policy.js';
 import { FAILED } from './storeGateway.js';
 import { checkTags } from './tags.js';
 import { answer, type Outcome } from './timeouts.js';
@@ -19,8 +19,13 @@ export interface View {
 }
 
 // A flight of getOrSet: its callers receive an Outcome; the stale entry it may serve, and the
-// loader's result bounded by the hard timeout, for callers who come once grace is over.
-type LoadFlight<T> = Flight<Outcome<T>> & { stale?: CacheEntry<T>; final?: Promise<T> };
+// loader's result bounded by the hard timeout, for callers who come once grace is over; for a
+// refresh ahead of expiry, the fresh entry it refreshes, which callers get meanwhile.
+type LoadFlight<T> = Flight<Outcome<T>> & {
+  stale?: CacheEntry<T>;
+  final?: Promise<T>;
+  ahead?: CacheEntry<T>;
+};
 
 /**
  * The slow path of `getOrSet`, once the fast path found no fresh entry synchronously: joins the
@@ -35,11 +40,17 @@ export function getOrLoad<T>(
   loader: Loader<T>,
   options: GetOrSetOptions | undefined,
 ): Promise<T> {
-  const version = options?.version;
-  const id = version === undefined ? fullKey : `${fullKey}\u0000${String(version)}`;
-  const running = engine.flights.join(id, engine.clock.now()) as LoadFlight<T> | undefined;
+  const id = flightId(fullKey, options?.version);
+  const now = engine.clock.now();
+  const running = engine.flights.join(id, now) as LoadFlight<T> | undefined;
   if (running !== undefined) {
     if (found instanceof Promise) found.catch(() => {});
+    // A refresh ahead of expiry runs: the entry it refreshes is fresh, and nothing voided it.
+    const ahead = running.ahead;
+    if (ahead !== undefined && options?.forceFresh !== true && freshness(ahead, now) === 'fresh') {
+      engine.telemetry.hit(fullKey);
+      return Promise.resolve(ahead.value);
+    }
     engine.telemetry.miss(fullKey);
     return join(engine, view, running);
   }
@@ -73,8 +84,10 @@ async function resolve<T>(
   // Read the clock after the tag check, which may have waited for the store.
   const now = engine.clock.now();
   const state = entry === undefined ? 'gone' : freshness(entry, now);
-  if (state === 'fresh') {
-    flights.land(flight);
+  if (state === 'fresh' && !plan.forceFresh) {
+    if (due(entry!, plan, now) && !flights.backingOff(key, now)) {
+      refresh(engine, view, flight, entry!, loader, plan);
+    } else flights.land(flight);
     telemetry.hit(key);
     return entry!.value;
   }
@@ -85,13 +98,78 @@ async function resolve<T>(
     flights.land(flight);
     return join(engine, view, running);
   }
-  const stale = state === 'stale' ? entry : undefined;
-  if (stale !== undefined && flights.backingOff(key, now)) {
+  // A forced load falls back on the cached value, fresh or stale, if it fails.
+  const stale = state === 'gone' ? undefined : entry;
+  if (
+    stale !== undefined &&
+    state === 'stale' &&
+    !plan.forceFresh &&
+    flights.backingOff(key, now)
+  ) {
     flights.land(flight);
     served(engine, key, stale, 'backoff');
     return stale.value;
   }
   return fly(engine, view, flight, stale, loader, plan);
+}
+
+/** The id callers of `fullKey` join a flight on: the key, and the version asked for. */
+export function flightId(fullKey: string, version: number | string | undefined): string {
+  return version === undefined ? fullKey : `${fullKey}\u0000${String(version)}`;
+}
+
+// Whether a fresh entry is past the refresh-ahead threshold of `plan`.
+function due(entry: CacheEntry, plan: Plan, now: number): boolean {
+  const lead = refreshLead(plan);
+  return lead !== undefined && entry.expiresAt - lead <= now;
+}
+
+/**
+ * The refresh-ahead of the L1 fast path, which found `entry` fresh (synchronously, this tick):
+ * past the threshold, and unless the key is loading or its loader failed lately, starts one
+ * background load of the key through a flight opened now, so a mutation voids it as any other.
+ */
+export function refreshIfDue<T>(
+  engine: Engine,
+  view: View,
+  fullKey: string,
+  entry: CacheEntry<T>,
+  now: number,
+  loader: Loader<T>,
+  options: GetOrSetOptions | undefined,
+): void {
+  let plan: Plan;
+  try {
+    plan = resolvePlan(engine.policy, options);
+  } catch {
+    return; // Bad options: the slow path rejects them when the entry is no longer fresh.
+  }
+  if (!due(entry, plan, now)) return;
+  const { flights } = engine;
+  const id = flightId(fullKey, plan.version);
+  if (flights.join(id, now) !== undefined || flights.backingOff(fullKey, now)) return;
+  refresh(
+    engine,
+    view,
+    flights.open<Outcome<T>>(fullKey, id) as LoadFlight<T>,
+    entry,
+    loader,
+    plan,
+  );
+}
+
+// Loads the key in the background while its fresh entry keeps answering: the entry is the
+// flight's fallback, so a failing refresh is reported and backed off, never thrown at anyone.
+function refresh<T>(
+  engine: Engine,
+  view: View,
+  flight: LoadFlight<T>,
+  entry: CacheEntry<T>,
+  loader: Loader<T>,
+  plan: Plan,
+): void {
+  flight.ahead = entry;
+  fly(engine, view, flight, entry, loader, plan).catch(() => {});
 }
 
 // Starts the one loader call of a key and returns what its first caller receives.
@@ -125,9 +203,9 @@ function fly<T>(
     loaderFailed: (error) => {
       telemetry.error(error, 'loader', flight.key, false);
       // Serve the stale value for a while instead of calling a failing loader on every request.
-      if (plan.graceBackoff > 0 && stale?.staleUntil !== undefined) {
+      if (plan.graceBackoff > 0 && stale !== undefined) {
         const now = engine.clock.now();
-        flights.backOff(flight, Math.min(now + plan.graceBackoff, stale.staleUntil), now);
+        flights.backOff(flight, Math.min(now + plan.graceBackoff, graceEnd(stale)), now);
       }
     },
     timedOut: (answering) => {
@@ -157,7 +235,10 @@ function join<T>(engine: Engine, view: View, flight: LoadFlight<T>): Promise<T> 
 function deliver<T>(engine: Engine, flight: LoadFlight<T>, outcome: Outcome<T>): T | Promise<T> {
   if (outcome.stale === undefined) return outcome.value;
   const stale = flight.stale!;
-  if (freshness(stale, engine.clock.now()) !== 'stale') {
+  const state = freshness(stale, engine.clock.now());
+  // A fallback still fresh (a forced load or a refresh that failed) is no stale value.
+  if (state === 'fresh') return outcome.value;
+  if (state !== 'stale') {
     if (outcome.stale === 'soft-timeout') return flight.final!;
     throw outcome.error;
   }
@@ -185,13 +266,19 @@ async function load<T>(
   const { flights, telemetry, gateway } = engine;
   const key = flight.key;
   let lease: Lease | undefined;
+  const ahead = flight.ahead;
   if (plan.lock) {
     try {
+      // A refresh ahead of expiry only tries the lock: another process holding it refreshes.
       const handle = await plan.lock.acquire(key, {
         ttl: plan.lockTtl,
-        timeout: plan.lockTimeout,
+        timeout: ahead === undefined ? plan.lockTimeout : 0,
         signal: context.signal,
       });
+      if (handle === undefined && ahead !== undefined) {
+        flights.land(flight);
+        return ahead.value;
+      }
       if (handle !== undefined) {
         const maxHold = plan.hard ?? plan.lockTimeout;
         lease = new Lease(handle, plan.lockTtl, maxHold, (error) =>
@@ -213,7 +300,8 @@ async function load<T>(
       flights.land(flight);
       throw error;
     }
-    if (loaded !== undefined) {
+    // A refresh goes on unless another process refreshed the entry meanwhile.
+    if (loaded !== undefined && !(ahead !== undefined && due(loaded, plan, engine.clock.now()))) {
       lease?.release();
       flights.land(flight);
       return loaded.value as T;

@@ -15,6 +15,20 @@ export interface CacheOptions {
   jitter?: Duration;
   /** How long past its TTL a value may still be served when the loader fails or is slow. @default false */
   grace?: Duration | false;
+  /**
+   * Stale-while-revalidate: a value stays servable for this long past its TTL, and a read of
+   * it returns it at once while one background load refreshes it. The same as `grace: swr`
+   * with `timeouts: { soft: 0 }` (an explicit `timeouts.soft` or a longer `grace` wins).
+   */
+  swr?: Duration;
+  /**
+   * Refresh-ahead: a hit on a value past `ahead` of its TTL (a fraction such as `0.8`, or a
+   * duration since it was written such as `'50m'`) returns it at once and starts one background
+   * refresh, so that hot keys never expire under their readers. Across processes sharing a
+   * `lock`, only the one that takes the lock without waiting refreshes. A failed refresh is an
+   * `error` event and is not tried again for `graceBackoff`. @default none
+   */
+  refresh?: { ahead: Duration } | false;
   /** After a loader failure answered with a stale value, how long to keep serving it before trying again. @default '10s' */
   graceBackoff?: Duration;
   /** TTL of a `null` returned by a loader (negative caching). @default the `ttl` */
@@ -140,6 +154,17 @@ export interface GetOrSetOptions extends SetOptions {
   timeouts?: TimeoutOptions;
   /** A shared lock for this call, or `false` to skip the cache's lock. @default the cache's `lock` */
   lock?: CacheLock | false;
+  /** Stale-while-revalidate for this call (see {@link CacheOptions.swr}). @default the cache's `swr` */
+  swr?: Duration;
+  /** Refresh-ahead for this call, or `false` for none (see {@link CacheOptions.refresh}). @default the cache's `refresh` */
+  refresh?: { ahead: Duration } | false;
+  /**
+   * Call the loader even if a fresh value is cached (joining a load of the key already running),
+   * and store its result. If the loader fails or times out, the cached value is returned when it
+   * is still fresh or within grace; otherwise the call rejects with the loader's error.
+   * @default false
+   */
+  forceFresh?: boolean;
 }
 
 /** What a loader receives: the key, an abort signal, the stale value and ways to steer caching. */

@@ -29,6 +29,13 @@ export interface Policy {
   readonly lockTimeout: number;
   readonly lockTtl: number;
   readonly tagTtl: number;
+  /**
+   * Refresh-ahead: a fraction of the TTL (below 1) or ms after the write (1 and above) past
+   * which a hit starts one background refresh; `undefined` for none. See {@link refreshLead}.
+   */
+  readonly refreshAhead: number | undefined;
+  /** Load again even when a fresh value is cached (`getOrSet`'s `forceFresh`). */
+  readonly forceFresh?: boolean;
 }
 
 /** Settings of the whole cache that no call overrides. */
@@ -68,15 +75,16 @@ export function resolvePolicy(options: CacheOptions): CachePolicy {
     ),
     ttl: parseDuration(options.ttl ?? '1h', 'ttl'),
     jitter: parseDuration(options.jitter ?? 0, 'jitter'),
-    grace: graceOf(options.grace, 0),
+    grace: swrGrace(options.swr, graceOf(options.grace, 0)),
     graceBackoff: parseDuration(options.graceBackoff ?? '10s', 'graceBackoff'),
     negativeTtl: optional(options.negativeTtl, 'negativeTtl'),
-    soft: optionalTimer(options.timeouts?.soft, 'timeouts.soft'),
+    soft: optionalTimer(options.timeouts?.soft ?? swrSoft(options.swr), 'timeouts.soft'),
     hard: optionalTimer(options.timeouts?.hard, 'timeouts.hard'),
     lock,
     lockTimeout: timer(options.lockTimeout ?? '10s', 'lockTimeout'),
     lockTtl: timer(options.lockTtl ?? '5s', 'lockTtl', true),
     tagTtl: parseDuration(options.tagTtl ?? '30d', 'tagTtl'),
+    refreshAhead: refreshOf(options.refresh, undefined),
     tagRecheck: timer(options.tagRecheck ?? '5s', 'tagRecheck', true),
   };
 }
@@ -84,7 +92,7 @@ export function resolvePolicy(options: CacheOptions): CachePolicy {
 /** Returns the policy itself when a call has no options, so the common path allocates nothing. */
 export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined): Plan {
   if (options === undefined) return policy;
-  const { tags, version } = options;
+  const { tags, version, swr } = options;
   if (tags !== undefined) checkTags(tags);
   if (version !== undefined && typeof version !== 'string' && !Number.isFinite(version)) {
     throw new InvalidArgumentError(
@@ -95,16 +103,20 @@ export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined
   return {
     ttl: options.ttl === undefined ? policy.ttl : parseDuration(options.ttl, 'ttl'),
     jitter: options.jitter === undefined ? policy.jitter : parseDuration(options.jitter, 'jitter'),
-    grace: graceOf(options.grace, policy.grace),
+    grace: swrGrace(swr, graceOf(options.grace, policy.grace)),
     graceBackoff: policy.graceBackoff,
     negativeTtl:
       options.negativeTtl === undefined
         ? policy.negativeTtl
         : parseDuration(options.negativeTtl, 'negativeTtl'),
-    soft:
-      options.timeouts?.soft === undefined
-        ? policy.soft
-        : timer(options.timeouts.soft, 'timeouts.soft'),
+    // A forced load waits for the loader: the cached value stands in only when it fails.
+    soft: options.forceFresh
+      ? undefined
+      : options.timeouts?.soft !== undefined
+        ? timer(options.timeouts.soft, 'timeouts.soft')
+        : swr !== undefined
+          ? 0
+          : policy.soft,
     hard:
       options.timeouts?.hard === undefined
         ? policy.hard
@@ -113,9 +125,50 @@ export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined
     lockTimeout: policy.lockTimeout,
     lockTtl: policy.lockTtl,
     tagTtl: policy.tagTtl,
+    refreshAhead: refreshOf(options.refresh, policy.refreshAhead),
+    forceFresh: options.forceFresh === true,
     tags,
     version,
   };
+}
+
+/**
+ * How long before its expiry (ms) a hit on an entry stored under `plan` starts a background
+ * refresh, or `undefined` without refresh-ahead (or when the threshold is past the TTL).
+ *
+ * @example refreshLead({ ...plan, ttl: 60_000, refreshAhead: 0.8 }) // 12_000
+ */
+export function refreshLead(plan: Policy): number | undefined {
+  const ahead = plan.refreshAhead;
+  if (ahead === undefined) return undefined;
+  const lead = ahead < 1 ? plan.ttl * (1 - ahead) : plan.ttl - ahead;
+  return lead > 0 ? lead : undefined;
+}
+
+function refreshOf(
+  refresh: { ahead: Duration } | false | undefined,
+  otherwise: number | undefined,
+): number | undefined {
+  if (refresh === undefined) return otherwise;
+  if (refresh === false) return undefined;
+  const ahead = refresh?.ahead;
+  if (typeof ahead === 'number' && ahead > 0 && ahead < 1) return ahead;
+  if (ahead === undefined || (typeof ahead === 'number' && !(ahead >= 1))) {
+    throw new InvalidArgumentError(
+      'refresh.ahead',
+      `expected a fraction of the TTL between 0 and 1 (such as 0.8) or a duration such as '50m', got ${String(ahead)}`,
+    );
+  }
+  return parseDuration(ahead, 'refresh.ahead');
+}
+
+// Stale-while-revalidate: at least `swr` of grace, and stale values served without waiting.
+function swrGrace(swr: Duration | undefined, grace: number): number {
+  return swr === undefined ? grace : Math.max(grace, parseDuration(swr, 'swr'));
+}
+
+function swrSoft(swr: Duration | undefined): Duration | undefined {
+  return swr === undefined ? undefined : 0;
 }
 
 function graceOf(grace: Duration | false | undefined, otherwise: number): number {

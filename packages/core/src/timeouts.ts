@@ -1,3 +1,4 @@
+import { freshness } from './entry.js';
 import type { StaleReason } from './events.js';
 import type { CacheEntry } from './types.js';
 
@@ -65,8 +66,8 @@ export function answer<T>(
       clearTimeout(softTimer);
       run();
     };
-    const withinGrace = () =>
-      stale !== undefined && stale.staleUntil !== undefined && stale.staleUntil > hooks.now();
+    // Still servable: within grace, or still fresh (a forced load or a refresh ahead of expiry).
+    const withinGrace = () => stale !== undefined && freshness(stale, hooks.now()) !== 'gone';
     loading.then(
       (value) => {
         clearTimeout(hardTimer);
@@ -76,14 +77,18 @@ export function answer<T>(
       (error: unknown) => {
         clearTimeout(hardTimer);
         settleFinal.reject(error);
+        // Reported (and backed off) even once a stale value answered at a soft timeout.
+        if (withinGrace()) hooks.loaderFailed(error);
         if (answered) return;
         if (withinGrace()) {
-          hooks.loaderFailed(error);
           settle(() => resolve({ value: stale!.value, stale: 'loader-error', error }));
         } else settle(() => reject(error));
       },
     );
-    if (stale !== undefined && soft !== undefined) {
+    if (stale !== undefined && soft === 0) {
+      // Stale-while-revalidate: the stale value answers now, the loader goes on.
+      if (withinGrace()) settle(() => resolve({ value: stale.value, stale: 'soft-timeout' }));
+    } else if (stale !== undefined && soft !== undefined) {
       softTimer = setTimeout(() => {
         if (withinGrace()) settle(() => resolve({ value: stale.value, stale: 'soft-timeout' }));
       }, soft);

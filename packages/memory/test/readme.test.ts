@@ -17,8 +17,8 @@ function run(code: string | undefined): Promise<string> {
 }
 
 describe("core README's examples", () => {
-  test('there are four programs: the quick start, TTL with jitter, event-driven, versions', () => {
-    expect(core).toHaveLength(4);
+  test('there are five programs: the quick start, TTL with jitter, event-driven, versions, freshness', () => {
+    expect(core).toHaveLength(5);
   });
 
   test('the quick start loads user 1 once for 1,000 callers and prints users 2 and 3', async () => {
@@ -37,6 +37,10 @@ describe("core README's examples", () => {
 
   test('versions: a read for another version misses; a versioned namespace is invalidated', async () => {
     expect(await run(core[3])).toBe("{ name: 'Ada' }\nundefined\nundefined { name: 'Ada L.' }\n");
+  });
+
+  test('freshness: a hit past the threshold answers at once and is refreshed; forceFresh falls back', async () => {
+    expect(await run(core[4])).toBe('1\n1\n2\n2\n');
   });
 });
 

@@ -159,8 +159,10 @@ function observations(h: History, loaderById: Map<number, LoaderRecord>): Observ
       const token = op.result as string;
       const origin = h.origins.get(token);
       const loader = origin?.kind === 'loader' ? loaderById.get(origin.source) : undefined;
-      // A value from a load that started after this call means this call found nothing fresh.
-      out.push({ op, key: o.key, token, sawMiss: loader !== undefined && loader.start > op.call });
+      // A value from a load that started after this call means this call found nothing fresh,
+      // unless it was forced to load.
+      const sawMiss = !o.force && loader !== undefined && loader.start > op.call;
+      out.push({ op, key: o.key, token, sawMiss });
     }
   }
   return out;
@@ -487,7 +489,7 @@ export function formatHistory(h: History): string {
     .map(([k, e]) => `${k}=${String(e.value)}`)
     .join(' ');
   return [
-    `config: grace=${h.config.grace} hard=${h.config.hard}`,
+    `config: grace=${h.config.grace} hard=${h.config.hard} refresh=${h.config.refresh} syncReads=${h.config.syncReads}`,
     ...lines.sort((a, b) => a[0] - b[0]).map(([t, s]) => `t${t} ${s}`),
     `final store: ${final || '(empty)'}`,
   ].join('\n');

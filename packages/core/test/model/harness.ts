@@ -38,7 +38,7 @@ export type Op =
   | { kind: 'clear' }
   | { kind: 'deletePattern'; pattern: string }
   | { kind: 'invalidateTags'; tags: Tag[] }
-  | { kind: 'getOrSet'; key: Key; tags: Tag[]; loader: Outcome }
+  | { kind: 'getOrSet'; key: Key; tags: Tag[]; loader: Outcome; force: boolean }
   | { kind: 'writeThrough'; key: Key; persist: 'ok' | 'throw' }
   | { kind: 'relay'; message: InvalidationMessage }
   | { kind: 'advance'; ms: number };
@@ -48,6 +48,10 @@ export interface Config {
   grace: number | false;
   /** Hard loader timeout (ms), or none. */
   hard: number | undefined;
+  /** Refresh-ahead threshold (a fraction of the TTL), or none. */
+  refresh?: number | undefined;
+  /** The store answers `get` synchronously (an L1 in process): the fast path of `getOrSet`. */
+  syncReads?: boolean;
 }
 
 // Most operations touch one key, so that they meet.
@@ -128,7 +132,14 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
     },
     {
       weight: w.getOrSet,
-      arbitrary: fc.record({ kind: fc.constant('getOrSet' as const), key, tags, loader }),
+      arbitrary: fc.record({
+        kind: fc.constant('getOrSet' as const),
+        key,
+        tags,
+        loader,
+        // A forced load, now and then: it loads past a fresh value and falls back on it.
+        force: fc.constantFrom(false, false, false, true),
+      }),
     },
     {
       weight: w.writeThrough,
@@ -162,9 +173,14 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
   );
 }
 
+/** Refresh-ahead past 30% of the TTL: a hit after one 400 ms step refreshes. */
+export const refreshArb = fc.constantFrom<(number | undefined)[]>(undefined, 0.3);
+
 export const configArb: fc.Arbitrary<Config> = fc.record({
   grace: fc.constantFrom<(number | false)[]>(false, 2_000),
   hard: fc.constantFrom<(number | undefined)[]>(undefined, 1_500),
+  refresh: refreshArb,
+  syncReads: fc.boolean(),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -278,6 +294,7 @@ export class ModelStore implements CacheStore {
   constructor(
     readonly s: fc.Scheduler,
     readonly onWrite: (key: string, entry: CacheEntry) => void,
+    readonly syncReads = false,
   ) {}
 
   #answer<T>(label: string, value: T): Promise<T> {
@@ -301,6 +318,7 @@ export class ModelStore implements CacheStore {
   }
 
   get(key: string) {
+    if (this.syncReads) return this.#read(key);
     return this.#answer(`store.get(${key})`, this.#read(key));
   }
 
@@ -439,8 +457,11 @@ export async function runModel(
   let tokens = 0;
   const token = () => `v${++tokens}`;
 
-  const store = new ModelStore(s, (k, entry) =>
-    storeWrites.push({ tick: ticks.next(), wall: Date.now(), key: k, entry: { ...entry } }),
+  const store = new ModelStore(
+    s,
+    (k, entry) =>
+      storeWrites.push({ tick: ticks.next(), wall: Date.now(), key: k, entry: { ...entry } }),
+    config.syncReads,
   );
   const cache: Cache = createCache({
     store,
@@ -450,6 +471,7 @@ export async function runModel(
     storeTimeout: false,
     circuitBreaker: false,
     ...(config.hard === undefined ? {} : { timeouts: { hard: config.hard } }),
+    ...(config.refresh === undefined ? {} : { refresh: { ahead: config.refresh } }),
   });
   cache.on('stale', ({ key: k, reason, entry }) =>
     staleEvents.push({ tick: ticks.next(), wall: Date.now(), key: k, reason, entry: { ...entry } }),
@@ -609,7 +631,7 @@ export async function runModel(
               });
               return t;
             },
-            { tags: op.tags },
+            op.force ? { tags: op.tags, forceFresh: true } : { tags: op.tags },
           ),
         );
         return;
@@ -697,7 +719,7 @@ export function describeOp(op: Op): string {
     case 'invalidateTags':
       return `invalidateTags(${op.tags.join(',')})`;
     case 'getOrSet':
-      return `getOrSet(${op.key}${op.tags.length ? ` tags=${op.tags.join('+')}` : ''}, loader ${op.loader})`;
+      return `getOrSet(${op.key}${op.tags.length ? ` tags=${op.tags.join('+')}` : ''}, loader ${op.loader}${op.force ? ', forceFresh' : ''})`;
     case 'writeThrough':
       return `writeThrough(${op.key}, persist ${op.persist})`;
     case 'relay':

@@ -14,6 +14,7 @@ import {
   type History,
   type Op,
   opArb,
+  refreshArb,
   runModel,
   useModelClock,
   WEIGHTS,
@@ -94,6 +95,8 @@ export const taggedPrograms = fc.array(
 export const untimedConfigs = fc.record({
   grace: fc.constantFrom<(number | false)[]>(false, 2_000),
   hard: fc.constant(undefined),
+  refresh: refreshArb,
+  syncReads: fc.boolean(),
 });
 
 /** Programs around one key whose loaders may never settle, under a hard timeout. */
@@ -119,6 +122,8 @@ export const hungPrograms = fc.array(
 export const hungConfigs = fc.record({
   grace: fc.constantFrom<(number | false)[]>(false, 2_000),
   hard: fc.constant(HARD),
+  refresh: refreshArb,
+  syncReads: fc.boolean(),
 });
 
 export const properties = {

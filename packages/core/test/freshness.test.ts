@@ -1,0 +1,187 @@
+import { afterEach, describe, expect, test, vi } from 'vitest';
+import { type CacheLock, createCache, InvalidArgumentError, LoaderError } from '../src/index.js';
+import { deferred, TestStore } from './testStore.js';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+// Lets the background work a hit started (a refresh and its store write) run to its end.
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+describe('refresh-ahead', () => {
+  test.each([
+    ['synchronous', false],
+    ['asynchronous', true],
+  ])(
+    'a hit past the threshold returns the cached value at once and refreshes it in the background (%s store)',
+    async (_, async) => {
+      vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+      const cache = createCache({
+        store: new TestStore({ async }),
+        ttl: '1m',
+        refresh: { ahead: 0.8 },
+      });
+      await cache.getOrSet('k', async () => 'v1');
+      await cache.flush();
+      vi.advanceTimersByTime(49_000); // 82% of the TTL
+      const next = deferred<string>();
+      const loader = vi.fn(() => next.promise);
+      expect(await cache.getOrSet('k', loader)).toBe('v1');
+      expect(await cache.getOrSet('k', loader)).toBe('v1');
+      expect(loader).toHaveBeenCalledTimes(1);
+      next.resolve('v2');
+      await settle();
+      await cache.flush();
+      expect(await cache.getOrSet('k', loader)).toBe('v2');
+      expect(loader).toHaveBeenCalledTimes(1);
+    },
+  );
+
+  test('a hit before the threshold does not refresh', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', refresh: { ahead: '50s' } });
+    await cache.getOrSet('k', async () => 'v1');
+    vi.advanceTimersByTime(45_000);
+    const loader = vi.fn(async () => 'v2');
+    expect(await cache.getOrSet('k', loader)).toBe('v1');
+    await settle();
+    expect(loader).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(6_000);
+    expect(await cache.getOrSet('k', loader)).toBe('v1');
+    expect(loader).toHaveBeenCalledTimes(1);
+  });
+
+  test('a failed refresh is reported, keeps the value and is not tried again for graceBackoff', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({
+      store: new TestStore(),
+      ttl: '1m',
+      graceBackoff: '5s',
+      refresh: { ahead: 0.5 },
+    });
+    const errors = vi.fn();
+    cache.on('error', errors);
+    await cache.getOrSet('k', async () => 'v1');
+    vi.advanceTimersByTime(31_000);
+    const failing = vi.fn(async () => Promise.reject(new Error('db down')));
+    expect(await cache.getOrSet('k', failing)).toBe('v1');
+    await settle();
+    expect(await cache.getOrSet('k', failing)).toBe('v1');
+    await settle();
+    expect(failing).toHaveBeenCalledTimes(1);
+    expect(errors).toHaveBeenCalledWith(expect.objectContaining({ operation: 'loader', key: 'k' }));
+    vi.advanceTimersByTime(5_001);
+    expect(await cache.getOrSet('k', async () => 'v2')).toBe('v1');
+    await cache.flush();
+    expect(await cache.get('k')).toBe('v2');
+  });
+
+  test('a refresh voided by a delete stores nothing', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', refresh: { ahead: 0.5 } });
+    await cache.getOrSet('k', async () => 'v1');
+    vi.advanceTimersByTime(31_000);
+    const next = deferred<string>();
+    expect(await cache.getOrSet('k', () => next.promise)).toBe('v1');
+    await cache.delete('k');
+    next.resolve('loaded before the delete');
+    await cache.flush();
+    expect(await cache.get('k')).toBeUndefined();
+  });
+
+  test('with a shared lock held elsewhere, a hit returns the value and does not refresh', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const tries: number[] = [];
+    const busy: CacheLock = {
+      acquire: async (_key, { timeout }) => {
+        tries.push(timeout);
+        return undefined;
+      },
+    };
+    const cache = createCache({
+      store: new TestStore(),
+      ttl: '1m',
+      lock: busy,
+      refresh: { ahead: 0.5 },
+    });
+    await cache.getOrSet('k', async () => 'v1', { lock: false });
+    vi.advanceTimersByTime(31_000);
+    const loader = vi.fn(async () => 'v2');
+    expect(await cache.getOrSet('k', loader)).toBe('v1');
+    await cache.flush();
+    expect(tries).toEqual([0]);
+    expect(loader).not.toHaveBeenCalled();
+    expect(await cache.get('k')).toBe('v1');
+  });
+
+  test('rejects a threshold that is neither a fraction nor a duration', () => {
+    const store = new TestStore();
+    expect(() => createCache({ store, refresh: { ahead: 0 } })).toThrow(InvalidArgumentError);
+    expect(() => createCache({ store, refresh: { ahead: -1 } })).toThrow(/refresh\.ahead/);
+    expect(() => createCache({ store, refresh: { ahead: 'soon' } })).toThrow(/refresh\.ahead/);
+  });
+});
+
+describe('stale-while-revalidate', () => {
+  test('swr serves the stale value at once and refreshes it in the background', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', swr: '10m' });
+    const stale = vi.fn();
+    cache.on('stale', stale);
+    await cache.getOrSet('k', async () => 'v1');
+    vi.advanceTimersByTime(2 * 60_000);
+    const next = deferred<string>();
+    expect(await cache.getOrSet('k', () => next.promise)).toBe('v1');
+    expect(stale).toHaveBeenCalledWith(expect.objectContaining({ reason: 'soft-timeout' }));
+    next.resolve('v2');
+    await settle();
+    await cache.flush();
+    expect(await cache.get('k')).toBe('v2');
+  });
+
+  test('past swr a read waits for the loader', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', swr: '10m' });
+    await cache.getOrSet('k', async () => 'v1');
+    vi.advanceTimersByTime(12 * 60_000);
+    expect(await cache.getOrSet('k', async () => 'v2')).toBe('v2');
+  });
+});
+
+describe('forceFresh', () => {
+  test('calls the loader though a fresh value is cached, and stores its result', async () => {
+    const cache = createCache({ store: new TestStore(), ttl: '1h' });
+    await cache.getOrSet('k', async () => 'v1');
+    expect(await cache.getOrSet('k', async () => 'v2', { forceFresh: true })).toBe('v2');
+    await cache.flush();
+    expect(await cache.get('k')).toBe('v2');
+  });
+
+  test('falls back on the fresh cached value when the loader fails', async () => {
+    const cache = createCache({ store: new TestStore({ async: true }), ttl: '1h' });
+    await cache.getOrSet('k', async () => 'v1');
+    const failing = async () => Promise.reject(new Error('db down'));
+    expect(await cache.getOrSet('k', failing, { forceFresh: true })).toBe('v1');
+  });
+
+  test('falls back on a stale value only within grace, else rejects', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', grace: '1m' });
+    await cache.getOrSet('k', async () => 'v1');
+    const failing = async () => Promise.reject(new Error('db down'));
+    vi.advanceTimersByTime(90_000);
+    expect(await cache.getOrSet('k', failing, { forceFresh: true })).toBe('v1');
+    vi.advanceTimersByTime(60_000);
+    await expect(cache.getOrSet('k', failing, { forceFresh: true })).rejects.toBeInstanceOf(
+      LoaderError,
+    );
+  });
+
+  test('with nothing cached, a failing loader rejects', async () => {
+    const cache = createCache({ store: new TestStore() });
+    await expect(
+      cache.getOrSet('k', async () => Promise.reject(new Error('down')), { forceFresh: true }),
+    ).rejects.toBeInstanceOf(LoaderError);
+  });
+});
