@@ -1,5 +1,6 @@
 import type { Clock } from './clock.js';
 import { Engine } from './engine.js';
+import { describeEntry, type EntryInfo, freshness } from './entry.js';
 import { CacheInconsistencyError, InvalidArgumentError, StoreError } from './errors.js';
 import type { EventSource } from './eventSource.js';
 import type { CacheEvents, CacheListener, CacheStats } from './events.js';
@@ -178,6 +179,41 @@ export class Cache {
       true,
     );
     return entry?.value as T | undefined;
+  }
+
+  /**
+   * Tells the truth about `key`: its value, whether it is stale (past its TTL, within grace),
+   * when it expires and its grace ends, its tags and version; `undefined` when nothing usable is
+   * cached (missing, past grace, of another version, invalidated by a tag, or the store failed).
+   * Counts no hit nor miss.
+   *
+   * @example
+   * const entry = await cache.getEntry('user:1');
+   * if (entry?.stale) console.log('serving a stale value until', new Date(entry.staleUntil!));
+   */
+  async getEntry<T = unknown>(
+    key: string,
+    options?: GetOptions,
+  ): Promise<EntryInfo<T> | undefined> {
+    const fullKey = this.#key(key);
+    const engine = this.#engine;
+    const cleared = engine.tagRecords.cleared;
+    const found = await this.#gateway.get(fullKey);
+    if (found === undefined || !(await engine.usable(found, options?.version, cleared))) {
+      return undefined;
+    }
+    const state = freshness(found, this.#clock.now());
+    return state === 'gone' ? undefined : describeEntry(found as CacheEntry<T>, state === 'stale');
+  }
+
+  /**
+   * How long (ms) the value of `key` stays fresh: `0` for a stale value still within grace,
+   * `undefined` when nothing usable is cached (see {@link Cache.getEntry}).
+   */
+  async remainingTtl(key: string, options?: GetOptions): Promise<number | undefined> {
+    const entry = await this.getEntry(key, options);
+    if (entry === undefined) return undefined;
+    return entry.stale ? 0 : Math.max(0, entry.expiresAt - this.#clock.now());
   }
 
   /** Returns whether `key` holds a fresh value (of `options.version`, when given). */

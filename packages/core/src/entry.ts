@@ -71,3 +71,31 @@ export function buildEntry(
   if (plan.version !== undefined) entry.version = plan.version;
   return entry;
 }
+
+/** What {@link Cache.getEntry} tells of a cached value. */
+export interface EntryInfo<V = unknown> {
+  /** The cached value. */
+  value: V;
+  /** Past its TTL, servable only within grace. */
+  stale: boolean;
+  /** When it stops being fresh, ms since the epoch. */
+  expiresAt: number;
+  /** When its grace ends, ms since the epoch, if it has grace. */
+  staleUntil: number | undefined;
+  /** The tags it was stored with (without the cache's own namespace tags). */
+  tags: string[];
+  /** The version it was stored with, if any. */
+  version: number | string | undefined;
+}
+
+/** The {@link EntryInfo} of an entry that is fresh, or stale when `stale`. */
+export function describeEntry<V>(entry: CacheEntry<V>, stale: boolean): EntryInfo<V> {
+  return {
+    value: entry.value,
+    stale,
+    expiresAt: entry.expiresAt,
+    staleUntil: entry.staleUntil,
+    tags: (entry.tags ?? []).filter((tag) => !tag.startsWith('__ns:')),
+    version: entry.version,
+  };
+}

@@ -185,3 +185,47 @@ describe('forceFresh', () => {
     ).rejects.toBeInstanceOf(LoaderError);
   });
 });
+
+describe('getEntry and remainingTtl', () => {
+  test('tell a fresh value, its expiry, tags and version', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const now = Date.now();
+    const cache = createCache({ store: new TestStore(), ttl: '1m', grace: '1h' });
+    await cache
+      .namespace('users', { versioned: true })
+      .set('1', 'Ada', { tags: ['team'], version: 2 });
+    expect(await cache.namespace('users', { versioned: true }).getEntry('1')).toEqual({
+      value: 'Ada',
+      stale: false,
+      expiresAt: now + 60_000,
+      staleUntil: now + 60_000 + 3_600_000,
+      tags: ['team'],
+      version: 2,
+    });
+    vi.advanceTimersByTime(20_000);
+    expect(await cache.remainingTtl('users:1')).toBe(40_000);
+  });
+
+  test('tell a stale value within grace, and nothing past it', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', grace: '1m' });
+    await cache.set('k', 'v');
+    vi.advanceTimersByTime(90_000);
+    expect(await cache.getEntry('k')).toMatchObject({ value: 'v', stale: true });
+    expect(await cache.remainingTtl('k')).toBe(0);
+    expect(await cache.get('k')).toBeUndefined();
+    vi.advanceTimersByTime(60_000);
+    expect(await cache.getEntry('k')).toBeUndefined();
+    expect(await cache.remainingTtl('k')).toBeUndefined();
+  });
+
+  test('tell nothing of a value invalidated by a tag or of another version', async () => {
+    const cache = createCache({ store: new TestStore({ async: true }), grace: '1h' });
+    await cache.set('a', 1, { tags: ['t'] });
+    await cache.set('b', 2, { version: 1 });
+    await cache.invalidateTags(['t']);
+    expect(await cache.getEntry('a')).toBeUndefined();
+    expect(await cache.getEntry('b', { version: 2 })).toBeUndefined();
+    expect(await cache.getEntry('b', { version: 1 })).toMatchObject({ value: 2, version: 1 });
+  });
+});

@@ -40,7 +40,7 @@ describe("core README's examples", () => {
   });
 
   test('freshness: a hit past the threshold answers at once and is refreshed; forceFresh falls back', async () => {
-    expect(await run(core[4])).toBe('1\n1\n2\n2\n');
+    expect(await run(core[4])).toBe('1\n1\n2\n2\n2 false true\n');
   });
 });
 
