@@ -93,6 +93,39 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       }
     });
 
+    test('4 processes reading a key past its refresh threshold: each answers at once, one refreshes', async () => {
+      const worker = new URL('./fixtures/refreshWorker.ts', import.meta.url);
+      const writer = createCache({
+        store: redisStore({ port: redis.server.port, prefix: 'refresh-test:' }),
+        ttl: '20s',
+      });
+      const children: ChildProcess[] = [];
+      try {
+        await writer.set('hot', 'cached');
+        for (let i = 0; i < 4; i++) {
+          children.push(forkFixture(worker, [String(redis.server.port), 'hot', 'refreshes']));
+        }
+        const message = (child: ChildProcess) =>
+          Promise.race([
+            once(child, 'message').then(([value]) => value),
+            once(child, 'exit').then(([code]) =>
+              Promise.reject(new Error(`worker exited ${code}`)),
+            ),
+          ]);
+        await Promise.all(children.map(message));
+        // Past the threshold (1 s after the write), far from the expiry (20 s).
+        await new Promise((resolve) => setTimeout(resolve, 1_100));
+        const answers = children.map(message);
+        for (const child of children) child.send('go');
+        expect(await Promise.all(answers)).toEqual(['cached', 'cached', 'cached', 'cached']);
+        expect(Number(await redis.raw.get('refreshes'))).toBe(1);
+        expect(await writer.get('hot')).toMatch(/^refreshed by \d+$/);
+      } finally {
+        for (const child of children) child.kill();
+        await writer.close();
+      }
+    }, 30_000);
+
     test('the default lock prefix lies outside the store’s: cache.clear() leaves held locks alone', async () => {
       const store = redisStore({ port: redis.server.port });
       const lock = redisLock({ client: store.client });
