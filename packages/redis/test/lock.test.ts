@@ -7,6 +7,13 @@ import { describe, expect, test } from 'vitest';
 import { redisLock, redisStore } from '../src/index.js';
 import { useRedis } from './redis.js';
 
+// A worker's next message; a worker that dies fails the test at once instead of leaving it waiting.
+const message = (child: ChildProcess) =>
+  Promise.race([
+    once(child, 'message').then(([value]) => value),
+    once(child, 'exit').then(([code]) => Promise.reject(new Error(`worker exited ${code}`))),
+  ]);
+
 describe.skipIf(!hasRedis())('with a real redis-server', () => {
   const redis = useRedis();
 
@@ -74,14 +81,6 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
         for (let i = 0; i < 4; i++) {
           children.push(forkFixture(worker, [String(redis.server.port), 'cold', 'loader-calls']));
         }
-        // A worker that dies fails the test at once instead of leaving it waiting.
-        const message = (child: ChildProcess) =>
-          Promise.race([
-            once(child, 'message').then(([value]) => value),
-            once(child, 'exit').then(([code]) =>
-              Promise.reject(new Error(`worker exited ${code}`)),
-            ),
-          ]);
         await Promise.all(children.map(message));
         const answers = children.map(message);
         for (const child of children) child.send('go');
@@ -105,13 +104,6 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
         for (let i = 0; i < 4; i++) {
           children.push(forkFixture(worker, [String(redis.server.port), 'hot', 'refreshes']));
         }
-        const message = (child: ChildProcess) =>
-          Promise.race([
-            once(child, 'message').then(([value]) => value),
-            once(child, 'exit').then(([code]) =>
-              Promise.reject(new Error(`worker exited ${code}`)),
-            ),
-          ]);
         await Promise.all(children.map(message));
         // Past the threshold (1 s after the write), far from the expiry (20 s).
         await new Promise((resolve) => setTimeout(resolve, 1_100));
