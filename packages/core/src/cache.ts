@@ -1,3 +1,4 @@
+import { Batch, type BatchLoader } from './batch.js';
 import type { Clock } from './clock.js';
 import { Engine } from './engine.js';
 import { describeEntry, type EntryInfo, freshness } from './entry.js';
@@ -165,6 +166,50 @@ export class Cache {
       return Promise.reject(error);
     }
     return getOrLoad(this.#engine, this.#view, fullKey, found, loader, options);
+  }
+
+  /**
+   * `getOrSet` for many keys at once: one store read for all of them (`getMany`: one MGET on
+   * Redis), then one call of `loader` with the keys that are truly missing; keys already loading
+   * (by any `getOrSet` or `getOrSetMany`) join those loads, and fresh ones are served. Each key
+   * goes through its own flight, so grace, timeouts, refresh-ahead and invalidations apply per
+   * key as in `getOrSet`. Resolves one settled result per key, in order: `{ status: 'fulfilled',
+   * value }` or `{ status: 'rejected', reason }` (a `LoaderError` when the loader failed that key
+   * and no stale value stood in).
+   *
+   * @example
+   * const users = await cache.getOrSetMany(['1', '2', '3'], async (missing) => {
+   *   const rows = await db.users.findMany(missing);
+   *   return new Map(rows.map((row) => [String(row.id), row]));
+   * });
+   */
+  async getOrSetMany<T>(
+    keys: string[],
+    loader: BatchLoader<T>,
+    options?: GetOrSetOptions,
+  ): Promise<PromiseSettledResult<T>[]> {
+    if (typeof loader !== 'function') {
+      throw new InvalidArgumentError('loader', `expected a function, got ${typeof loader}`);
+    }
+    const fullKeys = [...new Set(this.#keys(keys))];
+    const read = this.#gateway.getMany(fullKeys);
+    const batch = new Batch(loader, fullKeys.length);
+    const loads = new Map(
+      fullKeys.map((fullKey, i) => [
+        fullKey,
+        getOrLoad(
+          this.#engine,
+          this.#view,
+          fullKey,
+          read.then((entries) => entries[i]),
+          batch.load,
+          options,
+        ),
+      ]),
+    );
+    const settled = await Promise.allSettled(loads.values());
+    const byKey = new Map([...loads.keys()].map((fullKey, i) => [fullKey, settled[i]!]));
+    return keys.map((key) => byKey.get(this.#key(key)) as PromiseSettledResult<T>);
   }
 
   /** Returns the fresh value of `key`, or `undefined` when it is missing, expired, of another version or the store failed. */

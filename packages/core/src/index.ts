@@ -1,3 +1,4 @@
+export type { BatchContext, BatchLoader } from './batch.js';
 export { Cache, createCache } from './cache.js';
 export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
 export { type Clock, coarseNow, exactClock, systemClock, timeIsFaked } from './clock.js';

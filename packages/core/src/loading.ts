@@ -85,7 +85,12 @@ async function resolve<T>(
   const now = engine.clock.now();
   const state = entry === undefined ? 'gone' : freshness(entry, now);
   if (state === 'fresh' && !plan.forceFresh) {
-    if (due(entry!, plan, now) && !flights.backingOff(key, now)) {
+    // One refresh at a time: another caller may have started one (or a load) while this one read.
+    if (
+      due(entry!, plan, now) &&
+      flights.join(flight.id, now) === undefined &&
+      !flights.backingOff(key, now)
+    ) {
       refresh(engine, view, flight, entry!, loader, plan);
     } else flights.land(flight);
     telemetry.hit(key);

@@ -38,6 +38,24 @@ describe('refresh-ahead', () => {
     },
   );
 
+  test('concurrent reads of an asynchronous store past the threshold start one refresh', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({
+      store: new TestStore({ async: true }),
+      ttl: '1m',
+      refresh: { ahead: 0.5 },
+    });
+    await cache.getOrSet('k', async () => 'v1');
+    await cache.flush();
+    vi.advanceTimersByTime(31_000);
+    const next = deferred<string>();
+    const loader = vi.fn(() => next.promise);
+    const reads = await Promise.all([1, 2, 3].map(() => cache.getOrSet('k', loader)));
+    expect(reads).toEqual(['v1', 'v1', 'v1']);
+    expect(loader).toHaveBeenCalledTimes(1);
+    next.resolve('v2');
+  });
+
   test('a hit before the threshold does not refresh', async () => {
     vi.useFakeTimers({ toFake: ['Date'] });
     const cache = createCache({ store: new TestStore(), ttl: '1m', refresh: { ahead: '50s' } });

@@ -163,6 +163,23 @@ function observations(h: History, loaderById: Map<number, LoaderRecord>): Observ
       // unless it was forced to load.
       const sawMiss = !o.force && loader !== undefined && loader.start > op.call;
       out.push({ op, key: o.key, token, sawMiss });
+    } else if (o.kind === 'getOrSetMany' && op.status === 'ok') {
+      const results = op.result as PromiseSettledResult<string>[];
+      o.keys.forEach((key, i) => {
+        const r = results[i]!;
+        if (r.status === 'rejected') {
+          out.push({ op, key, token: undefined, sawMiss: true });
+          return;
+        }
+        const origin = h.origins.get(r.value);
+        const loader = origin?.kind === 'loader' ? loaderById.get(origin.source) : undefined;
+        out.push({
+          op,
+          key,
+          token: r.value,
+          sawMiss: loader !== undefined && loader.start > op.call,
+        });
+      });
     }
   }
   return out;
@@ -414,7 +431,12 @@ export function checkHonestStaleness(h: History): Violation[] {
         ? [[o.key, op.result as string | undefined]]
         : o.kind === 'getMany'
           ? o.keys.map((k, i) => [k, (op.result as (string | undefined)[])[i]])
-          : [];
+          : o.kind === 'getOrSetMany'
+            ? o.keys.map((k, i) => {
+                const r = (op.result as PromiseSettledResult<string>[])[i]!;
+                return [k, r.status === 'fulfilled' ? r.value : undefined];
+              })
+            : [];
     for (const [key, token] of served) {
       if (token === undefined) continue;
       const orig = first.get(token);

@@ -39,6 +39,7 @@ export type Op =
   | { kind: 'deletePattern'; pattern: string }
   | { kind: 'invalidateTags'; tags: Tag[] }
   | { kind: 'getOrSet'; key: Key; tags: Tag[]; loader: Outcome; force: boolean }
+  | { kind: 'getOrSetMany'; keys: Key[]; tags: Tag[]; loader: Outcome }
   | { kind: 'writeThrough'; key: Key; persist: 'ok' | 'throw' }
   | { kind: 'relay'; message: InvalidationMessage }
   | { kind: 'advance'; ms: number };
@@ -80,6 +81,7 @@ export const WEIGHTS: Weights = {
   deletePattern: 1,
   invalidateTags: 1,
   getOrSet: 5,
+  getOrSetMany: 2,
   writeThrough: 2,
   relay: 1,
   advance: 2,
@@ -140,6 +142,10 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
         // A forced load, now and then: it loads past a fresh value and falls back on it.
         force: fc.constantFrom(false, false, false, true),
       }),
+    },
+    {
+      weight: w.getOrSetMany,
+      arbitrary: fc.record({ kind: fc.constant('getOrSetMany' as const), keys, tags, loader }),
     },
     {
       weight: w.writeThrough,
@@ -526,6 +532,33 @@ export async function runModel(
     r.status = 'ok';
   };
 
+  // A loader call of `key` for op `opId` begins, and later returns token `t`.
+  const loadStarts = (opId: number, key: Key, tags: Tag[], outcome: Outcome): LoaderRecord => {
+    const l: LoaderRecord = {
+      id: loaders.length,
+      opId,
+      key,
+      tags,
+      outcome,
+      start: ticks.next(),
+      startWall: Date.now(),
+    };
+    loaders.push(l);
+    return l;
+  };
+  const loadReturns = (l: LoaderRecord, t: string): string => {
+    l.token = t;
+    origins.set(t, {
+      token: t,
+      key: l.key,
+      kind: 'loader',
+      source: l.id,
+      tags: l.tags,
+      start: l.start,
+    });
+    return t;
+  };
+
   const start = (op: Op): void => {
     switch (op.kind) {
       case 'get':
@@ -599,16 +632,7 @@ export async function runModel(
           cache.getOrSet(
             op.key,
             async (ctx) => {
-              const l: LoaderRecord = {
-                id: loaders.length,
-                opId,
-                key: op.key,
-                tags: op.tags,
-                outcome: op.loader,
-                start: ticks.next(),
-                startWall: Date.now(),
-              };
-              loaders.push(l);
+              const l = loadStarts(opId, op.key, op.tags, op.loader);
               ctx.signal.addEventListener('abort', () => {
                 l.aborted ??= ticks.next();
               });
@@ -620,18 +644,32 @@ export async function runModel(
               );
               l.end = ticks.next();
               if (op.loader === 'throw') throw new Error(`loader#${l.id} failed`);
-              l.token = t;
-              origins.set(t, {
-                token: t,
-                key: op.key,
-                kind: 'loader',
-                source: l.id,
-                tags: op.tags,
-                start: l.start,
-              });
-              return t;
+              return loadReturns(l, t);
             },
             op.force ? { tags: op.tags, forceFresh: true } : { tags: op.tags },
+          ),
+        );
+        return;
+      }
+      case 'getOrSetMany': {
+        const opId = ops.length;
+        // One loader record per key the batch loads, all starting and ending together.
+        record(op, () =>
+          cache.getOrSetMany(
+            op.keys,
+            async (missing) => {
+              const batch = missing.map((k) => loadStarts(opId, k as Key, op.tags, op.loader));
+              if (op.loader === 'hang') await new Promise(() => {});
+              await s.schedule(
+                Promise.resolve(),
+                `batch loader(${missing.join(',')})->${op.loader === 'ok' ? 'values' : 'throw'}`,
+              );
+              const end = ticks.next();
+              for (const l of batch) l.end = end;
+              if (op.loader === 'throw') throw new Error(`batch of #${opId} failed`);
+              return batch.map((l) => loadReturns(l, token()));
+            },
+            { tags: op.tags },
           ),
         );
         return;
@@ -720,6 +758,8 @@ export function describeOp(op: Op): string {
       return `invalidateTags(${op.tags.join(',')})`;
     case 'getOrSet':
       return `getOrSet(${op.key}${op.tags.length ? ` tags=${op.tags.join('+')}` : ''}, loader ${op.loader}${op.force ? ', forceFresh' : ''})`;
+    case 'getOrSetMany':
+      return `getOrSetMany(${op.keys.join(',')}${op.tags.length ? ` tags=${op.tags.join('+')}` : ''}, loader ${op.loader})`;
     case 'writeThrough':
       return `writeThrough(${op.key}, persist ${op.persist})`;
     case 'relay':
