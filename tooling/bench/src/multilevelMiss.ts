@@ -71,7 +71,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * (`INFO commandstats` deltas; the INFO calls themselves are left out). Other processes sit idle meanwhile: the
  * harness starts them one by one.
  */
-async function commandsPerCall(
+export async function commandsPerCall(
   admin: Redis,
   calls: number,
   work: () => Promise<unknown>,
