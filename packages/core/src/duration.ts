@@ -43,3 +43,14 @@ export function parseOptionalDuration(
 ): number | undefined {
   return duration === undefined ? undefined : parseDuration(duration, argument);
 }
+
+/**
+ * Like {@link parseDuration}, for a TTL: `'forever'` and `Infinity` also mean a value that never
+ * expires (`Infinity`).
+ *
+ * @example parseTtl('forever') // Infinity
+ */
+export function parseTtl(ttl: Duration, argument = 'ttl'): number {
+  if (ttl === 'forever' || ttl === Number.POSITIVE_INFINITY) return Number.POSITIVE_INFINITY;
+  return parseDuration(ttl, argument);
+}

@@ -2,7 +2,7 @@ export type { BatchContext, BatchLoader } from './batch.js';
 export { Cache, createCache } from './cache.js';
 export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
 export { type Clock, coarseNow, exactClock, systemClock, timeIsFaked } from './clock.js';
-export { parseDuration, parseOptionalDuration } from './duration.js';
+export { parseDuration, parseOptionalDuration, parseTtl } from './duration.js';
 export { type EntryInfo, type Freshness, freshness, graceEnd } from './entry.js';
 export {
   CacheError,

@@ -1,4 +1,4 @@
-import { parseDuration } from './duration.js';
+import { parseTtl } from './duration.js';
 import type { Engine } from './engine.js';
 import { buildEntry, freshness, graceEnd } from './entry.js';
 import { LoaderCycleError, LoaderError, LoaderTimeoutError, LockLostError } from './errors.js';
@@ -456,7 +456,7 @@ class Context<T> implements LoaderContext<T> {
   }
 
   setTtl(ttl: Duration): void {
-    this.ttl = parseDuration(ttl, 'ttl');
+    this.ttl = parseTtl(ttl);
   }
 
   setTags(tags: string[]): void {

@@ -6,7 +6,10 @@ import type { CacheLock, CacheStore, Duration, Serializer } from './types.js';
 export interface CacheOptions {
   /** Where entries live: `memoryStore()`, `redisStore()`, `multilevel()` or any {@link CacheStore}. */
   store: CacheStore;
-  /** How long a value stays fresh. `0` means values are not cached. @default '1h' */
+  /**
+   * How long a value stays fresh. `0` means values are not cached; `'forever'` (or `Infinity`)
+   * that they never expire (they leave only when evicted, deleted or invalidated). @default '1h'
+   */
   ttl?: Duration;
   /**
    * Spread each TTL uniformly by ± this much (at most half the TTL), so keys written together do
@@ -128,7 +131,7 @@ export interface NamespaceOptions {
 
 /** Options of {@link Cache.set} and the storing half of {@link Cache.getOrSet}. */
 export interface SetOptions {
-  /** How long the value stays fresh. @default the cache's `ttl` */
+  /** How long the value stays fresh; `'forever'` (or `Infinity`) for never. @default the cache's `ttl` */
   ttl?: Duration;
   /** Spread the TTL by ± this much. @default the cache's `jitter` */
   jitter?: Duration;

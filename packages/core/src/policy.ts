@@ -1,4 +1,4 @@
-import { parseOptionalDuration as optional, parseDuration } from './duration.js';
+import { parseOptionalDuration as optional, parseDuration, parseTtl } from './duration.js';
 import { InvalidArgumentError } from './errors.js';
 import type { CacheOptions, GetOrSetOptions } from './options.js';
 import type { GatewayPolicy } from './storeGateway.js';
@@ -73,7 +73,7 @@ export function resolvePolicy(options: CacheOptions): CachePolicy {
       'circuitBreaker.cooldown',
       true,
     ),
-    ttl: parseDuration(options.ttl ?? '1h', 'ttl'),
+    ttl: parseTtl(options.ttl ?? '1h'),
     jitter: parseDuration(options.jitter ?? 0, 'jitter'),
     grace: swrGrace(options.swr, graceOf(options.grace, 0)),
     graceBackoff: parseDuration(options.graceBackoff ?? '10s', 'graceBackoff'),
@@ -101,7 +101,7 @@ export function resolvePlan(policy: Policy, options: GetOrSetOptions | undefined
     );
   }
   return {
-    ttl: options.ttl === undefined ? policy.ttl : parseDuration(options.ttl, 'ttl'),
+    ttl: options.ttl === undefined ? policy.ttl : parseTtl(options.ttl),
     jitter: options.jitter === undefined ? policy.jitter : parseDuration(options.jitter, 'jitter'),
     grace: swrGrace(swr, graceOf(options.grace, policy.grace)),
     graceBackoff: policy.graceBackoff,

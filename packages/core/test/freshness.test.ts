@@ -247,3 +247,36 @@ describe('getEntry and remainingTtl', () => {
     expect(await cache.getEntry('b', { version: 1 })).toMatchObject({ value: 2, version: 1 });
   });
 });
+
+describe("ttl: 'forever'", () => {
+  test('a value stored forever never expires, from the cache option, a call or the loader', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      const cache = createCache({ store: new TestStore(), ttl: 'forever' });
+      await cache.set('option', 1);
+      const short = createCache({ store: new TestStore(), ttl: '1m' });
+      await short.set('call', 2, { ttl: Number.POSITIVE_INFINITY });
+      await short.getOrSet('loader', async (ctx) => {
+        ctx.setTtl('forever');
+        return 3;
+      });
+      await short.flush();
+      vi.setSystemTime(Date.now() + 100 * 365 * 24 * 3_600_000);
+      expect(await cache.get('option')).toBe(1);
+      expect(await short.getMany(['call', 'loader'])).toEqual([2, 3]);
+      expect(await short.remainingTtl('call')).toBe(Number.POSITIVE_INFINITY);
+      expect(await short.getEntry('loader')).toMatchObject({ expiresAt: Number.POSITIVE_INFINITY });
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  test('other infinite or unreadable TTLs are rejected', () => {
+    const store = new TestStore();
+    expect(() => createCache({ store, ttl: Number.NEGATIVE_INFINITY })).toThrow(
+      InvalidArgumentError,
+    );
+    expect(() => createCache({ store, ttl: 'for ever' })).toThrow(/ttl/);
+    expect(() => createCache({ store, grace: Number.POSITIVE_INFINITY })).toThrow(/grace/);
+  });
+});

@@ -1,10 +1,13 @@
 import { timeIsFaked } from '@cache/core';
 
 const INITIAL_CAPACITY = 1024;
-// Expiry times are kept as ms after `base` in an Int32Array; later ones are capped at FAR (about
-// 24 days), and `base` moves forward every REBASE_AFTER ms (about 12 days), so an entry with a
-// longer TTL can be dropped early, never served late.
+// Expiry times are kept as ms after `base` in an Int32Array, and `base` moves forward every
+// REBASE_AFTER ms (about 12 days). An entry that never expires holds NEVER; one that expires
+// further than LATER (about 24 days) away holds LATER, which no reading reaches before the next
+// rebase, and its true expiry is kept aside (`later`) and brought in range at each rebase.
 export const FAR = 0x7fff_ffff;
+const NEVER = FAR;
+const LATER = FAR - 1;
 const REBASE_AFTER = 2 ** 30;
 // A hit compares expiry with a clock reading taken at most about RESOLUTION ms of event-loop time
 // ago: a timer then marks it STALE, which sends the next hit to read the clock again (REARM ms
@@ -60,6 +63,8 @@ export abstract class Slots<V> {
   declare protected freeCount: number;
   declare protected totalSize: number;
   declare protected base: number;
+  // The true expiry (ms epoch) of each slot holding LATER.
+  declare protected readonly later: Map<number, number>;
   // The clock reading, in ms after `base`, or STALE when the next hit must read the clock.
   declare protected now: number;
   declare protected armedAt: number;
@@ -86,6 +91,7 @@ export abstract class Slots<V> {
     this.freeCount = 0;
     this.totalSize = 0;
     this.base = Date.now() - 1;
+    this.later = new Map();
     this.now = STALE;
     this.armedAt = Number.NEGATIVE_INFINITY;
     this.armedWith = undefined;
@@ -121,6 +127,7 @@ export abstract class Slots<V> {
     this.sizes?.fill(0, 0, this.used);
     keys.length = this.values.length = 0;
     this.count = this.capacity = this.used = this.freeCount = this.totalSize = 0;
+    this.later.clear();
     this.reset();
     this.grow();
   }
@@ -173,11 +180,18 @@ export abstract class Slots<V> {
 
   /** Sets the slot's expiry from `offset`, ms after `base`. */
   protected expireAt(slot: number, offset: number): void {
-    this.expiry[slot] = offset < FAR ? Math.ceil(offset) : FAR;
+    if (this.later.size > 0) this.later.delete(slot);
+    if (offset < LATER) this.expiry[slot] = Math.ceil(offset);
+    else if (offset === Number.POSITIVE_INFINITY) this.expiry[slot] = NEVER;
+    else {
+      this.expiry[slot] = LATER;
+      this.later.set(slot, offset + this.base);
+    }
   }
 
   /** Drops the key and its value from the slot and puts the slot on the free list. */
   protected release(key: string, slot: number): void {
+    if (this.later.size > 0) this.later.delete(slot);
     delete this.index[key];
     this.count--;
     this.keys[slot] = undefined;
@@ -244,7 +258,14 @@ export abstract class Slots<V> {
     const shift = base - this.base;
     const expiry = this.expiry;
     for (let slot = 0; slot < this.used; slot++) {
-      expiry[slot] = Math.max(0, Math.min(expiry[slot]! - shift, FAR));
+      const at = expiry[slot]!;
+      if (at < LATER) expiry[slot] = Math.max(0, at - shift);
+    }
+    for (const [slot, until] of this.later) {
+      const offset = until - base;
+      if (offset >= LATER) continue;
+      expiry[slot] = Math.max(0, Math.ceil(offset));
+      this.later.delete(slot);
     }
     this.base = base;
     this.now = STALE;

@@ -219,6 +219,28 @@ describe('expiry', () => {
     expect(store.size).toBe(0);
   });
 
+  test('keeps an entry that never expires, and one due in 30 days until then, across rebases', () => {
+    vi.useFakeTimers();
+    const store = memoryStore();
+    const day = 24 * HOUR;
+    const start = Date.now();
+    store.set('forever', entry('f', { expiresAt: Number.POSITIVE_INFINITY }));
+    store.set('month', entry('m', { expiresAt: start + 30 * day }));
+    store.set('year', entry('y', { expiresAt: start + 365 * day }));
+    for (let days = 1; days < 30; days++) {
+      vi.setSystemTime(start + days * day);
+      expect(keysOf(store, ['forever', 'month', 'year'])).toEqual(['forever', 'month', 'year']);
+    }
+    vi.setSystemTime(start + 30 * day);
+    expect(keysOf(store, ['forever', 'month', 'year'])).toEqual(['forever', 'year']);
+    vi.setSystemTime(start + 364 * day);
+    expect(keysOf(store, ['forever', 'year'])).toEqual(['forever', 'year']);
+    vi.setSystemTime(start + 365 * day);
+    expect(keysOf(store, ['forever', 'year'])).toEqual(['forever']);
+    vi.setSystemTime(start + 4000 * day);
+    expect(store.get('forever')?.value).toBe('f');
+  });
+
   test('without staleUntil, drops the entry at expiresAt', () => {
     vi.useFakeTimers();
     const store = memoryStore();
