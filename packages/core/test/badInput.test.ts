@@ -39,8 +39,8 @@ describe('bad input gets a typed error naming the argument', () => {
     expect(await rejectedArgument(cache.getMany(['a', '']))).toBe('key');
   });
 
-  test('a NaN, negative, infinite or unreadable TTL', async () => {
-    for (const ttl of [Number.NaN, -1, Number.POSITIVE_INFINITY, '10 parsecs', '']) {
+  test("a NaN, negative, negative-infinite or unreadable TTL (+Infinity is 'forever')", async () => {
+    for (const ttl of [Number.NaN, -1, Number.NEGATIVE_INFINITY, '10 parsecs', '']) {
       expect(await rejectedArgument(cache.set('k', 1, { ttl }))).toBe('ttl');
       expect(await rejectedArgument(cache.getOrSet(`k${String(ttl)}`, () => 1, { ttl }))).toBe(
         'ttl',
