@@ -16,6 +16,13 @@ export interface CachedOptions<A extends unknown[] = unknown[]> extends GetOrSet
   name?: string;
   /** Builds the argument part of the key yourself. @default a stable, collision-safe encoding of all arguments */
   key?: (...args: A) => string;
+  /**
+   * Batching (DataLoader-style): the calls made in one tick are read together with
+   * `getOrSetMany`, and the missing ones are loaded by one call of `batch` with their arguments
+   * (instead of one call of the function each). It returns one result per call, in order; an
+   * `Error` fails that call only. @default none: each miss calls the function
+   */
+  batch?: (calls: A[]) => Promise<readonly unknown[]>;
 }
 
 /**
@@ -32,10 +39,18 @@ export function cached<A extends unknown[], R>(
 ): (...args: A) => Promise<Awaited<R>> {
   if (typeof fn !== 'function')
     throw new InvalidArgumentError('fn', `expected a function, got ${typeof fn}`);
-  const { cache, keyPrefix, name, key, ...rest } = checkOptions(options);
+  const { cache, keyPrefix, name, key, batch, ...rest } = checkOptions(options);
   const base = keyBase(keyPrefix, name ?? fn.name);
   if (name === undefined) claim(cache, base, fn);
   const getOrSetOptions = Object.keys(rest).length > 0 ? rest : undefined;
+  if (batch !== undefined) {
+    if (typeof batch !== 'function') {
+      throw new InvalidArgumentError('batch', `expected a function, got ${typeof batch}`);
+    }
+    return batched(cache, (args) => base + argsKey(key, args), batch, getOrSetOptions) as (
+      ...args: A
+    ) => Promise<Awaited<R>>;
+  }
   return function (this: unknown, ...args: A) {
     return call(cache, base, key, args, () => fn.apply(this, args), getOrSetOptions);
   };
@@ -53,7 +68,10 @@ export function cached<A extends unknown[], R>(
  * }
  */
 export function cachedMethod<A extends unknown[]>(options: CachedOptions<A>) {
-  const { cache, keyPrefix, name, key, ...rest } = checkOptions(options);
+  const { cache, keyPrefix, name, key, batch, ...rest } = checkOptions(options);
+  if (batch !== undefined) {
+    throw new InvalidArgumentError('batch', 'batching is an option of cached(), not of methods');
+  }
   const getOrSetOptions = Object.keys(rest).length > 0 ? rest : undefined;
   return <This, R>(
     method: (this: This, ...args: A) => R | Promise<R>,
@@ -161,4 +179,65 @@ function argsKey<A extends unknown[]>(key: ((...args: A) => string) | undefined,
   if (key !== undefined) return key(...args);
   const encoded = stableEncode(args, 'args');
   return encoded.length > MAX_ENCODED_ARGS ? `#${hashKey(encoded)}` : encoded;
+}
+
+// The calls of one tick, by key: their arguments and their callers.
+type Tick<A> = Map<
+  string,
+  { args: A; waiters: { resolve: (v: unknown) => void; reject: (e: unknown) => void }[] }
+>;
+
+// A function whose calls of one tick are read with one getOrSetMany, the misses loaded by one
+// call of `batch`.
+function batched<A extends unknown[]>(
+  cache: Cache,
+  keyOf: (args: A) => string,
+  batch: (calls: A[]) => Promise<readonly unknown[]>,
+  options: GetOrSetOptions | undefined,
+): (...args: A) => Promise<unknown> {
+  let tick: Tick<A> | undefined;
+  const flush = (calls: Tick<A>) => {
+    cache
+      .getOrSetMany(
+        [...calls.keys()],
+        async (missing) => batch(missing.map((k) => calls.get(k)!.args)),
+        options,
+      )
+      .then(
+        (results) => {
+          let i = 0;
+          for (const { waiters } of calls.values()) {
+            const result = results[i++]!;
+            for (const { resolve, reject } of waiters) {
+              if (result.status === 'fulfilled') resolve(result.value);
+              else reject(result.reason);
+            }
+          }
+        },
+        (error: unknown) => {
+          for (const { waiters } of calls.values()) for (const { reject } of waiters) reject(error);
+        },
+      );
+  };
+  return (...args: A) =>
+    new Promise((resolve, reject) => {
+      let fullKey: string;
+      try {
+        fullKey = keyOf(args);
+      } catch (error) {
+        reject(error);
+        return;
+      }
+      if (tick === undefined) {
+        const calls: Tick<A> = new Map();
+        tick = calls;
+        process.nextTick(() => {
+          tick = undefined;
+          flush(calls);
+        });
+      }
+      const call = tick.get(fullKey);
+      if (call === undefined) tick.set(fullKey, { args, waiters: [{ resolve, reject }] });
+      else call.waiters.push({ resolve, reject });
+    });
 }

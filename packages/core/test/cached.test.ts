@@ -166,3 +166,29 @@ describe('writeThrough()', () => {
     expect(error.key).toBe('user:1');
   });
 });
+
+describe('cached() with batch', () => {
+  test('the calls of one tick are loaded by one batch call; hits and repeats are not loaded', async () => {
+    const cache = createCache({ store: new TestStore({ async: true }) });
+    const batch = vi.fn(async (calls: [number][]) =>
+      calls.map(([id]) => (id === 4 ? new Error('no user 4') : { id })),
+    );
+    const findUser = cached(async (id: number) => ({ id }), { cache, name: 'findUser', batch });
+    await cache.set('findUser:[1]', { id: 1, cached: true });
+    const results = await Promise.allSettled([1, 2, 3, 2, 4].map((id) => findUser(id)));
+    expect(
+      results.map((r) => (r.status === 'fulfilled' ? r.value : String(r.reason.cause))),
+    ).toEqual([{ id: 1, cached: true }, { id: 2 }, { id: 3 }, { id: 2 }, 'Error: no user 4']);
+    expect(batch.mock.calls).toEqual([[[[2], [3], [4]]]]);
+    await cache.flush();
+    expect(await findUser(3)).toEqual({ id: 3 });
+    expect(batch).toHaveBeenCalledTimes(1);
+  });
+
+  test('batch is rejected on methods and when not a function', () => {
+    const cache = createCache({ store: new TestStore() });
+    const batch = async () => [];
+    expect(() => cachedMethod({ cache, batch })).toThrow(InvalidArgumentError);
+    expect(() => cached(async () => 1, { cache, name: 'f', batch: 1 as never })).toThrow(/batch/);
+  });
+});

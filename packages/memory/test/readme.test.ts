@@ -17,8 +17,12 @@ function run(code: string | undefined): Promise<string> {
 }
 
 describe("core README's examples", () => {
-  test('there are six programs: the quick start, TTL with jitter, event-driven, versions, freshness, batch loads', () => {
-    expect(core).toHaveLength(6);
+  test('there are seven programs: the quick start, TTL with jitter, event-driven, versions, batched cached(), freshness, batch loads', () => {
+    expect(core).toHaveLength(7);
+  });
+
+  test('batched cached(): one query for the calls of one tick', async () => {
+    expect(await run(core[4])).toBe('one query for [ 1, 2, 3 ]\n[ 1, 2, 3, 2 ]\n');
   });
 
   test('the quick start loads user 1 once for 1,000 callers and prints users 2 and 3', async () => {
@@ -40,10 +44,10 @@ describe("core README's examples", () => {
   });
 
   test('freshness: a hit past the threshold answers at once and is refreshed; forceFresh falls back', async () => {
-    expect(await run(core[4])).toBe('1\n1\n2\n2\n2 false true\n');
+    expect(await run(core[5])).toBe('1\n1\n2\n2\n2 false true\n');
   });
   test('batch loads: one loader call for the missing keys, an error for the unknown one', async () => {
-    expect(await run(core[5])).toBe(
+    expect(await run(core[6])).toBe(
       "loading [ '2', '3' ]\nAda\nGrace\n[cache] loader failed for key \"3\": no user 3\n",
     );
   });
