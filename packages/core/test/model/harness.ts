@@ -657,8 +657,14 @@ export async function runModel(
         record(op, () =>
           cache.getOrSetMany(
             op.keys,
-            async (missing) => {
-              const batch = missing.map((k) => loadStarts(opId, k as Key, op.tags, op.loader));
+            async (missing, context) => {
+              const batch = missing.map((k) => {
+                const l = loadStarts(opId, k as Key, op.tags, op.loader);
+                context.of(k).signal.addEventListener('abort', () => {
+                  l.aborted ??= ticks.next();
+                });
+                return l;
+              });
               if (op.loader === 'hang') await new Promise(() => {});
               await s.schedule(
                 Promise.resolve(),
