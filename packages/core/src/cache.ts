@@ -1,4 +1,5 @@
 import { Batch, type BatchLoader } from './batch.js';
+import { channels, isTraced, type KeyMessage, traced } from './channels.js';
 import type { Clock } from './clock.js';
 import { Engine } from './engine.js';
 import { describeEntry, type EntryInfo, freshness } from './entry.js';
@@ -19,7 +20,8 @@ import type {
   SetOptions,
 } from './options.js';
 import { resolvePlan } from './policy.js';
-import { FAILED, type StoreGateway } from './storeGateway.js';
+import { snapshot } from './stats.js';
+import { FAILED, fastHitWatched, type StoreGateway } from './storeGateway.js';
 import { checkTags } from './tags.js';
 import type { Telemetry } from './telemetry.js';
 import type { CacheEntry, CacheStore } from './types.js';
@@ -115,6 +117,18 @@ export class Cache {
    * `negativeTtl`), `undefined` is not.
    */
   getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    if (isTraced(channels.getOrSet)) return this.#tracedGetOrSet(key, loader, options);
+    return this.#getOrSet(key, loader, options);
+  }
+
+  #tracedGetOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
+    const message: KeyMessage = { key: this.#prefix + String(key), store: this.#store.name };
+    return traced(channels.getOrSet, message, () =>
+      this.#getOrSet(key, loader, options),
+    ) as Promise<T>;
+  }
+
+  #getOrSet<T>(key: string, loader: Loader<T>, options?: GetOrSetOptions): Promise<T> {
     if (typeof key !== 'string' || key.length === 0) return Promise.reject(invalidKey(key));
     if (typeof loader !== 'function') {
       return Promise.reject(
@@ -144,6 +158,7 @@ export class Cache {
       if (this.#listening.hit) {
         this.#telemetry.emit('hit', { key: fullKey, store: this.#store.name });
       }
+      if (fastHitWatched()) this.#gateway.fastHit(fullKey, found as CacheEntry);
       if (this.#refreshing || options?.refresh !== undefined) {
         refreshIfDue(
           this.#engine,
@@ -464,13 +479,7 @@ export class Cache {
 
   /** A snapshot of the counters, shared by every namespace of this cache. */
   stats(): CacheStats {
-    const engine = this.#engine;
-    return {
-      ...this.#counters,
-      inflight: engine.flights.loading,
-      pendingWrites: engine.pendingWrites,
-      knownTags: engine.tagRecords.size,
-    };
+    return snapshot(this.#engine);
   }
 
   /** Waits for background writes, then closes the store (connections, timers). */

@@ -1,3 +1,4 @@
+import type { LatencyPercentiles } from './latencyWindow.js';
 import type { CacheEntry } from './types.js';
 
 /** Why a stale value was served instead of a fresh one. */
@@ -75,4 +76,25 @@ export interface CacheStats {
    * invalidations; at most 10,000, see `tagRecheck`).
    */
   knownTags: number;
+  /** `hits / (hits + misses)`; stale serves count as misses; `NaN` before the first lookup. */
+  hitRatio: number;
+  /** Percentiles of the latest loader calls, in ms (from the start of the load, lock wait included, to its result). */
+  loadLatency: LatencyPercentiles;
+  /**
+   * Over a store with tiers (`multilevel`): per tier, its store's name, the reads it answered
+   * with a fresh entry, its share of all reads (`hitRatio`) and its failures. Empty otherwise.
+   */
+  tiers: TierStats[];
+}
+
+/** The figures of one tier in {@link CacheStats}. */
+export interface TierStats {
+  /** The tier's store name. */
+  store: string;
+  /** Reads this tier answered with a fresh entry. */
+  hits: number;
+  /** This tier's hits over all reads of the store (hits of every tier plus misses). */
+  hitRatio: number;
+  /** Failures of this tier. */
+  errors: number;
 }

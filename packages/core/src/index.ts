@@ -1,6 +1,21 @@
 export type { BatchContext, BatchLoader } from './batch.js';
 export { Cache, createCache } from './cache.js';
 export { type CachedOptions, cached, cachedMethod, readThrough } from './cached.js';
+export {
+  type BreakerMessage,
+  type BusChannelMessage,
+  channels,
+  type EvictMessage,
+  type FlushMessage,
+  isTraced,
+  type KeyMessage,
+  type LockMessage,
+  type OperationMessage,
+  publishOutcome,
+  type StoreCallMessage,
+  type TracedMessage,
+  traced,
+} from './channels.js';
 export { type Clock, coarseNow, exactClock, systemClock, timeIsFaked } from './clock.js';
 export { parseDuration, parseOptionalDuration, parseTtl } from './duration.js';
 export { type EntryInfo, type Freshness, freshness, graceEnd } from './entry.js';
@@ -23,8 +38,10 @@ export type {
   CacheOperation,
   CacheStats,
   StaleReason,
+  TierStats,
 } from './events.js';
 export { escapeGlob, globToRegExp } from './glob.js';
+export type { LatencyPercentiles } from './latencyWindow.js';
 export type {
   CacheOptions,
   GetOptions,

@@ -1,3 +1,4 @@
+import { channels, isTraced, traced } from './channels.js';
 import type { LockHandle } from './types.js';
 
 /**
@@ -16,10 +17,18 @@ export class Lease {
   readonly #ttl: number;
   readonly #onError: (error: unknown) => void;
   readonly #timer: NodeJS.Timeout | undefined;
+  readonly #key: string;
   #lost = false;
 
-  constructor(handle: LockHandle, ttl: number, maxHold: number, onError: (error: unknown) => void) {
+  constructor(
+    handle: LockHandle,
+    ttl: number,
+    maxHold: number,
+    onError: (error: unknown) => void,
+    key = '',
+  ) {
     this.#handle = handle;
+    this.#key = key;
     this.#ttl = ttl;
     this.#onError = onError;
     if (handle.extend !== undefined) {
@@ -56,7 +65,11 @@ export class Lease {
   async #renew(): Promise<boolean> {
     if (this.#lost) return false;
     try {
-      if (!(await this.#handle.extend!(this.#ttl))) this.#lost = true;
+      const extend = () => this.#handle.extend!(this.#ttl);
+      const held = await (isTraced(channels.lockRenew)
+        ? traced(channels.lockRenew, { key: this.#key }, extend)
+        : extend());
+      if (!held) this.#lost = true;
     } catch (error) {
       // Redis failed: whether the lease still holds is unknown, so it is not trusted.
       this.#onError(error);

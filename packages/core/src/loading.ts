@@ -1,4 +1,5 @@
-import { parseTtl } from './duration.js';
+import { channels, isTraced, traced } from './channels.js';
+import { parseDuration, parseTtl } from './duration.js';
 import type { Engine } from './engine.js';
 import { buildEntry, freshness, graceEnd } from './entry.js';
 import { LoaderCycleError, LoaderError, LoaderTimeoutError, LockLostError } from './errors.js';
@@ -48,10 +49,10 @@ export function getOrLoad<T>(
     // A refresh ahead of expiry runs: the entry it refreshes is fresh, and nothing voided it.
     const ahead = running.ahead;
     if (ahead !== undefined && options?.forceFresh !== true && freshness(ahead, now) === 'fresh') {
-      engine.telemetry.hit(fullKey);
+      engine.telemetry.hit(fullKey, 'getOrSet');
       return Promise.resolve(ahead.value);
     }
-    engine.telemetry.miss(fullKey);
+    engine.telemetry.miss(fullKey, 'getOrSet');
     return join(engine, view, running);
   }
   const flight = engine.flights.open<Outcome<T>>(fullKey, id) as LoadFlight<T>;
@@ -93,10 +94,10 @@ async function resolve<T>(
     ) {
       refresh(engine, view, flight, entry!, loader, plan);
     } else flights.land(flight);
-    telemetry.hit(key);
+    telemetry.hit(key, 'getOrSet');
     return entry!.value;
   }
-  telemetry.miss(key);
+  telemetry.miss(key, 'getOrSet');
   // Another caller may have started loading while this one read.
   const running = flights.join(flight.id, now) as LoadFlight<T> | undefined;
   if (running !== undefined) {
@@ -200,8 +201,12 @@ function fly<T>(
   flight.stale = stale;
   // Joinable before the loader runs, so a getOrSet of the key from inside it is seen as a cycle.
   flights.fly(flight, outcome);
+  const started = performance.now();
   const loading = load(engine, view, flight, loader, context, plan);
-  const done = () => flights.loaded();
+  const done = () => {
+    flights.loaded();
+    telemetry.loadTimes.add(performance.now() - started);
+  };
   loading.then(done, done);
   const answers = answer(loading, stale, plan, {
     now: () => engine.clock.now(),
@@ -252,11 +257,7 @@ function deliver<T>(engine: Engine, flight: LoadFlight<T>, outcome: Outcome<T>):
 }
 
 function served(engine: Engine, key: string, stale: CacheEntry, reason: StaleReason): void {
-  const { telemetry } = engine;
-  telemetry.counters.staleHits++;
-  if (telemetry.listening.stale) {
-    telemetry.emit('stale', { key, store: engine.gateway.store.name, reason, entry: stale });
-  }
+  engine.telemetry.stale(key, reason, stale);
 }
 
 // Runs the loader (under the shared lock, if any) and stores what it returns in the background.
@@ -286,8 +287,12 @@ async function load<T>(
       }
       if (handle !== undefined) {
         const maxHold = plan.hard ?? plan.lockTimeout;
-        lease = new Lease(handle, plan.lockTtl, maxHold, (error) =>
-          telemetry.error(error, 'lock', key, false),
+        lease = new Lease(
+          handle,
+          plan.lockTtl,
+          maxHold,
+          (error) => telemetry.error(error, 'lock', key, false),
+          key,
         );
         context.lease = lease;
         if (context.aborted) lease.stopRenewing(); // the hard timeout fired during acquire
@@ -317,7 +322,11 @@ async function load<T>(
     flight.calling = true;
     let result: T | Promise<T>;
     try {
-      result = loader(context);
+      result = isTraced(channels.load)
+        ? (traced(channels.load, { key, store: gateway.store.name }, () => loader(context)) as
+            | T
+            | Promise<T>)
+        : loader(context);
     } finally {
       flight.calling = false;
     }

@@ -1,3 +1,4 @@
+import { channels, isTraced, publishOutcome, type StoreCallMessage, traced } from './channels.js';
 import { coarseNow } from './clock.js';
 import { isEntryOrMiss } from './entry.js';
 import { SerializationError, StoreError } from './errors.js';
@@ -43,11 +44,46 @@ export class StoreGateway {
   #timer: NodeJS.Timeout | undefined;
   #failures = 0;
   #openUntil = 0;
+  // A store of tiers (multilevel) publishes its own calls on `cache:store`, one per tier.
+  readonly #tiered: boolean;
 
   constructor(store: CacheStore, policy: GatewayPolicy, telemetry: Telemetry) {
     this.store = store;
     this.#policy = policy;
     this.#telemetry = telemetry;
+    this.#tiered = Array.isArray((store as { tiers?: unknown }).tiers);
+  }
+
+  /** Publishes the fast path's hit (a synchronous fresh entry) on the channels that listen. */
+  fastHit(key: string, entry: CacheEntry): void {
+    publishOutcome('getOrSet', key, this.store.name, 'hit');
+    if (this.#traced()) this.#trace('get', key, () => entry);
+  }
+
+  #traced(): boolean {
+    return !this.#tiered && isTraced(channels.store);
+  }
+
+  // Publishes a call of the store as tier 0 (a read with its outcome).
+  #trace<T>(
+    operation: string,
+    key: string | undefined,
+    run: () => MaybePromise<T>,
+  ): MaybePromise<T> {
+    const message: StoreCallMessage = { store: this.store.name, tier: 0, operation };
+    if (key !== undefined) message.key = key;
+    if (operation !== 'get') return traced(channels.store, message, run);
+    return traced(channels.store, message, () => {
+      const found = run();
+      if (!(found instanceof Promise)) {
+        message.outcome = outcomeOf(found);
+        return found;
+      }
+      return found.then((entry) => {
+        message.outcome = outcomeOf(entry);
+        return entry;
+      });
+    });
   }
 
   /**
@@ -57,7 +93,9 @@ export class StoreGateway {
   read(key: string): MaybePromise<CacheEntry | undefined> {
     let found: MaybePromise<CacheEntry | undefined>;
     try {
-      found = this.store.get(key);
+      found = this.#traced()
+        ? this.#trace('get', key, () => this.store.get(key))
+        : this.store.get(key);
     } catch (error) {
       this.#failed(error);
       throw error;
@@ -93,6 +131,11 @@ export class StoreGateway {
    * path calls the store itself and comes here with anything but a fresh entry).
    */
   answered(key: string, found: unknown): MaybePromise<CacheEntry | undefined> {
+    if (this.#traced()) found = this.#trace('get', key, () => found as MaybePromise<CacheEntry>);
+    return this.#answered(key, found);
+  }
+
+  #answered(key: string, found: unknown): MaybePromise<CacheEntry | undefined> {
     if (found instanceof Promise) {
       return this.#within(found).then(
         (entry) => this.#checked(key, entry),
@@ -116,9 +159,9 @@ export class StoreGateway {
   async getMany(keys: string[]): Promise<(CacheEntry | undefined)[]> {
     const { store } = this;
     try {
-      const found = store.getMany
-        ? store.getMany(keys)
-        : Promise.all(keys.map((k) => store.get(k)));
+      const call = () =>
+        store.getMany ? store.getMany(keys) : Promise.all(keys.map((k) => store.get(k)));
+      const found = this.#traced() ? this.#trace('getMany', undefined, call) : call();
       const entries = await this.#within(Promise.resolve(found));
       if (!Array.isArray(entries) || entries.length !== keys.length) {
         throw this.#contract(
@@ -148,7 +191,9 @@ export class StoreGateway {
     deadline = true,
   ): Promise<T | typeof FAILED> {
     try {
-      const done = run(this.store);
+      const done = this.#traced()
+        ? this.#trace(operation, key, () => run(this.store))
+        : run(this.store);
       return done instanceof Promise ? await (deadline ? this.#within(done) : done) : done;
     } catch (error) {
       const serialization = error instanceof SerializationError;
@@ -189,7 +234,21 @@ export class StoreGateway {
     if (!(error instanceof StoreError && error.code === 'E_STORE_TIMEOUT')) return;
     if (++this.#failures === this.#policy.breakerFailures) {
       this.#openUntil = coarseNow() + this.#policy.breakerCooldown;
+      this.#breaker('open');
     }
+  }
+
+  // An answer in time: the failures in a row end, and an open circuit closes.
+  #recovered(): void {
+    const threshold = this.#policy.breakerFailures;
+    const open = threshold !== undefined && this.#failures >= threshold;
+    this.#failures = 0;
+    if (open) this.#breaker('closed');
+  }
+
+  #breaker(state: 'open' | 'closed'): void {
+    if (channels.breaker.hasSubscribers)
+      channels.breaker.publish({ store: this.store.name, state });
   }
 
   // Races an answer against the deadline; a late answer is ignored. While the circuit is open the
@@ -214,7 +273,7 @@ export class StoreGateway {
     if (timeout === undefined) {
       if (this.#failures === 0) return answer;
       return answer.then((value) => {
-        this.#failures = 0;
+        this.#recovered();
         return value;
       });
     }
@@ -233,7 +292,7 @@ export class StoreGateway {
         (value) => {
           // An answer in time closes the circuit (a synchronous one, such as an L1 hit, says
           // nothing of the store behind it).
-          if (this.#unlink(waiting) && this.#failures !== 0) this.#failures = 0;
+          if (this.#unlink(waiting) && this.#failures !== 0) this.#recovered();
           resolve(value);
         },
         (error: unknown) => {
@@ -278,6 +337,16 @@ export class StoreGateway {
     }
     if (next !== undefined) this.#arm(next.deadline - now);
   };
+}
+
+/** Whether anyone listens for the fast path's hits (the outcome or the store call). */
+export function fastHitWatched(): boolean {
+  return channels.operation.hasSubscribers || isTraced(channels.store);
+}
+
+function outcomeOf(entry: unknown): 'hit' | 'miss' {
+  const found = entry as CacheEntry | undefined;
+  return found != null && found.expiresAt > coarseNow() ? 'hit' : 'miss';
 }
 
 function isContractError(error: unknown): boolean {

@@ -1,5 +1,8 @@
 import { EventEmitter } from 'node:events';
-import type { CacheEvents, CacheOperation, CacheStats } from './events.js';
+import { publishOutcome } from './channels.js';
+import type { CacheEvents, CacheOperation, CacheStats, StaleReason } from './events.js';
+import { LatencyWindow } from './latencyWindow.js';
+import type { CacheEntry } from './types.js';
 
 const EVENT_NAMES: (keyof CacheEvents)[] = [
   'hit',
@@ -17,7 +20,10 @@ const EVENT_NAMES: (keyof CacheEvents)[] = [
  * whether anyone listens, so the hit path builds no payload nobody reads.
  */
 export class Telemetry {
-  readonly counters: Omit<CacheStats, 'inflight' | 'pendingWrites' | 'knownTags'> = {
+  readonly counters: Omit<
+    CacheStats,
+    'inflight' | 'pendingWrites' | 'knownTags' | 'hitRatio' | 'loadLatency' | 'tiers'
+  > = {
     hits: 0,
     misses: 0,
     staleHits: 0,
@@ -32,6 +38,8 @@ export class Telemetry {
     keyof CacheEvents,
     boolean
   >;
+  /** The durations of the latest loader calls, for `stats().loadLatency`. */
+  readonly loadTimes = new LatencyWindow();
   readonly #emitter = new EventEmitter();
   readonly #store: string;
 
@@ -55,15 +63,24 @@ export class Telemetry {
   }
 
   /** A fresh value was served. */
-  hit(key: string): void {
+  hit(key: string, operation: 'get' | 'getOrSet' = 'get'): void {
     this.counters.hits++;
     if (this.listening.hit) this.emit('hit', { key, store: this.#store });
+    publishOutcome(operation, key, this.#store, 'hit');
   }
 
   /** Nothing fresh was found. */
-  miss(key: string): void {
+  miss(key: string, operation: 'get' | 'getOrSet' = 'get'): void {
     this.counters.misses++;
     if (this.listening.miss) this.emit('miss', { key, store: this.#store });
+    publishOutcome(operation, key, this.#store, 'miss');
+  }
+
+  /** A stale value was served under grace. */
+  stale(key: string, reason: StaleReason, entry: CacheEntry): void {
+    this.counters.staleHits++;
+    if (this.listening.stale) this.emit('stale', { key, store: this.#store, reason, entry });
+    publishOutcome('getOrSet', key, this.#store, 'stale', reason);
   }
 
   /** Something failed without failing the call; `dropped` when a write was lost. */
