@@ -4,8 +4,9 @@ import {
   type TracingChannel,
   tracingChannel,
 } from 'node:diagnostics_channel';
+import { coarseNow } from './clock.js';
 import type { StaleReason } from './events.js';
-import type { InvalidationMessage, MaybePromise } from './types.js';
+import type { CacheEntry, InvalidationMessage, MaybePromise } from './types.js';
 
 /** What a lookup found: `cache:operation` messages. */
 export interface OperationMessage {
@@ -85,12 +86,6 @@ export interface EvictMessage {
 export interface FlushMessage extends TracedMessage {
   /** Queued writes in the batch. */
   writes: number;
-  /** Rows written, once done. */
-  rows?: number;
-  /** Retries of the batch, once done. */
-  retries?: number;
-  /** Rows dead-lettered, once done. */
-  deadLettered?: number;
 }
 
 /**
@@ -193,6 +188,39 @@ function settle<M extends TracedMessage>(
   } else message.result = outcome;
   traced.asyncStart.publish(message);
   traced.asyncEnd.publish(message);
+}
+
+/**
+ * Runs `run`, a call of `store` (tier `tier`), as a traced call on `cache:store` when anyone
+ * listens; a `get` is published with its outcome (`'hit'` for a fresh entry).
+ */
+export function traceStoreCall<T>(
+  store: string,
+  tier: number,
+  operation: string,
+  key: string | undefined,
+  run: () => MaybePromise<T>,
+): MaybePromise<T> {
+  if (!isTraced(channels.store)) return run();
+  const message: StoreCallMessage = { store, tier, operation };
+  if (key !== undefined) message.key = key;
+  if (operation !== 'get') return traced(channels.store, message, run);
+  return traced(channels.store, message, () => {
+    const found = run();
+    if (!(found instanceof Promise)) {
+      message.outcome = outcomeOf(found);
+      return found;
+    }
+    return found.then((entry) => {
+      message.outcome = outcomeOf(entry);
+      return entry;
+    });
+  });
+}
+
+function outcomeOf(entry: unknown): 'hit' | 'miss' {
+  const found = entry as CacheEntry | undefined;
+  return found != null && found.expiresAt > coarseNow() ? 'hit' : 'miss';
 }
 
 /** Publishes a lookup's outcome on `cache:operation` when anyone listens. */

@@ -15,6 +15,7 @@ export {
   type StoreCallMessage,
   type TracedMessage,
   traced,
+  traceStoreCall,
 } from './channels.js';
 export { type Clock, coarseNow, exactClock, systemClock, timeIsFaked } from './clock.js';
 export { parseDuration, parseOptionalDuration, parseTtl } from './duration.js';

@@ -1,4 +1,4 @@
-import { channels, isTraced, publishOutcome, type StoreCallMessage, traced } from './channels.js';
+import { channels, isTraced, publishOutcome, traceStoreCall } from './channels.js';
 import { coarseNow } from './clock.js';
 import { isEntryOrMiss } from './entry.js';
 import { SerializationError, StoreError } from './errors.js';
@@ -64,26 +64,13 @@ export class StoreGateway {
     return !this.#tiered && isTraced(channels.store);
   }
 
-  // Publishes a call of the store as tier 0 (a read with its outcome).
+  // Publishes a call of the store as tier 0.
   #trace<T>(
     operation: string,
     key: string | undefined,
     run: () => MaybePromise<T>,
   ): MaybePromise<T> {
-    const message: StoreCallMessage = { store: this.store.name, tier: 0, operation };
-    if (key !== undefined) message.key = key;
-    if (operation !== 'get') return traced(channels.store, message, run);
-    return traced(channels.store, message, () => {
-      const found = run();
-      if (!(found instanceof Promise)) {
-        message.outcome = outcomeOf(found);
-        return found;
-      }
-      return found.then((entry) => {
-        message.outcome = outcomeOf(entry);
-        return entry;
-      });
-    });
+    return traceStoreCall(this.store.name, 0, operation, key, run);
   }
 
   /**
@@ -342,11 +329,6 @@ export class StoreGateway {
 /** Whether anyone listens for the fast path's hits (the outcome or the store call). */
 export function fastHitWatched(): boolean {
   return channels.operation.hasSubscribers || isTraced(channels.store);
-}
-
-function outcomeOf(entry: unknown): 'hit' | 'miss' {
-  const found = entry as CacheEntry | undefined;
-  return found != null && found.expiresAt > coarseNow() ? 'hit' : 'miss';
 }
 
 function isContractError(error: unknown): boolean {

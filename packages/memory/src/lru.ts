@@ -60,7 +60,10 @@ export class Lru<V> extends Slots<V> {
     if (sizes !== undefined) {
       this.totalSize += size - sizes[slot]!;
       sizes[slot] = size;
-      while (this.totalSize > this.maxSize) this.remove(this.keys[this.tail]!, this.tail);
+      while (this.totalSize > this.maxSize) {
+        this.remove(this.keys[this.tail]!, this.tail);
+        this.evicted();
+      }
     }
     return true;
   }
@@ -87,6 +90,7 @@ export class Lru<V> extends Slots<V> {
 
   // Frees the least recently used slot for immediate reuse.
   private evictTail(): number {
+    this.evicted();
     const slot = this.tail;
     delete this.index[this.keys[slot]!];
     this.count--;

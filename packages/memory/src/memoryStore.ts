@@ -130,6 +130,19 @@ export class MemoryStore implements CacheStore {
     return this.entries.size;
   }
 
+  /** The sum of the entries' sizes as measured by `sizeOf` (0 without `maxSize`). */
+  get bytes(): number {
+    return this.entries.bytes;
+  }
+
+  /**
+   * Entries evicted to make room since the store was created (least recently used ones, past
+   * `maxEntries` or `maxSize`); each is also a `cache:evict` diagnostics channel message.
+   */
+  get evictions(): number {
+    return this.entries.evictions;
+  }
+
   /** Returns the entry, or `undefined` when it is missing or past `staleUntil ?? expiresAt`. */
   get(key: string): CacheEntry | undefined {
     const stored = this.entries.get(key);

@@ -1,4 +1,4 @@
-import { timeIsFaked } from '@cache/core';
+import { channels, timeIsFaked } from '@cache/core';
 
 const INITIAL_CAPACITY = 1024;
 // Expiry times are kept as ms after `base` in an Int32Array, and `base` moves forward every
@@ -63,6 +63,8 @@ export abstract class Slots<V> {
   declare protected freeCount: number;
   declare protected totalSize: number;
   declare protected base: number;
+  /** Entries evicted to make room (for `maxEntries` or `maxSize`). */
+  declare evictions: number;
   // The true expiry (ms epoch) of each slot holding LATER.
   declare protected readonly later: Map<number, number>;
   // The clock reading, in ms after `base`, or STALE when the next hit must read the clock.
@@ -91,6 +93,7 @@ export abstract class Slots<V> {
     this.freeCount = 0;
     this.totalSize = 0;
     this.base = Date.now() - 1;
+    this.evictions = 0;
     this.later = new Map();
     this.now = STALE;
     this.armedAt = Number.NEGATIVE_INFINITY;
@@ -101,6 +104,17 @@ export abstract class Slots<V> {
   /** How many entries are held, expired ones not yet reclaimed included. */
   get size(): number {
     return this.count;
+  }
+
+  /** The sum of the sizes of the entries held (0 without `maxSize`). */
+  get bytes(): number {
+    return this.totalSize;
+  }
+
+  /** An entry left to make room: counted, and published on `cache:evict` when subscribed. */
+  protected evicted(): void {
+    this.evictions++;
+    if (channels.evict.hasSubscribers) channels.evict.publish({ store: 'memory', count: 1 });
   }
 
   /** Whether an entry kept until `until` (ms epoch) would be live now. */

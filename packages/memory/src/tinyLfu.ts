@@ -142,6 +142,7 @@ export class TinyLfu<V> extends Slots<V> {
     while (this.count > this.limit || this.totalSize > this.maxSize) {
       const victim = this.least();
       this.remove(this.keys[victim]!, victim);
+      this.evicted();
     }
   }
 
@@ -154,10 +155,12 @@ export class TinyLfu<V> extends Slots<V> {
       if (victim === candidate) victim = this.prev[this.max + PROTECTED]!;
       if (victim >= this.max) {
         this.remove(this.keys[candidate]!, candidate);
+        this.evicted();
         return;
       }
       if (sketch.frequency(this.hashes[candidate]!) <= sketch.frequency(this.hashes[victim]!)) {
         this.remove(this.keys[candidate]!, candidate);
+        this.evicted();
         // The victim goes to the back of the queue, so the next candidate meets another one: a
         // key whose estimate is inflated by collisions with hot keys, and that is never read,
         // would otherwise turn away every candidate for good.
@@ -165,6 +168,7 @@ export class TinyLfu<V> extends Slots<V> {
         return;
       }
       this.remove(this.keys[victim]!, victim);
+      this.evicted();
     }
   }
 

@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import {
   type CacheEntry,
   type CacheStore,
+  channels,
   coarseNow,
   type Duration,
   freshness,
@@ -10,10 +11,13 @@ import {
   InvalidArgumentError,
   type InvalidationBus,
   type InvalidationMessage,
+  isTraced,
   parseDuration,
   RESERVED_PREFIX,
   type Serializer,
   StoreError,
+  traced,
+  traceStoreCall,
 } from '@cache/core';
 import { Outbox } from './outbox.js';
 import { RecentWrites } from './recentWrites.js';
@@ -254,6 +258,7 @@ export class MultilevelStore implements CacheStore {
     // The L1 fast path: answered synchronously with a fresh entry.
     if (found !== undefined && (found as CacheEntry).expiresAt > coarseNow()) {
       this.#state.stats.hits[0]!++;
+      if (isTraced(channels.store)) this.#traceTier(0, 'get', key, () => found);
       return found as CacheEntry;
     }
     return this.#getBelow(key, found);
@@ -279,9 +284,9 @@ export class MultilevelStore implements CacheStore {
       const wanted = pending.map((i) => keys[i]!);
       let entries: (CacheEntry | undefined)[];
       try {
-        entries = store.getMany
-          ? await store.getMany(wanted)
-          : await Promise.all(wanted.map((k) => store.get(k)));
+        entries = await this.#traceTier(tier, 'getMany', undefined, () =>
+          store.getMany ? store.getMany(wanted) : Promise.all(wanted.map((k) => store.get(k))),
+        );
       } catch (error) {
         failures++;
         this.#fail(tier, 'getMany', error);
@@ -440,7 +445,10 @@ export class MultilevelStore implements CacheStore {
       for (let tier = 0; tier < this.#tiers.length; tier++) {
         let entry: CacheEntry | undefined;
         try {
-          entry = tier === 0 ? await found : await this.#tiers[tier]!.get(key);
+          const tierStore = this.#tiers[tier]!;
+          entry = await this.#traceTier(tier, 'get', key, () =>
+            tier === 0 ? found : tierStore.get(key),
+          );
         } catch (error) {
           failures++;
           this.#fail(tier, 'get', error);
@@ -564,7 +572,10 @@ export class MultilevelStore implements CacheStore {
     for (let tier = 0; tier < from; tier++) {
       this.#state.stats.backfills++;
       try {
-        const done = this.#tiers[tier]!.set(key, this.#capped(key, entry, tier));
+        const capped = this.#capped(key, entry, tier);
+        const done = this.#traceTier(tier, 'backfill', key, () =>
+          this.#tiers[tier]!.set(key, capped),
+        );
         if (done instanceof Promise)
           done.catch((error: unknown) => this.#fail(tier, 'backfill', error));
       } catch (error) {
@@ -598,7 +609,11 @@ export class MultilevelStore implements CacheStore {
   ): Promise<(T | undefined)[]> {
     const settled = await Promise.allSettled(
       this.#tiers.map(async (store, tier) =>
-        only === undefined || only.has(tier) ? run(store, tier) : SKIPPED,
+        only === undefined || only.has(tier)
+          ? this.#traceTier(tier, operation, keys?.length === 1 ? keys[0] : undefined, () =>
+              run(store, tier),
+            )
+          : SKIPPED,
       ),
     );
     const { repairs } = this.#state;
@@ -653,7 +668,9 @@ export class MultilevelStore implements CacheStore {
     const { bus } = this.#state;
     if (bus === undefined) return;
     try {
-      await bus.publish(message);
+      await (isTraced(channels.busPublish)
+        ? traced(channels.busPublish, { message }, () => bus.publish(message))
+        : bus.publish(message));
     } catch (error) {
       this.#state.stats.publishFailures++;
       this.#state.outbox.add(message);
@@ -740,8 +757,13 @@ export class MultilevelStore implements CacheStore {
     }
   }
 
-  #receive(message: InvalidationMessage): void {
+  #receive(message: InvalidationMessage & { sentAt?: number }): void {
     this.#state.stats.invalidations++;
+    if (channels.busReceive.hasSubscribers) {
+      const { sentAt } = message;
+      const lag = typeof sentAt === 'number' ? Math.max(0, Date.now() - sentAt) : undefined;
+      channels.busReceive.publish(lag === undefined ? { message } : { message, lag });
+    }
     this.#heard(message);
     this.#evictLocal(message);
     for (const listener of this.#state.listeners) listener(message);
@@ -779,6 +801,16 @@ export class MultilevelStore implements CacheStore {
         this.#fail(tier, 'invalidate', error);
       }
     }
+  }
+
+  // A call of tier `tier`, published on `cache:store` when anyone listens.
+  #traceTier<T>(
+    tier: number,
+    operation: string,
+    key: string | undefined,
+    run: () => T | Promise<T>,
+  ): T | Promise<T> {
+    return traceStoreCall(this.#tiers[tier]!.name, tier, operation, key, run);
   }
 
   #fail(tier: number, operation: string, error: unknown): void {

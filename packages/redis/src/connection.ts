@@ -1,5 +1,5 @@
 import type { CacheEntry, Serializer } from '@cache/core';
-import { StoreError } from '@cache/core';
+import { channels, StoreError } from '@cache/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
 import { type BreakerState, CircuitBreaker, type CircuitBreakerOptions } from './breaker.js';
 import { decodeEntry } from './codec.js';
@@ -138,6 +138,8 @@ export class RedisConnection {
               this.#scheduleProbe(breaker?.resetTimeout ?? 1000);
             }
             this.events.emit('breaker', state);
+            if (channels.breaker.hasSubscribers)
+              channels.breaker.publish({ store: 'redis', state });
           });
     const onReady = () => {
       const first = !this.#everReady;

@@ -17,6 +17,8 @@ const MESSAGE_TYPES = new Set<string>([
 export interface BusMessage extends InvalidationMessage {
   /** The id of the bus instance that published it; a bus ignores its own messages. */
   origin: string;
+  /** When it was published (ms epoch, the sender's clock): receivers measure the bus lag with it. */
+  sentAt?: number;
   /** Its id in the log, on the channel (removed before handlers see the message). */
   logId?: string;
 }
@@ -170,7 +172,7 @@ export class RedisBus implements InvalidationBus {
    * `StoreError` when Redis fails; the failure is also counted and emitted as `'error'`.
    */
   async publish(message: InvalidationMessage): Promise<void> {
-    const text = JSON.stringify({ ...message, origin: this.instanceId });
+    const text = JSON.stringify({ ...message, origin: this.instanceId, sentAt: Date.now() });
     try {
       const log = this.#log;
       await this.#connection.run((client) =>

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { CacheLock, LockHandle } from '@cache/core';
-import { InvalidArgumentError } from '@cache/core';
+import { channels, InvalidArgumentError, isTraced, traced } from '@cache/core';
 import { RedisConnection, type RedisConnectionOptions } from './connection.js';
 
 // Delete or extend the lock only while it still holds our token: a holder whose lock expired
@@ -50,7 +50,17 @@ export class RedisLock implements CacheLock {
    * `timeout` ms. Resolves `undefined` when the wait timed out or `signal` aborted; rejects with
    * a `StoreError` when Redis fails, so the caller can decide to run without the lock.
    */
-  async acquire(
+  acquire(
+    key: string,
+    options: { ttl: number; timeout: number; signal?: AbortSignal },
+  ): Promise<LockHandle | undefined> {
+    if (!isTraced(channels.lockAcquire)) return this.#acquire(key, options);
+    return traced(channels.lockAcquire, { key }, () => this.#acquire(key, options)) as Promise<
+      LockHandle | undefined
+    >;
+  }
+
+  async #acquire(
     key: string,
     options: { ttl: number; timeout: number; signal?: AbortSignal },
   ): Promise<LockHandle | undefined> {

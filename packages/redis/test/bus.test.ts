@@ -38,13 +38,23 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
         await a.publish({ type: 'tags', tags: ['users'] });
         await twoReceived;
         expect(received).toEqual([
-          { type: 'delete', keys: ['user:1', 'user:2'], origin: a.instanceId },
-          { type: 'tags', tags: ['users'], origin: a.instanceId },
+          {
+            type: 'delete',
+            keys: ['user:1', 'user:2'],
+            origin: a.instanceId,
+            sentAt: expect.any(Number),
+          },
+          { type: 'tags', tags: ['users'], origin: a.instanceId, sentAt: expect.any(Number) },
         ]);
         // b's messages are published after a's, so a has had every chance to see its own.
         const back = nextMessage(a);
         await b.publish({ type: 'clear', prefix: 'users:' });
-        expect(await back).toEqual({ type: 'clear', prefix: 'users:', origin: b.instanceId });
+        expect(await back).toEqual({
+          type: 'clear',
+          prefix: 'users:',
+          origin: b.instanceId,
+          sentAt: expect.any(Number),
+        });
         expect(ownMessages.filter((message) => message.origin === a.instanceId)).toEqual([]);
         expect(a.stats()).toMatchObject({ published: 2, received: 1 });
       } finally {
@@ -64,6 +74,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
           type: 'pattern',
           pattern: '*:123:*',
           origin: a.instanceId,
+          sentAt: expect.any(Number),
         });
         expect(b.stats().invalid).toBe(0);
       } finally {

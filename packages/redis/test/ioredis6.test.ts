@@ -140,7 +140,11 @@ describe.skipIf(!hasRedis())('with ioredis 6 clients on a real redis-server', ()
           });
           await b.subscribe(() => {});
           await a.publish(message);
-          expect(await received).toEqual({ ...message, origin: a.instanceId });
+          expect(await received).toEqual({
+            ...message,
+            origin: a.instanceId,
+            sentAt: expect.any(Number),
+          });
         } finally {
           await a.close();
           await b.close();

@@ -2,10 +2,13 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   type Cache,
+  channels,
   type Duration,
   InvalidArgumentError,
+  isTraced,
   parseDuration,
   type SetOptions,
+  traced,
 } from '@cache/core';
 import { QueueFullError, WriteBehindClosedError, WriteBehindCloseTimeoutError } from './errors.js';
 import type {
@@ -626,7 +629,15 @@ export class WriteBehind<V = unknown> {
     return { batch, waiters };
   }
 
-  async #flushBatch(batch: WriteBehindEntry<V>[], rows: WriteBehindEntry<V>[]): Promise<void> {
+  // One batch, traced on `cache:writeBehind:flush` when anyone listens.
+  #flushBatch(batch: WriteBehindEntry<V>[], rows: WriteBehindEntry<V>[]): Promise<void> {
+    if (!isTraced(channels.writeBehindFlush)) return this.#writeBatch(batch, rows);
+    return traced(channels.writeBehindFlush, { writes: batch.length }, () =>
+      this.#writeBatch(batch, rows),
+    ) as Promise<void>;
+  }
+
+  async #writeBatch(batch: WriteBehindEntry<V>[], rows: WriteBehindEntry<V>[]): Promise<void> {
     const started = performance.now();
     const flushed = this.#stats.flushed;
     let undecodable = 0;
