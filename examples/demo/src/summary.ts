@@ -33,7 +33,24 @@ export function summaryLines(summary: Summary, stats: CacheStats, dbQueries: num
     `loader calls ${stats.loads}, database queries ${dbQueries}`,
     `one read from the database: ${databaseRead.toFixed(2)} ms; one read from the cache: ${cacheRead.toFixed(3)} ms (${Math.round(databaseRead / cacheRead)}x faster, medians)`,
     `concurrent reads of a cached key (1,000 at once): ${(concurrentHit * 1000).toFixed(1)} µs per read`,
+    statsLine(stats),
   ];
+}
+
+/** `cache.stats()`'s own figures: hit ratio, load latency percentiles, and each tier's share. */
+export function statsLine(stats: CacheStats): string {
+  const { hitRatio, loadLatency: load, tiers } = stats;
+  const ms = (value: number) => `${value.toFixed(1)} ms`;
+  const perTier = tiers.map((tier, i) => `L${i + 1} ${tier.store} ${pct(tier.hitRatio)}`);
+  return [
+    `cache.stats(): hit ratio ${pct(hitRatio)}`,
+    `loads p50 ${ms(load.p50)}, p90 ${ms(load.p90)}, p99 ${ms(load.p99)} (of ${load.count})`,
+    ...(perTier.length > 0 ? [`per tier ${perTier.join(', ')}`] : []),
+  ].join('; ');
+}
+
+function pct(ratio: number): string {
+  return Number.isNaN(ratio) ? 'n/a' : `${(ratio * 100).toFixed(1)}%`;
 }
 
 function median(values: number[]): number {

@@ -36,4 +36,8 @@ test('the summary compares single reads, and tells the callers that waited for a
     'cache lookups: 1004 hits, 1006 misses (999 of them callers that waited for a load already running, no query of their own), 1 served stale under grace',
   );
   expect(queries).toBe('loader calls 5, database queries 10');
+  const statsLine = summaryLines(summary, cache.stats(), db.queries).at(-1);
+  expect(statsLine).toMatch(
+    /^cache\.stats\(\): hit ratio 50\.0%; loads p50 [\d.]+ ms, p90 [\d.]+ ms, p99 [\d.]+ ms \(of 5\)$/,
+  );
 });
