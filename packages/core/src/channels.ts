@@ -28,6 +28,8 @@ export interface TracedMessage {
   result?: unknown;
   /** What the call threw or rejected with, when it failed. */
   error?: unknown;
+  /** True when the call completed synchronously (an in-process store, say): nothing to time. */
+  synchronous?: boolean;
 }
 
 /** `cache:getOrSet` and `cache:load`: one `getOrSet` call, one loader call. */
@@ -155,11 +157,13 @@ export function traced<T, M extends TracedMessage>(
     result = run();
   } catch (error) {
     traced.end.publish(message);
+    message.synchronous = true;
     settle(traced, message, true, error);
     throw error;
   }
   traced.end.publish(message);
   if (!(result instanceof Promise)) {
+    message.synchronous = true;
     settle(traced, message, false, result);
     return result;
   }

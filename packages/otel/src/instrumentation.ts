@@ -30,6 +30,7 @@ import { errorType, INSTRUMENTS, type InstrumentSpec, optionsOf } from './names.
 import type { ObservedMemoryStore, ObservedWriteBehind } from './observers.js';
 import { observe } from './observers.js';
 import { Spans } from './spans.js';
+import { Tally } from './tally.js';
 
 /** Options of {@link instrumentCache}. */
 export interface CacheInstrumentationOptions {
@@ -58,7 +59,39 @@ export interface CacheInstrumentation {
 }
 
 type Five<T> = [T, T, T, T, T];
-type Six<T> = [T, T, T, T, T, T];
+type Four<T> = [T, T, T, T];
+
+// When a traced call started (ms, `performance.now()`), kept on its message.
+const STARTED = Symbol('started');
+type Timed = { [STARTED]?: number };
+
+function startTimer(message: object): void {
+  (message as Timed)[STARTED] = performance.now();
+}
+
+/** Seconds since {@link startTimer} was called with `message`. */
+function elapsed(message: object): number {
+  return (performance.now() - ((message as Timed)[STARTED] ?? 0)) / 1000;
+}
+
+function failure(message: { error?: unknown }): Attributes {
+  return message.error === undefined ? {} : { 'error.type': errorType(message.error) };
+}
+
+function storeAttributes(m: StoreCallMessage): Attributes {
+  return {
+    'cache.store': m.store,
+    'cache.tier': m.tier,
+    'cache.operation': m.operation,
+    ...failure(m),
+  };
+}
+
+function storeCallAttributes(m: StoreCallMessage): Attributes {
+  const attributes = storeAttributes(m);
+  if (m.outcome !== undefined) attributes['cache.outcome'] = m.outcome;
+  return attributes;
+}
 
 type Handlers<M> = {
   start?: (message: M) => void;
@@ -92,14 +125,15 @@ export function instrumentCache(options: CacheInstrumentationOptions = {}): Cach
           options.keys ?? 'hash',
         );
   const I = INSTRUMENTS;
-  const [operations, storeOperations, evictions, breakerTransitions, busMessages, lockRenewals] = [
-    I.operations,
-    I.storeOperations,
+  const [evictions, breakerTransitions, busMessages, lockRenewals] = [
     I.evictions,
     I.breakerTransitions,
     I.busMessages,
     I.lockRenewals,
-  ].map((spec: InstrumentSpec) => meter.createCounter(spec.name, optionsOf(spec))) as Six<Counter>;
+  ].map((spec: InstrumentSpec) => meter.createCounter(spec.name, optionsOf(spec))) as Four<Counter>;
+  // The two counters of every lookup and store call are summed here, reported at collection.
+  const operations = new Tally();
+  const storeOperations = new Tally();
   const [storeDuration, loadDuration, busLag, lockAcquire, flushDuration] = [
     I.storeDuration,
     I.loadDuration,
@@ -111,11 +145,16 @@ export function instrumentCache(options: CacheInstrumentationOptions = {}): Cach
   ) as Five<Histogram>;
   const loadActive = meter.createUpDownCounter(I.loadActive.name, optionsOf(I.loadActive));
 
-  const started = new WeakMap<object, number>();
-  const startTimer = (message: object) => started.set(message, performance.now());
-  const elapsed = (message: object) => (performance.now() - (started.get(message) ?? 0)) / 1000;
-  const failure = (message: { error?: unknown }): Attributes =>
-    message.error === undefined ? {} : { 'error.type': errorType(message.error) };
+  const operationAttributes = (m: OperationMessage): Attributes => {
+    const attributes: Attributes = {
+      'cache.operation': m.operation,
+      'cache.outcome': m.outcome,
+      'cache.store': m.store,
+      'cache.namespace': namespaces.of(m.key),
+    };
+    if (m.reason !== undefined) attributes['cache.stale_reason'] = m.reason;
+    return attributes;
+  };
 
   const breakers = new Map<string, BreakerMessage['state']>();
   const undo: (() => void)[] = [];
@@ -131,36 +170,33 @@ export function instrumentCache(options: CacheInstrumentationOptions = {}): Cach
   };
 
   on<OperationMessage>('cache:operation', (m) => {
-    const attributes: Attributes = {
-      'cache.operation': m.operation,
-      'cache.outcome': m.outcome,
-      'cache.store': m.store,
-      'cache.namespace': namespaces.of(m.key),
-    };
-    if (m.reason !== undefined) attributes['cache.stale_reason'] = m.reason;
-    operations.add(1, attributes);
+    const namespace = namespaces.of(m.key);
+    operations.add(
+      `${m.operation}|${m.outcome}|${m.reason}|${m.store}|${namespace}`,
+      operationAttributes,
+      m,
+    );
     spans?.outcome(m);
   });
   traced<StoreCallMessage>(channels.store, {
     start: startTimer,
     asyncEnd: (m) => {
-      const attributes: Attributes = {
-        'cache.store': m.store,
-        'cache.tier': m.tier,
-        'cache.operation': m.operation,
-        ...failure(m),
-      };
-      storeDuration.record(elapsed(m), attributes);
+      // A synchronous call (an in-process tier) takes less time than timing it would.
+      if (!m.synchronous) storeDuration.record(elapsed(m), storeAttributes(m));
+      const type = m.error === undefined ? '' : errorType(m.error);
       storeOperations.add(
-        1,
-        m.outcome === undefined ? attributes : { ...attributes, 'cache.outcome': m.outcome },
+        `${m.store}|${m.tier}|${m.operation}|${m.outcome}|${type}`,
+        storeCallAttributes,
+        m,
       );
     },
   });
-  traced<KeyMessage>(channels.getOrSet, {
-    start: (m) => spans?.startGetOrSet(m),
-    asyncEnd: (m) => spans?.end(m),
-  });
+  if (spans !== undefined) {
+    traced<KeyMessage>(channels.getOrSet, {
+      start: (m) => spans.startGetOrSet(m),
+      asyncEnd: (m) => spans.end(m),
+    });
+  }
   traced<KeyMessage>(channels.load, {
     start: (m) => {
       startTimer(m);
@@ -221,7 +257,17 @@ export function instrumentCache(options: CacheInstrumentationOptions = {}): Cach
     asyncEnd: (m) => flushDuration.record(elapsed(m), failure(m)),
   });
 
-  undo.push(observe(meter, options.memoryStores ?? [], options.writeBehinds ?? [], breakers));
+  undo.push(
+    observe(meter, {
+      memoryStores: options.memoryStores ?? [],
+      writeBehinds: options.writeBehinds ?? [],
+      breakers,
+      tallies: [
+        [I.operations, operations],
+        [I.storeOperations, storeOperations],
+      ],
+    }),
+  );
 
   return {
     stop() {

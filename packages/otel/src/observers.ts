@@ -1,6 +1,7 @@
 import type { BreakerMessage } from '@cache/core';
 import type { Meter } from '@opentelemetry/api';
 import { BREAKER_STATES, INSTRUMENTS, type InstrumentSpec, optionsOf } from './names.js';
+import type { Tally } from './tally.js';
 
 /** An in-process store whose size is observed: `memoryStore()` from `@cache/memory`. */
 export interface ObservedMemoryStore {
@@ -17,15 +18,19 @@ export interface ObservedWriteBehind {
 }
 
 /**
- * Observes the stores' entries and bytes, the write-behinds' queues and the breakers' last
- * states at each collection; returns a function that stops.
+ * Observes the stores' entries and bytes, the write-behinds' queues, the breakers' last states
+ * and the tallies at each collection; returns a function that stops.
  */
 export function observe(
   meter: Meter,
-  memoryStores: ObservedMemoryStore[],
-  writeBehinds: ObservedWriteBehind[],
-  breakers: Map<string, BreakerMessage['state']>,
+  sources: {
+    memoryStores: ObservedMemoryStore[];
+    writeBehinds: ObservedWriteBehind[];
+    breakers: Map<string, BreakerMessage['state']>;
+    tallies: [InstrumentSpec, Tally][];
+  },
 ): () => void {
+  const { memoryStores, writeBehinds, breakers } = sources;
   const upDown = (spec: InstrumentSpec) =>
     meter.createObservableUpDownCounter(spec.name, optionsOf(spec));
   const total = (spec: InstrumentSpec) => meter.createObservableCounter(spec.name, optionsOf(spec));
@@ -38,7 +43,12 @@ export function observe(
   const queueDepth = upDown(INSTRUMENTS.queueDepth);
   const retries = total(INSTRUMENTS.retries);
   const deadLetters = total(INSTRUMENTS.deadLetters);
+  const tallies = sources.tallies.map(([spec, tally]) => [total(spec), tally] as const);
   const callback: Parameters<Meter['addBatchObservableCallback']>[0] = (result) => {
+    for (const [instrument, tally] of tallies) {
+      for (const { attributes, value } of tally.sums())
+        result.observe(instrument, value, attributes);
+    }
     memoryStores.forEach((store, i) => {
       const attributes = { 'cache.store': store.name, 'cache.store.index': i };
       result.observe(memoryEntries, store.size, attributes);
@@ -55,7 +65,15 @@ export function observe(
       result.observe(breakerState, BREAKER_STATES[state], { 'cache.store': store });
     }
   };
-  const observables = [memoryEntries, memorySize, breakerState, queueDepth, retries, deadLetters];
+  const observables = [
+    memoryEntries,
+    memorySize,
+    breakerState,
+    queueDepth,
+    retries,
+    deadLetters,
+    ...tallies.map(([instrument]) => instrument),
+  ];
   meter.addBatchObservableCallback(callback, observables);
   return () => meter.removeBatchObservableCallback(callback, observables);
 }

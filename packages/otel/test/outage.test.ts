@@ -148,6 +148,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
         async () => (await scrape()).value('cache_breaker_state', { cache_store: 'redis' }) === 0,
       );
       expect(await a.cache.getOrSet('user:2', async () => 'Bob')).toBe('Bob');
+      await a.cache.flush();
 
       metrics = await scrape();
       expect(
