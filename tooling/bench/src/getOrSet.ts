@@ -6,6 +6,7 @@ import { createCache as createCacheManager } from 'cache-manager';
 import { LRUCache } from 'lru-cache';
 import { before, importBaseline, withBefore } from './baseline.js';
 import { asyncLoop, type Setup, uniformOrder } from './harness.js';
+import { listenFor, SUBSCRIBED, WITH_OTEL } from './subscribers.js';
 
 const HOT_KEYS = 10_000;
 const TTL = 3_600_000;
@@ -15,6 +16,10 @@ export const LIMIT = 'async function + Map.get (limit)';
 export const OURS = '@cache/core createCache + memoryStore';
 /** Ours on the code of the BENCH_BASELINE checkout (a row only when it is set). */
 export const OURS_BEFORE = before(OURS);
+/** Ours with a no-op subscriber on every diagnostics channel. */
+export const OURS_SUBSCRIBED = OURS + SUBSCRIBED;
+/** Ours with @cache/otel recording metrics. */
+export const OURS_OTEL = OURS + WITH_OTEL;
 /** lru-cache's getOrSet: the closest peer (memory-only, like this table). */
 export const LRU_FETCH = 'lru-cache fetch()';
 /** The multi-tier libraries, run memory-only here. */
@@ -34,6 +39,8 @@ function ours(create: typeof createCache, store: typeof memoryStore) {
 const contenders: Record<string, (source: Map<string, Value>) => Op | Promise<Op>> = {
   [LIMIT]: (source) => async (key) => source.get(key),
   [OURS]: ours(createCache, memoryStore),
+  [OURS_SUBSCRIBED]: ours(createCache, memoryStore),
+  [OURS_OTEL]: ours(createCache, memoryStore),
   [OURS_BEFORE]: async (source) => {
     const core = await importBaseline<typeof import('@cache/core')>('core');
     const memory = await importBaseline<typeof import('@cache/memory')>('memory');
@@ -78,6 +85,7 @@ export const getOrSet: Record<string, Setup> = Object.fromEntries(
     async () => {
       const keys = Array.from({ length: HOT_KEYS }, (_, i) => `user:${i}`);
       const source = new Map(keys.map((key, i) => [key, { id: i, name: `user ${i}` }]));
+      listenFor(name);
       const op = await contenders[name]!(source);
       for (const key of keys) {
         const value = (await op(key)) as Value | undefined;

@@ -9,6 +9,8 @@ import {
   LRU_FETCH,
   OURS as OURS_GET_OR_SET,
   OURS_BEFORE as OURS_GET_OR_SET_BEFORE,
+  OURS_OTEL as OURS_GET_OR_SET_OTEL,
+  OURS_SUBSCRIBED as OURS_GET_OR_SET_SUBSCRIBED,
 } from './getOrSet.js';
 import {
   type Method,
@@ -36,6 +38,7 @@ import {
 import { multilevelL2Table, multilevelTable } from './multilevel.js';
 import { multilevelMissTable } from './multilevelMiss.js';
 import { redisClusterTable, redisTable } from './redis.js';
+import { listenerCost } from './subscribers.js';
 
 const quick = process.env.BENCH_QUICK === '1';
 const method: Method = quick
@@ -130,6 +133,9 @@ const tables: Record<string, () => Promise<string>> = {
         `ours / before = ${ratio(results, OURS_GET_OR_SET, OURS_GET_OR_SET_BEFORE).toFixed(2)} (paired per round)`,
       );
     }
+    lines.push(
+      listenerCost(results, OURS_GET_OR_SET, OURS_GET_OR_SET_SUBSCRIBED, OURS_GET_OR_SET_OTEL),
+    );
     return lines.filter((line) => line !== '').join('\n\n');
   },
   async 'hit-ratio'() {

@@ -27,6 +27,7 @@ import {
   uniformOrder,
 } from './harness.js';
 import { mgetPerTick } from './redis.js';
+import { listenerCost, listenFor, SUBSCRIBED, WITH_OTEL } from './subscribers.js';
 
 /** (g): hot keys, every one in every L1. */
 const HOT_KEYS = 10_000;
@@ -47,6 +48,10 @@ export const MGET_LIMIT = 'ioredis MGET per tick + JSON.parse (limit)';
 export const OURS = '@cache/core createCache + multilevel (memory + redis + bus)';
 /** Ours on the code of the BENCH_BASELINE checkout (a row only when it is set). */
 export const OURS_BEFORE = before(OURS);
+/** Ours with a no-op subscriber on every diagnostics channel. */
+export const OURS_SUBSCRIBED = OURS + SUBSCRIBED;
+/** Ours with @cache/otel recording metrics. */
+export const OURS_OTEL = OURS + WITH_OTEL;
 export const BENTO = 'bentocache (memory L1 + redis L2 + redis bus)';
 export const CACHE_MANAGER = 'cache-manager 7 wrap (keyv memory + @keyv/redis)';
 export const CACHEABLE = 'cacheable getOrSet (primary + @keyv/redis)';
@@ -136,6 +141,10 @@ function ours(lib: Ours, load: Load, { url, prefix, capacity }: Config): Built {
 /** Builds contender `name` (ours on the current or the baseline code, or a peer). */
 export async function build(name: string, load: Load, config: Config): Promise<Built> {
   if (name === OURS) return ours(current, load, config);
+  if (name === OURS_SUBSCRIBED || name === OURS_OTEL) {
+    listenFor(name);
+    return ours(current, load, config);
+  }
   if (name === OURS_BEFORE) return ours(await baseline(), load, config);
   const builder = builders[name];
   if (builder === undefined) throw new Error(`no contender "${name}"`);
@@ -193,7 +202,7 @@ const builders: Record<string, (load: Load, config: Config) => Built> = {
 };
 
 /** Contenders of table (g), in row order ("(before)" only with BENCH_BASELINE). */
-export const hotNames = withBefore([LIMIT, OURS, ...PEERS], [OURS]);
+export const hotNames = withBefore([LIMIT, OURS, OURS_SUBSCRIBED, OURS_OTEL, ...PEERS], [OURS]);
 /** Contenders of table (h), in row order. */
 export const coldNames = [MGET_LIMIT, OURS, ...PEERS];
 
@@ -203,6 +212,8 @@ export function config(table: string, name: string, capacity: number | undefined
   const tag: Record<string, string> = {
     [OURS]: 'ours',
     [OURS_BEFORE]: 'ours-before',
+    [OURS_SUBSCRIBED]: 'ours-subscribed',
+    [OURS_OTEL]: 'ours-otel',
     [BENTO]: 'bento',
     [CACHE_MANAGER]: 'cm',
     [CACHEABLE]: 'cacheable',
@@ -428,6 +439,7 @@ export async function multilevelTable(method: Method): Promise<string> {
         `ours / before = ${ratio(results, OURS, OURS_BEFORE).toFixed(2)} (paired per round)`,
       );
     }
+    lines.push(listenerCost(results, OURS, OURS_SUBSCRIBED, OURS_OTEL));
     return lines.filter((line) => line !== '').join('\n\n');
   } finally {
     releaseRedis();
