@@ -17,8 +17,8 @@ function run(code: string | undefined): Promise<string> {
 }
 
 describe("core README's examples", () => {
-  test('there are seven programs: the quick start, TTL with jitter, event-driven, versions, batched cached(), freshness, batch loads', () => {
-    expect(core).toHaveLength(7);
+  test('there are eight programs: the quick start, TTL with jitter, event-driven, versions, batched cached(), freshness, batch loads, observing', () => {
+    expect(core).toHaveLength(8);
   });
 
   test('batched cached(): one query for the calls of one tick', async () => {
@@ -50,6 +50,9 @@ describe("core README's examples", () => {
     expect(await run(core[6])).toBe(
       "loading [ '2', '3' ]\nAda\nGrace\n[cache] loader failed for key \"3\": no user 3\n",
     );
+  });
+  test('observing: a diagnostics channel subscriber sees each lookup; stats() gives the hit ratio', async () => {
+    expect(await run(core[7])).toBe('getOrSet miss user:1\ngetOrSet hit user:1\n0.5 1\n');
   });
 });
 
