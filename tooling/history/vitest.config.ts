@@ -1,0 +1,4 @@
+import { vitestBase } from '@cache-tooling/config/vitest';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig(vitestBase);
