@@ -50,11 +50,15 @@ export interface Lease {
   lost?: boolean;
 }
 
-/** The bus of a worker reconnected (it may have missed messages while it was away). */
+/**
+ * The bus of a worker is back after a disconnection: it replayed the `replayed` messages it
+ * missed, or (without `replayed`) it could not tell what it missed and dropped its L1.
+ */
 export interface Reconnect {
   type: 'reconnect';
   worker: number;
   at: number;
+  replayed?: number;
 }
 
 /** Heap used after a full GC, sampled by a worker. */

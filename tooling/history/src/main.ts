@@ -1,11 +1,11 @@
 // `pnpm --filter @cache-tooling/history long [--duration 10m] [--bound 50ms] [--workers 4]
-// [--pg-pause 10s] [--kinds redis-kill,…] [--no-tags] [--keep]`:
+// [--pg-pause 10s] [--kinds redis-kill,…] [--no-tags] [--keep] [--history <dir>]`:
 // a history run under the nemesis, then the checker's table. Exits 1 on any violation.
 import { parseArgs } from 'node:util';
 import { parseDuration } from '@cache/core';
 import { checkHistory } from './check/checkHistory.js';
 import { resultTable } from './check/table.js';
-import type { NemesisKind } from './history.js';
+import { type NemesisKind, readHistory } from './history.js';
 import { checkOptions } from './options.js';
 import { runHistory } from './run.js';
 
@@ -18,20 +18,24 @@ const { values } = parseArgs({
     kinds: { type: 'string', default: process.env.HISTORY_KINDS },
     'no-tags': { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    history: { type: 'string' },
   },
 });
 
 const started = Date.now();
-const run = await runHistory({
-  duration: parseDuration(values.duration),
-  workers: Number(values.workers),
-  pgPause: parseDuration(values['pg-pause']),
-  keep: values.keep,
-  tags: !values['no-tags'],
-  ...(values.kinds && { kinds: values.kinds.split(',') as NemesisKind[] }),
-  progress: (line) =>
-    console.error(`[history] ${((Date.now() - started) / 1000).toFixed(0)} s: ${line}`),
-});
+// --history <dir>: check a kept history again (say, with another --bound) instead of running.
+const run = values.history
+  ? { entries: readHistory(values.history), dir: values.history, crashes: [] }
+  : await runHistory({
+      duration: parseDuration(values.duration),
+      workers: Number(values.workers),
+      pgPause: parseDuration(values['pg-pause']),
+      keep: values.keep,
+      tags: !values['no-tags'],
+      ...(values.kinds && { kinds: values.kinds.split(',') as NemesisKind[] }),
+      progress: (line) =>
+        console.error(`[history] ${((Date.now() - started) / 1000).toFixed(0)} s: ${line}`),
+    });
 const result = checkHistory(run.entries, checkOptions(parseDuration(values.bound)));
 console.log(resultTable(result));
 for (const crash of run.crashes) console.log(`\n- crash: ${crash}`);
@@ -42,5 +46,5 @@ if (result.violations.length > 0) {
     for (const entry of violation.entries) console.log(`    ${JSON.stringify(entry)}`);
   }
 }
-if (values.keep) console.log(`\nhistory: ${run.dir}`);
+if (values.keep || values.history) console.log(`\nhistory: ${run.dir}`);
 process.exitCode = result.violations.length > 0 || run.crashes.length > 0 ? 1 : 0;

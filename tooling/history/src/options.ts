@@ -10,7 +10,7 @@ export function checkOptions(bound: number, l1Ttl = 5_000): CheckOptions {
     staleness: {
       bound,
       faultBound: l1Ttl + bound,
-      recoveryWindow: 10_000,
+      recoveryWindow: 2_000,
       reconnectWait: 30_000,
     },
     // The lease (5 s) lapses, then one survivor loads (200 ms) while the others wait for it.

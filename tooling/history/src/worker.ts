@@ -40,7 +40,10 @@ const store = multilevel({
 const lock = new TracedLock(redisLock({ client: l2.client }), worker, (lease) => log.add(lease));
 const cache = createCache({ store, lock, ttl: '1m' });
 cache.on('error', () => {}); // failures show in the operations' answers
+// The bus is back: it replayed what it missed ('resume') or could not and L1 was dropped
+// ('reconnect'). Either way this worker is no longer cut off.
 bus.on('reconnect', () => log.add({ type: 'reconnect', worker, at: now() }));
+bus.on('resume', (replayed) => log.add({ type: 'reconnect', worker, at: now(), replayed }));
 
 const queueClient = new Redis(settings.redisPort, { lazyConnect: false });
 queueClient.on('error', () => {});

@@ -47,18 +47,27 @@ describe.skipIf(!hasRedis() || !hasPostgres())('a short history run under the ne
     expect(result.writeBehind.writes).toBeGreaterThan(100);
   });
 
-  const staleOverBound = (racing: boolean) =>
+  // Stale reads over the bound, apart (explained: true) or only (false) those the known defects
+  // explain: the store of a load that raced the write, or a write the cache reported failed.
+  const staleOverBound = (explained: boolean) =>
     result.stale
-      .filter((read) => read.violation && (read.racingLoad !== undefined) === racing)
+      .filter(
+        (read) =>
+          read.violation &&
+          (read.racingLoad !== undefined || read.write.acknowledged === false) === explained,
+      )
       .map((read) => [read.write, read.read, read.racingLoad].map((e) => JSON.stringify(e)));
 
   test('X1: no read returns a version replaced by a write that resolved over 1 s before', () => {
     expect(staleOverBound(false)).toEqual([]);
   });
 
-  test.skipIf(known)('X1: nor one stored by a load that raced the write (known defect)', () => {
-    expect(staleOverBound(true)).toEqual([]);
-  });
+  test.skipIf(known)(
+    'X1, X2: nor after a racing load or a write the cache failed (known defects)',
+    () => {
+      expect(staleOverBound(true)).toEqual([]);
+    },
+  );
 
   test('X3: no loader runs twice under one lease', () => {
     expect(violations('shared-lease')).toEqual([]);

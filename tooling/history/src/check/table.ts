@@ -15,7 +15,9 @@ const delays = (values: number[]) =>
 /**
  * The result as markdown: a table by nemesis kind (each operation counts under the fault whose
  * cycle it started in: from that fault's start to the next one's; `none` before the first), a
- * table of stale reads by phase, and the whole run's write-behind, lock and heap verdicts.
+ * table of stale reads by phase (with those over the bound that a load racing the write, or a
+ * write the cache reported failed, explains; and the delays of the rest), and the whole run's
+ * write-behind, lock and heap verdicts.
  */
 export function resultTable(result: CheckResult): string {
   const starts = result.nemeses.map((nemesis) => nemesis.start);
@@ -42,8 +44,8 @@ export function resultTable(result: CheckResult): string {
   }
   lines.push(
     '',
-    '| stale reads by phase | count | delay p50 / p99 / max (ms) | over the bound |',
-    '| --- | ---: | ---: | ---: |',
+    '| stale reads by phase | count | delay p50 / p99 / max (ms) | over the bound | of which after a racing load / a failed cache write | others: count, delay p50 / p99 / max (ms) |',
+    '| --- | ---: | ---: | ---: | ---: | ---: |',
   );
   const phases: [Phase, string][] = [
     ['bus-up', 'bus up'],
@@ -52,8 +54,12 @@ export function resultTable(result: CheckResult): string {
   ];
   for (const [phase, label] of phases) {
     const stale = result.stale.filter((read) => read.phase === phase);
+    const over = stale.filter((read) => read.violation);
+    const racing = over.filter((read) => read.racingLoad !== undefined).length;
+    const failed = over.filter((read) => !read.racingLoad && read.write.acknowledged === false);
+    const others = stale.filter((read) => !read.racingLoad && read.write.acknowledged !== false);
     lines.push(
-      `| ${label} | ${stale.length} | ${delays(stale.map((read) => read.delay))} | ${stale.filter((read) => read.violation).length} |`,
+      `| ${label} | ${stale.length} | ${delays(stale.map((read) => read.delay))} | ${over.length} | ${racing} / ${failed.length} | ${others.length}, ${delays(others.map((read) => read.delay))} |`,
     );
   }
   const { writeBehind } = result;
