@@ -61,6 +61,14 @@ export interface Reconnect {
   replayed?: number;
 }
 
+/** A bus message that evicted keys from a worker's L1 (to tell when an invalidation arrived). */
+export interface Received {
+  type: 'received';
+  worker: number;
+  at: number;
+  message: { type: string; keys?: string[]; tags?: string[] };
+}
+
 /** Heap used after a full GC, sampled by a worker. */
 export interface Heap {
   type: 'heap';
@@ -123,7 +131,16 @@ export interface FinalRow {
 }
 
 /** Anything a history holds. */
-export type Entry = Op | Load | Lease | Reconnect | Heap | BehindWrite | Nemesis | FinalRow;
+export type Entry =
+  | Op
+  | Load
+  | Lease
+  | Reconnect
+  | Received
+  | Heap
+  | BehindWrite
+  | Nemesis
+  | FinalRow;
 
 /** Reads every `*.jsonl` file of `dir` into one history (a torn last line of a killed worker is skipped). */
 export function readHistory(dir: string): Entry[] {

@@ -1,4 +1,4 @@
-// `pnpm --filter @cache-tooling/history long [--duration 10m] [--bound 50ms] [--workers 4]
+// `pnpm --filter @cache-tooling/history long [--duration 10m] [--rounds 10] [--bound 50ms] [--workers 4]
 // [--pg-pause 10s] [--kinds redis-kill,…] [--no-tags] [--keep] [--history <dir>]`:
 // a history run under the nemesis, then the checker's table. Exits 1 on any violation.
 import { parseArgs } from 'node:util';
@@ -13,6 +13,7 @@ const { values } = parseArgs({
   options: {
     duration: { type: 'string', default: process.env.HISTORY_DURATION ?? '10m' },
     bound: { type: 'string', default: process.env.HISTORY_BOUND ?? '50ms' },
+    rounds: { type: 'string', default: process.env.HISTORY_ROUNDS ?? '10' },
     workers: { type: 'string', default: process.env.HISTORY_WORKERS ?? '4' },
     'pg-pause': { type: 'string', default: process.env.HISTORY_PG_PAUSE ?? '10s' },
     kinds: { type: 'string', default: process.env.HISTORY_KINDS },
@@ -25,9 +26,10 @@ const { values } = parseArgs({
 const started = Date.now();
 // --history <dir>: check a kept history again (say, with another --bound) instead of running.
 const run = values.history
-  ? { entries: readHistory(values.history), dir: values.history, crashes: [] }
+  ? { entries: readHistory(values.history), dir: values.history, failures: [] }
   : await runHistory({
       duration: parseDuration(values.duration),
+      rounds: Number(values.rounds),
       workers: Number(values.workers),
       pgPause: parseDuration(values['pg-pause']),
       keep: values.keep,
@@ -38,7 +40,7 @@ const run = values.history
     });
 const result = checkHistory(run.entries, checkOptions(parseDuration(values.bound)));
 console.log(resultTable(result));
-for (const crash of run.crashes) console.log(`\n- crash: ${crash}`);
+for (const failure of run.failures) console.log(`\n- failure: ${failure}`);
 if (result.violations.length > 0) {
   console.log(`\n${result.violations.length} violations (the first 20):\n`);
   for (const violation of result.violations.slice(0, 20)) {
@@ -47,4 +49,4 @@ if (result.violations.length > 0) {
   }
 }
 if (values.keep || values.history) console.log(`\nhistory: ${run.dir}`);
-process.exitCode = result.violations.length > 0 || run.crashes.length > 0 ? 1 : 0;
+process.exitCode = result.violations.length > 0 || run.failures.length > 0 ? 1 : 0;

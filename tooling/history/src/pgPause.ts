@@ -37,8 +37,12 @@ export async function pausePostgres(pool: pg.Pool): Promise<() => void> {
   signal(postmaster, 'SIGSTOP');
   const children = childrenOf(postmaster);
   for (const pid of children) signal(pid, 'SIGSTOP');
-  return () => {
+  const resume = () => {
+    process.off('exit', resume);
     for (const pid of children) signal(pid, 'SIGCONT');
     signal(postmaster, 'SIGCONT');
   };
+  // A frozen server would not act on the SIGQUIT that stops it when this process exits.
+  process.once('exit', resume);
+  return resume;
 }

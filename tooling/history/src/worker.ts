@@ -16,8 +16,7 @@ import pg from 'pg';
 import { type Load, now, type Op } from './history.js';
 import { HistoryLog } from './historyLog.js';
 import { TracedLock } from './tracedLock.js';
-import type { WorkerSettings } from './workerSettings.js';
-import { upsertSql } from './workerSettings.js';
+import { upsertSql, type WorkerSettings } from './workerSettings.js';
 
 const settings = JSON.parse(process.argv[2]!) as WorkerSettings;
 const { worker } = settings;
@@ -44,6 +43,7 @@ cache.on('error', () => {}); // failures show in the operations' answers
 // ('reconnect'). Either way this worker is no longer cut off.
 bus.on('reconnect', () => log.add({ type: 'reconnect', worker, at: now() }));
 bus.on('resume', (replayed) => log.add({ type: 'reconnect', worker, at: now(), replayed }));
+store.on('invalidate', ({ message }) => log.add({ type: 'received', worker, at: now(), message }));
 
 const queueClient = new Redis(settings.redisPort, { lazyConnect: false });
 queueClient.on('error', () => {});

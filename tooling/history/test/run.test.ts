@@ -15,6 +15,8 @@ import { type RunResult, runHistory } from '../src/run.js';
 // run with HISTORY_STRICT=1 and are skipped otherwise, so the suite stays green until the fixes
 // land. Then drop `known` and they run always.
 const known = process.env.HISTORY_STRICT !== '1';
+// PostgreSQL is paused through /proc (Linux only).
+const kinds = NEMESIS_KINDS.filter((kind) => kind !== 'pg-pause' || process.platform === 'linux');
 
 describe.skipIf(!hasRedis() || !hasPostgres())('a short history run under the nemesis', () => {
   let run: RunResult;
@@ -30,19 +32,19 @@ describe.skipIf(!hasRedis() || !hasPostgres())('a short history run under the ne
   beforeAll(async () => {
     run = await runHistory({
       duration: 0, // one fault of each kind
-      kinds: NEMESIS_KINDS,
+      kinds,
       redisPause: 2_000,
       pgPause: 3_000,
       quiet: 1_500,
       callers: 100,
     });
-    result = checkHistory(run.entries, checkOptions(1_000));
+    result = checkHistory(run.entries, checkOptions(2_000));
     console.log(resultTable(result));
   }, 240_000);
 
   test('every fault ran, the workers did work, and none crashed', () => {
-    expect(run.crashes).toEqual([]);
-    expect(result.nemeses.map((nemesis) => nemesis.kind)).toEqual(NEMESIS_KINDS);
+    expect(run.failures).toEqual([]);
+    expect(result.nemeses.map((nemesis) => nemesis.kind)).toEqual(kinds);
     expect(result.ops.filter((op) => op.ok).length).toBeGreaterThan(500);
     expect(result.writeBehind.writes).toBeGreaterThan(100);
   });
@@ -58,7 +60,7 @@ describe.skipIf(!hasRedis() || !hasPostgres())('a short history run under the ne
       )
       .map((read) => [read.write, read.read, read.racingLoad].map((e) => JSON.stringify(e)));
 
-  test('X1: no read returns a version replaced by a write that resolved over 1 s before', () => {
+  test('X1: no read returns a version replaced by a write that resolved over 2 s before', () => {
     expect(staleOverBound(false)).toEqual([]);
   });
 
