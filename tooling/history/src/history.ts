@@ -69,6 +69,15 @@ export interface Received {
   message: { type: string; keys?: string[]; tags?: string[] };
 }
 
+/** The bus of a worker failed (`subscribe`, `publish`): a multilevel store `error` of tier -1. */
+export interface BusError {
+  type: 'bus-error';
+  worker: number;
+  at: number;
+  operation: string;
+  error: string;
+}
+
 /** Heap used after a full GC, sampled by a worker. */
 export interface Heap {
   type: 'heap';
@@ -137,6 +146,7 @@ export type Entry =
   | Lease
   | Reconnect
   | Received
+  | BusError
   | Heap
   | BehindWrite
   | Nemesis

@@ -44,6 +44,11 @@ cache.on('error', () => {}); // failures show in the operations' answers
 bus.on('reconnect', () => log.add({ type: 'reconnect', worker, at: now() }));
 bus.on('resume', (replayed) => log.add({ type: 'reconnect', worker, at: now(), replayed }));
 store.on('invalidate', ({ message }) => log.add({ type: 'received', worker, at: now(), message }));
+store.on('error', ({ tier, operation, error }) => {
+  if (tier !== -1) return; // a tier's failure shows in the operation's answer
+  const text = String((error as Error)?.message ?? error).slice(0, 200);
+  log.add({ type: 'bus-error', worker, at: now(), operation, error: text });
+});
 
 const queueClient = new Redis(settings.redisPort, { lazyConnect: false });
 queueClient.on('error', () => {});
@@ -271,4 +276,13 @@ process.on('message', async (command: Command) => {
   }
 });
 
+// Ready once the bus listens: the multilevel store subscribes in the background, and this
+// subscription shares its connection and its first SUBSCRIBE (so a fault injected right after
+// start does not hit a subscription still under way: see finding 4 of the README).
+try {
+  (await bus.subscribe(() => {}))();
+} catch (error) {
+  const text = String((error as Error)?.message ?? error).slice(0, 200);
+  log.add({ type: 'bus-error', worker, at: now(), operation: 'subscribe', error: text });
+}
 process.send!({ event: 'ready' });
