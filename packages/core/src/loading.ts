@@ -1,5 +1,5 @@
 import { channels, isTraced, traced } from './channels.js';
-import { parseDuration, parseTtl } from './duration.js';
+import { parseTtl } from './duration.js';
 import type { Engine } from './engine.js';
 import { buildEntry, freshness, graceEnd } from './entry.js';
 import { LoaderCycleError, LoaderError, LoaderTimeoutError, LockLostError } from './errors.js';
