@@ -113,7 +113,7 @@ describe('tags', () => {
     expect(await cache.invalidateTags(['t'])).toBe(false);
     expect(errors.length).toBeGreaterThan(0);
     store.down = false;
-    await vi.waitFor(async () => expect(await other.get('k')).toBeUndefined());
+    await vi.waitFor(async () => expect(await other.get('k')).toBeUndefined(), { timeout: 10_000 });
     await cache.close();
   });
 
