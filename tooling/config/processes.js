@@ -1,7 +1,11 @@
 // Every process and temporary directory a test starts is tracked here, so that none outlives the
 // test process however it ends, and a run can check that none outlived it (vitest.leftovers.js).
-import { fork } from 'node:child_process';
+// A process that ends by a signal it cannot catch (SIGKILL, from a runner that aborts) runs no
+// exit handler: a detached watchdog (watchdog.js), started with the first entry, stops what it
+// left.
+import { fork, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -11,6 +15,8 @@ export const RUN_DIR = 'CACHE_TEST_RUN_DIR';
 const tracked = new Set();
 let next = 0;
 let hooked = false;
+// Where this process lists what it tracks, for its watchdog.
+const ownerDir = join(tmpdir(), `cache-owned-${process.pid}`);
 
 /**
  * Kills a tracked process (its whole process group if `group`) and deletes a tracked directory.
@@ -30,11 +36,24 @@ export function release({ pid, group, signal, dir }) {
 function releaseAll() {
   for (const entry of tracked) release(entry);
   tracked.clear();
+  rmSync(ownerDir, { recursive: true, force: true });
+}
+
+// Starts this process's watchdog, which outlives it and does what releaseAll would have done.
+function startWatchdog() {
+  mkdirSync(ownerDir, { recursive: true });
+  const watchdog = spawn(
+    process.execPath,
+    [fileURLToPath(new URL('./watchdog.js', import.meta.url)), String(process.pid), ownerDir],
+    { detached: true, stdio: 'ignore' },
+  );
+  watchdog.unref();
 }
 
 function hook() {
   if (hooked) return;
   hooked = true;
+  startWatchdog();
   process.once('exit', releaseAll);
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     process.once(signal, () => {
@@ -55,14 +74,19 @@ function hook() {
 export function track(entry) {
   hook();
   tracked.add(entry);
+  const id = next++;
+  const owned = join(ownerDir, `${id}.json`);
+  mkdirSync(ownerDir, { recursive: true });
+  writeFileSync(owned, JSON.stringify(entry));
   const runDir = process.env[RUN_DIR];
-  const file = runDir && join(runDir, `${process.pid}-${next++}.json`);
+  const file = runDir && join(runDir, `${process.pid}-${id}.json`);
   if (file) {
     mkdirSync(runDir, { recursive: true });
     writeFileSync(file, JSON.stringify(entry));
   }
   return () => {
     tracked.delete(entry);
+    rmSync(owned, { force: true });
     if (file) rmSync(file, { force: true });
   };
 }
