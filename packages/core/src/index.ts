@@ -55,6 +55,7 @@ export type {
   SetOptions,
 } from './options.js';
 export type { TimeoutOptions } from './policy.js';
+export { RetryLoop, type RetryRound } from './retryLoop.js';
 export { defaultSerializer, jsonSerializer } from './serializer.js';
 export { hashKey, stableEncode } from './stableEncode.js';
 export { RESERVED_PREFIX } from './tags.js';

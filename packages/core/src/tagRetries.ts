@@ -1,20 +1,15 @@
-/** The first wait before failed tag invalidations are tried again; it doubles up to the last. */
-const FIRST_DELAY = 100;
-const LAST_DELAY = 5_000;
+import { RetryLoop } from './retryLoop.js';
 
 /**
  * Tag invalidations that failed (the store could not stamp them or take their records), tried
  * again with backoff until one lands: an invalidation that resolved `false` is reported, and
  * still reaches the store and the other processes once the store is back. A retry takes a new
- * stamp, later than the first, so it voids at least what the first would have. The timer never
- * keeps the process alive.
+ * stamp, later than the first, so it voids at least what the first would have.
  */
 export class TagRetries {
   readonly #waiting = new Set<string>();
   readonly #invalidate: (tags: string[]) => Promise<boolean>;
-  #timer: NodeJS.Timeout | undefined;
-  #delay = FIRST_DELAY;
-  #closed = false;
+  readonly #loop = new RetryLoop(() => this.#round());
 
   /** `invalidate` runs a tag invalidation, resolving whether it landed. */
   constructor(invalidate: (tags: string[]) => Promise<boolean>) {
@@ -29,32 +24,19 @@ export class TagRetries {
   /** The invalidation of `tags` failed. */
   failed(tags: readonly string[]): void {
     for (const tag of tags) this.#waiting.add(tag);
-    this.#schedule();
+    this.#loop.schedule();
   }
 
   /** Stops trying. */
   close(): void {
-    this.#closed = true;
-    clearTimeout(this.#timer);
+    this.#loop.close();
   }
 
-  #schedule(): void {
-    if (this.#timer !== undefined || this.#closed) return;
-    this.#timer = setTimeout(() => void this.#round(), this.#delay);
-    this.#timer.unref?.();
-  }
-
-  async #round(): Promise<void> {
+  async #round(): Promise<{ failed: boolean; remaining: boolean }> {
     const tags = [...this.#waiting];
     this.#waiting.clear();
     const landed = await this.#invalidate(tags).catch(() => false);
-    this.#timer = undefined;
-    if (landed) {
-      this.#delay = FIRST_DELAY;
-    } else {
-      for (const tag of tags) this.#waiting.add(tag);
-      this.#delay = Math.min(this.#delay * 2, LAST_DELAY);
-    }
-    if (this.#waiting.size > 0) this.#schedule();
+    if (!landed) for (const tag of tags) this.#waiting.add(tag);
+    return { failed: !landed, remaining: this.#waiting.size > 0 };
   }
 }

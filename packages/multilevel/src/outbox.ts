@@ -1,5 +1,4 @@
-import type { InvalidationMessage } from '@cache/core';
-import { RetryLoop } from './retryLoop.js';
+import { type InvalidationMessage, RetryLoop } from '@cache/core';
 
 /** The most keys whose messages wait; beyond it they are replaced by one clear of everything. */
 const MOST_KEYS = 10_000;

@@ -1,4 +1,4 @@
-import { RetryLoop } from './retryLoop.js';
+import { RetryLoop } from '@cache/core';
 
 /** The most keys waiting for repair; beyond it the oldest is given up (and reported). */
 const MOST_KEYS = 10_000;

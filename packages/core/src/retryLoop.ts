@@ -3,14 +3,20 @@ const FIRST_DELAY = 100;
 /** The longest wait between two rounds. */
 const LAST_DELAY = 5_000;
 
+/** What a round of retries tells: whether it failed (anything failed counts), and whether work remains. */
+export interface RetryRound {
+  failed: boolean;
+  remaining: boolean;
+}
+
 /**
  * Runs a round of retries on a timer with backoff until one leaves nothing to do: 100 ms after
  * work arrives, doubling up to 5 s while rounds fail, one round at a time. The timer never
- * keeps the process alive.
+ * keeps the process alive. Core retries failed tag invalidations with it; `@cache/multilevel`
+ * its tier repairs and bus publishes; a store of tiers of its own can do the same.
  */
 export class RetryLoop {
-  // Resolves to whether the round failed (anything failed counts), and whether work remains.
-  readonly #round: () => Promise<{ failed: boolean; remaining: boolean }>;
+  readonly #round: () => Promise<RetryRound>;
   #timer: NodeJS.Timeout | undefined;
   #delay = FIRST_DELAY;
   #running = false;
@@ -18,7 +24,7 @@ export class RetryLoop {
   #closed = false;
 
   /** `round` retries what waits and tells whether it failed and whether anything remains. */
-  constructor(round: () => Promise<{ failed: boolean; remaining: boolean }>) {
+  constructor(round: () => Promise<RetryRound>) {
     this.#round = round;
   }
 
@@ -51,7 +57,7 @@ export class RetryLoop {
   async #run(): Promise<void> {
     if (this.#running || this.#closed) return;
     this.#running = true;
-    let outcome: { failed: boolean; remaining: boolean };
+    let outcome: RetryRound;
     try {
       outcome = await this.#round();
     } finally {
