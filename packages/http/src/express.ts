@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { checkTags, HttpCache } from './httpCache.js';
 import { handleNode } from './nodeAdapter.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
+import { type BackgroundRequest, dispatchNode } from './revalidation.js';
 import { afterWrite } from './unsafe.js';
 
 export type { HttpCacheOptions, RouteOptions } from './options.js';
@@ -40,7 +41,12 @@ export class ExpressHttpCache {
         req.originalUrl = url;
       }
       const request = { method: req.method, url, headers: req.headers, origin: originOf(req) };
-      handleNode(engine, route, req, request, res, { next: () => next(), fail: next, takeOver });
+      handleNode(engine, route, req, request, res, {
+        next: () => next(),
+        fail: next,
+        takeOver,
+        dispatch: (background) => dispatch(req, background),
+      });
     };
   }
 
@@ -101,3 +107,12 @@ function originOf(req: Request): string {
 }
 
 function takeOver(): void {}
+
+// Sends a request through the outermost Express app of `req`, as a request of its own.
+function dispatch(req: Request, background: BackgroundRequest): void {
+  let app = req.app;
+  while ((app as { parent?: typeof app }).parent !== undefined) {
+    app = (app as { parent?: typeof app }).parent!;
+  }
+  dispatchNode(app, req, background);
+}

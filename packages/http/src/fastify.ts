@@ -8,6 +8,7 @@ import type {
 import { checkTags, HttpCache } from './httpCache.js';
 import { handleNode } from './nodeAdapter.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
+import { dispatchNode } from './revalidation.js';
 import { afterWrite } from './unsafe.js';
 
 export type { HttpCacheOptions, RouteOptions } from './options.js';
@@ -54,6 +55,8 @@ export class FastifyHttpCache {
         next: () => done(),
         fail: (error) => done(error as Error),
         takeOver: () => reply.hijack(),
+        // Fastify's router, as a request of its own.
+        dispatch: (background) => dispatchNode(req.server.routing, req.raw, background),
       });
     };
   }

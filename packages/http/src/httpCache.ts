@@ -6,6 +6,12 @@ import {
   type RequestDirectives,
   requestDirectives,
 } from './requestDirectives.js';
+import {
+  type Dispatch,
+  type Revalidation,
+  revalidationHeaders,
+  revalidationOf,
+} from './revalidation.js';
 import { build, judge, type Rules, retention } from './storable.js';
 import { generationTags, type TagIndex } from './tags.js';
 import type { Fill, FillContext, HttpRequest, Outcome, Route, StoredResponse } from './types.js';
@@ -57,7 +63,12 @@ interface Pending {
   pending: Promise<Loaded>;
 }
 
-type Loaded = StoredResponse | VaryIndex | Failed | Pending | typeof NOT_STORED;
+/** What callers get while a stale response is refreshed in the background (`stale-while-revalidate`). */
+interface Revalidating {
+  revalidating: StoredResponse;
+}
+
+type Loaded = StoredResponse | VaryIndex | Failed | Pending | Revalidating | typeof NOT_STORED;
 
 function isResponse(value: Loaded | undefined): value is StoredResponse {
   return typeof value === 'object' && 'status' in value;
@@ -78,6 +89,9 @@ export class HttpCache<Req> {
   readonly #policy: Required<RequestDirectivePolicy>;
   readonly #etag: boolean;
   readonly #defaults: RouteOptions<Req>;
+  // The keys being refreshed in the background, each until the end of its stale-while-revalidate
+  // window: one refresh per key at a time in this process.
+  readonly #refreshing = new Map<string, number>();
 
   /** Prefer {@link createHttpCache}; throws {@link InvalidArgumentError} naming a bad option. */
   constructor(options: HttpCacheOptions<Req>) {
@@ -167,9 +181,18 @@ export class HttpCache<Req> {
    * Decides how to answer one request: bypass the cache, send a stored response, or let this
    * request fill the key by running `fill` (once per key, however many identical requests wait).
    * `native` is the framework's request, handed to the route's `key`, `user`, `tags` and `condition`.
+   * `dispatch` sends a request through the app in the background: with it, a stale response within
+   * its `stale-while-revalidate` window is served at once and refreshed by such a request (which
+   * `handle` then receives like any other); without it, the window is not used.
    * Rejects only when one of those functions throws.
    */
-  async handle(route: Route<Req>, native: Req, request: HttpRequest, fill: Fill): Promise<Outcome> {
+  async handle(
+    route: Route<Req>,
+    native: Req,
+    request: HttpRequest,
+    fill: Fill,
+    dispatch?: Dispatch,
+  ): Promise<Outcome> {
     const { method, headers } = request;
     if (method !== 'GET' && method !== 'HEAD') return SAFE_METHODS.has(method) ? BYPASS : WRITE;
     // A body on a GET is not part of the key: whatever it asks must not be shared.
@@ -200,6 +223,7 @@ export class HttpCache<Req> {
         : { type: 'hit', response: stored, range: headers.range };
     }
     base = `${method} ${base}`;
+    const revalidation = revalidationOf(headers);
     if (asked?.onlyIfCached) {
       const stored = await this.#peek(base, headers);
       return stored !== undefined && acceptable(stored, asked, Date.now())
@@ -255,17 +279,42 @@ export class HttpCache<Req> {
         (): Loaded => ({ failed: fallback }),
       );
     };
+    if (revalidation !== undefined) {
+      // The request this cache sent to refresh a stale response: it runs the handler, unless it
+      // no longer keys where the stale response is stored.
+      const { stale, done } = revalidation;
+      if (`r:${base}${variantSuffix(varyValues(stale.vary, headers))}` !== revalidation.key) {
+        done();
+        return PASS;
+      }
+      load(stale)
+        .then((loaded): unknown =>
+          typeof loaded === 'object' && 'pending' in loaded ? loaded.pending : loaded,
+        )
+        .then(done, done);
+      return own!;
+    }
     // At most three lookups: the URL's key, which may hold the Vary index of its variants; the
     // variant; and once more when a response shared by a filler was stored for other values.
     for (let attempt = 0; attempt < 3; attempt++) {
       let value: Loaded | undefined;
+      const at = key;
       try {
         value = await this.#cache.getOrSet<Loaded>(
           key,
           (context) => {
             context.skip(); // the loader stores the response itself, under its variant key
             // Core hands the loader a stale value only while it is kept (grace).
-            return load(isResponse(context.stale) ? context.stale : undefined);
+            const stale = isResponse(context.stale) ? context.stale : undefined;
+            if (
+              stale !== undefined &&
+              dispatch !== undefined &&
+              withinRevalidation(stale, asked, Date.now())
+            ) {
+              this.#revalidate(at, stale, request, method, dispatch);
+              return { revalidating: stale };
+            }
+            return load(stale);
           },
           route.loadOptions,
         );
@@ -276,13 +325,19 @@ export class HttpCache<Req> {
       // a stale response because the handler was slow.
       if (own !== undefined) return own;
       if (typeof value === 'object' && 'pending' in value) value = await value.pending;
+      if (typeof value === 'object' && 'revalidating' in value) value = value.revalidating;
       if (value === undefined || value === NOT_STORED) return PASS;
       if ('failed' in value) return value.failed ? { type: 'hit', response: value.failed } : PASS;
-      if ('pending' in value) return PASS;
+      if ('pending' in value || 'revalidating' in value) return PASS;
       if (isResponse(value) && matchesVary(value.vary, value.varyValues, headers)) {
         const now = Date.now();
-        // Served stale by core to a waiter (soft timeout): only where the response allows it.
-        if (value.expires <= now && (value.mustRevalidate || value.staleIfError <= now)) {
+        // Served stale (a waiter after a soft timeout, or while it is refreshed in the background):
+        // only where the response allows it.
+        if (
+          value.expires <= now &&
+          (value.mustRevalidate ||
+            (value.staleIfError <= now && !(value.staleWhileRevalidate > now)))
+        ) {
           return PASS;
         }
         if (asked !== undefined && !acceptable(value, asked, now)) {
@@ -339,6 +394,30 @@ export class HttpCache<Req> {
     await this.#tags.invalidate(checkTags(tags));
   }
 
+  // Sends one request through the app to refresh the stale response stored under `key`, unless
+  // one is already under way in this process.
+  #revalidate(
+    key: string,
+    stale: StoredResponse,
+    request: HttpRequest,
+    method: string,
+    dispatch: Dispatch,
+  ): void {
+    const now = Date.now();
+    if ((this.#refreshing.get(key) ?? 0) > now) return;
+    const until = stale.staleWhileRevalidate;
+    this.#refreshing.set(key, until);
+    const revalidation: Revalidation = {
+      key,
+      stale,
+      done: () => {
+        if (this.#refreshing.get(key) === until) this.#refreshing.delete(key);
+      },
+    };
+    const headers = revalidationHeaders(request.headers, revalidation);
+    dispatch({ method, url: request.url, headers });
+  }
+
   // The fresh stored response for a request, without running anything.
   async #peek(base: string, headers: IncomingHttpHeaders): Promise<StoredResponse | undefined> {
     let value = await this.#cache.get<Loaded>(`r:${base}`);
@@ -387,12 +466,26 @@ function acceptable(response: StoredResponse, asked: RequestDirectives, now: num
   if (asked.minFresh !== undefined && response.expires - now < asked.minFresh) return false;
   if (response.expires <= now) {
     return (
-      asked.maxStale !== undefined &&
       !response.mustRevalidate &&
-      now - response.expires <= asked.maxStale
+      ((asked.maxStale !== undefined && now - response.expires <= asked.maxStale) ||
+        response.staleWhileRevalidate > now)
     );
   }
   return true;
+}
+
+// Whether a stale response may be served while it is refreshed in the background: within its
+// `stale-while-revalidate` window, never `must-revalidate`, and as the request's directives allow.
+function withinRevalidation(
+  response: StoredResponse,
+  asked: RequestDirectives | undefined,
+  now: number,
+): boolean {
+  return (
+    response.staleWhileRevalidate > now &&
+    !response.mustRevalidate &&
+    (asked === undefined || acceptable(response, asked, now))
+  );
 }
 
 function names(list: unknown, argument: string, lower: boolean): readonly string[] {

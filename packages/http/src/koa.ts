@@ -23,6 +23,7 @@ import {
 } from './nodeResponse.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
 import { satisfiable } from './range.js';
+import { type BackgroundRequest, dispatchNode } from './revalidation.js';
 
 export type { HttpCacheOptions, RouteOptions } from './options.js';
 
@@ -74,25 +75,31 @@ export class KoaHttpCache {
       };
       let preexisting: OutgoingHttpHeaders = {};
       let clientError: unknown;
-      const outcome = await engine.handle(route, ctx, request, async (context) => {
-        takeConditions(headers);
-        applyValidators(headers, context.validators);
-        preexisting = { ...ctx.res.getHeaders() };
-        try {
-          await next();
-        } catch (error) {
-          // A thrown 4xx (ctx.throw(404)) is an answer, not a failure that grace should cover.
-          if (statusOf(error) >= 500) throw error;
-          if (!answerThrown(reset(ctx, preexisting), error, context)) {
-            clientError = error;
-            return undefined;
+      const outcome = await engine.handle(
+        route,
+        ctx,
+        request,
+        async (context) => {
+          takeConditions(headers);
+          applyValidators(headers, context.validators);
+          preexisting = { ...ctx.res.getHeaders() };
+          try {
+            await next();
+          } catch (error) {
+            // A thrown 4xx (ctx.throw(404)) is an answer, not a failure that grace should cover.
+            if (statusOf(error) >= 500) throw error;
+            if (!answerThrown(reset(ctx, preexisting), error, context)) {
+              clientError = error;
+              return undefined;
+            }
+          } finally {
+            restoreConditions(headers, conditions);
           }
-        } finally {
-          restoreConditions(headers, conditions);
-        }
-        const filled = await capture(ctx, context, preexisting);
-        return filled && { ...filled, sent: sentHeaders(ctx) };
-      });
+          const filled = await capture(ctx, context, preexisting);
+          return filled && { ...filled, sent: sentHeaders(ctx) };
+        },
+        (background) => dispatch(ctx, background),
+      );
       switch (outcome.type) {
         case 'bypass':
           return next();
@@ -333,6 +340,19 @@ function send(
   ctx.body = Buffer.isBuffer(body) ? body : Buffer.from(body);
   // After the body, so that the stored Content-Type and Content-Length win over Koa's guesses.
   ctx.set(response.headers);
+}
+
+// Koa's request listener of each app, made once.
+const listeners = new WeakMap<Context['app'], ReturnType<Context['app']['callback']>>();
+
+// Sends a request through the app of `ctx`, as a request of its own.
+function dispatch(ctx: Context, background: BackgroundRequest): void {
+  let listener = listeners.get(ctx.app);
+  if (listener === undefined) {
+    listener = ctx.app.callback();
+    listeners.set(ctx.app, listener);
+  }
+  dispatchNode(listener, ctx.req, background);
 }
 
 // The status Koa answers a thrown error with.

@@ -9,6 +9,7 @@ import {
   takeConditions,
   type Writers,
 } from './nodeResponse.js';
+import type { Dispatch } from './revalidation.js';
 import type { HttpRequest, Route } from './types.js';
 import { afterWrite } from './unsafe.js';
 
@@ -20,6 +21,8 @@ export interface NodeHooks {
   fail(error: unknown): void;
   /** Called before the cache answers by itself (Fastify's `reply.hijack()`). */
   takeOver(): void;
+  /** Sends a request through the app in the background, to refresh a stale response. */
+  dispatch: Dispatch;
 }
 
 /**
@@ -42,17 +45,23 @@ export function handleNode<Req>(
   };
   const head = request.method === 'HEAD';
   engine
-    .handle(route, native, request, (context) => {
-      takeConditions(headers);
-      applyValidators(headers, context.validators);
-      let restored = false;
-      const restore = () => {
-        if (restored) return;
-        restored = true;
-        restoreConditions(headers, conditions);
-      };
-      return captureResponse(res, context, conditions, head, hooks.next, restore);
-    })
+    .handle(
+      route,
+      native,
+      request,
+      (context) => {
+        takeConditions(headers);
+        applyValidators(headers, context.validators);
+        let restored = false;
+        const restore = () => {
+          if (restored) return;
+          restored = true;
+          restoreConditions(headers, conditions);
+        };
+        return captureResponse(res, context, conditions, head, hooks.next, restore);
+      },
+      hooks.dispatch,
+    )
     .then((outcome) => {
       switch (outcome.type) {
         case 'bypass':

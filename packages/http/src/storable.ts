@@ -122,16 +122,21 @@ export function build(
     expires,
     mustRevalidate: freshness.mustRevalidate,
     staleIfError: expires + grace,
+    staleWhileRevalidate: expires + (freshness.mustRevalidate ? 0 : freshness.staleWhileRevalidate),
     validators,
     vary,
     varyValues: revalidated ? stale.varyValues : varyValues(vary, request.headers),
   };
 }
 
-/** How long past `expires` a stored response is kept: for grace, `stale-if-error` and revalidation. */
+/**
+ * How long past `expires` a stored response is kept: for grace, `stale-if-error`,
+ * `stale-while-revalidate` and revalidation.
+ */
 export function retention(response: StoredResponse): number {
   const revalidate = response.validators === undefined ? 0 : KEEP_FOR_REVALIDATION;
-  return Math.max(response.staleIfError - response.expires, revalidate);
+  const window = (response.staleWhileRevalidate ?? response.expires) - response.expires;
+  return Math.max(response.staleIfError - response.expires, window, revalidate);
 }
 
 // A stale response with validators is kept this long, to be revalidated rather than fetched again.

@@ -20,6 +20,11 @@ export interface StoredResponse {
   mustRevalidate: boolean;
   /** Until when (ms since the epoch) it may be served stale if the handler fails. */
   staleIfError: number;
+  /**
+   * Until when (ms since the epoch) it may be served stale while a request sent in the background
+   * refreshes it (`stale-while-revalidate`); `expires` when it may not.
+   */
+  staleWhileRevalidate: number;
   /** The origin's validators, sent to the handler to revalidate it once stale. */
   validators: Conditions | undefined;
   /** The lower-case header names of the response's `Vary`. */

@@ -894,6 +894,114 @@ export function httpCacheSuite(framework: Framework): void {
     });
   });
 
+  describe(`${framework.name}: the response's stale-while-revalidate`, () => {
+    // A handler whose second answer waits for the test: the refresh runs while clients are served.
+    function revalidated(cacheControl: string) {
+      const refreshing = gate();
+      const release = gate();
+      const seen: (string | undefined)[] = [];
+      const route = counted('/feed', async (req, call) => {
+        seen.push(req.headers['if-none-match'] as string | undefined);
+        if (call === 2) {
+          refreshing.open();
+          await release.promise;
+        }
+        return {
+          headers: { 'cache-control': cacheControl, etag: `"v${call}"` },
+          body: `feed v${call}`,
+        };
+      });
+      return { route, refreshing, release, seen };
+    }
+
+    test('within the window, a stale response is served at once and refreshed once in the background', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const { route, refreshing, release, seen } = revalidated(
+        'max-age=10, stale-while-revalidate=60',
+      );
+      const { url } = await start([route], { ttl: 0 });
+      await request(`${url}/feed`);
+      vi.advanceTimersByTime(15_000);
+      // The handler is held: these answers cannot have waited for it.
+      const stale = await Promise.all([1, 2, 3].map(() => request(`${url}/feed`)));
+      await refreshing.promise;
+      const meanwhile = await request(`${url}/feed`);
+      for (const answer of [...stale, meanwhile]) {
+        expect([answer.status, answer.text, answer.headers['x-cache']]).toEqual([
+          200,
+          'feed v1',
+          'STALE',
+        ]);
+        expect(answer.headers.age).toBe('15');
+        expect(answer.headers.warning).toBeUndefined();
+      }
+      release.open();
+      await vi.waitFor(
+        async () => expect((await request(`${url}/feed`)).headers['x-cache']).toBe('HIT'),
+        { timeout: 10_000, interval: 20 },
+      );
+      const fresh = await request(`${url}/feed`);
+      expect([fresh.text, fresh.headers.etag, fresh.headers.age]).toEqual(['feed v2', '"v2"', '0']);
+      // One refresh, sent with the stale response's validator.
+      expect(route.calls()).toBe(2);
+      expect(seen).toEqual([undefined, '"v1"']);
+    });
+
+    test('a 304 from the background refresh makes the stored response fresh again', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const route = counted('/doc', (req, call): Reply => {
+        const headers = { 'cache-control': 'max-age=10, stale-while-revalidate=60', etag: '"v1"' };
+        if (req.headers['if-none-match'] === '"v1"') return { status: 304, headers };
+        return { headers: { ...headers, 'x-call': String(call) }, body: 'doc v1' };
+      });
+      const { url } = await start([route], { ttl: 0 });
+      await request(`${url}/doc`);
+      vi.advanceTimersByTime(11_000);
+      expect((await request(`${url}/doc`)).headers['x-cache']).toBe('STALE');
+      await vi.waitFor(() => expect(route.calls()).toBe(2), { timeout: 10_000, interval: 20 });
+      await vi.waitFor(
+        async () => expect((await request(`${url}/doc`)).headers['x-cache']).toBe('HIT'),
+        { timeout: 10_000, interval: 20 },
+      );
+      const hit = await request(`${url}/doc`);
+      expect([hit.text, hit.headers['x-call'], hit.headers.age]).toEqual(['doc v1', '1', '0']);
+      expect(route.calls()).toBe(2);
+    });
+
+    test('past the window, the request waits for the handler', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const { route, release } = revalidated('max-age=10, stale-while-revalidate=5');
+      const { url } = await start([route], { ttl: 0 });
+      await request(`${url}/feed`);
+      vi.advanceTimersByTime(16_000);
+      const waiting = request(`${url}/feed`);
+      release.open();
+      const answer = await waiting;
+      expect([answer.text, answer.headers['x-cache']]).toEqual(['feed v2', 'MISS']);
+    });
+
+    test('must-revalidate and a request no-cache forbid serving it stale within the window', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const strict = revalidated('max-age=10, stale-while-revalidate=60, must-revalidate');
+      const { url } = await start([strict.route], { ttl: 0 });
+      await request(`${url}/feed`);
+      vi.advanceTimersByTime(11_000);
+      strict.release.open();
+      const answer = await request(`${url}/feed`);
+      expect([answer.text, answer.headers['x-cache']]).toEqual(['feed v2', 'MISS']);
+
+      const lax = revalidated('max-age=10, stale-while-revalidate=60');
+      const other = await start([lax.route], { ttl: 0 });
+      await request(`${other.url}/feed`);
+      vi.advanceTimersByTime(11_000);
+      lax.release.open();
+      const busted = await request(`${other.url}/feed`, {
+        headers: { 'cache-control': 'no-cache' },
+      });
+      expect([busted.text, busted.headers['x-cache']]).toEqual(['feed v2', 'MISS']);
+    });
+  });
+
   describe(`${framework.name}: tag invalidation`, () => {
     function userRoutes(db: Map<string, string>): TestRoute[] {
       return [
