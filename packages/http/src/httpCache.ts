@@ -218,9 +218,25 @@ export class HttpCache<Req> {
     if (headers.range !== undefined) {
       // Answered from a stored complete GET response when there is a fresh one, else by the handler.
       const stored = method === 'GET' ? await this.#peek(`GET ${base}`, headers) : undefined;
-      return stored === undefined
+      return stored === undefined || stored.expires <= Date.now()
         ? BYPASS
         : { type: 'hit', response: stored, range: headers.range };
+    }
+    if (method === 'HEAD') {
+      // A stored GET response answers a HEAD (RFC 9110 section 9.3.2): its headers, no body.
+      const stored = await this.#peek(`GET ${base}`, headers);
+      const now = Date.now();
+      if (stored !== undefined) {
+        if (asked === undefined ? stored.expires > now : acceptable(stored, asked, now)) {
+          return { type: 'hit', response: stored };
+        }
+        if (dispatch !== undefined && withinRevalidation(stored, asked, now)) {
+          const variant = `r:GET ${base}${variantSuffix(stored.varyValues)}`;
+          this.#revalidate(variant, stored, request, 'GET', dispatch);
+          return { type: 'hit', response: stored };
+        }
+      }
+      // Otherwise the HEAD is answered, and stored, apart: never as the GET response.
     }
     base = `${method} ${base}`;
     const revalidation = revalidationOf(headers);
@@ -418,13 +434,12 @@ export class HttpCache<Req> {
     dispatch({ method, url: request.url, headers });
   }
 
-  // The fresh stored response for a request, without running anything.
+  // The stored response for a request, fresh or stale, without running anything.
   async #peek(base: string, headers: IncomingHttpHeaders): Promise<StoredResponse | undefined> {
-    let value = await this.#cache.get<Loaded>(`r:${base}`);
+    let value = (await this.#cache.getEntry<Loaded>(`r:${base}`))?.value;
     if (typeof value === 'object' && !isResponse(value) && 'vary' in value) {
-      value = await this.#cache.get<Loaded>(
-        `r:${base}${variantSuffix(varyValues(value.vary, headers))}`,
-      );
+      const variant = `r:${base}${variantSuffix(varyValues(value.vary, headers))}`;
+      value = (await this.#cache.getEntry<Loaded>(variant))?.value;
     }
     return isResponse(value) && matchesVary(value.vary, value.varyValues, headers)
       ? value

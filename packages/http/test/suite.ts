@@ -85,16 +85,51 @@ export function httpCacheSuite(framework: Framework): void {
       expect(route.calls()).toBe(1);
     });
 
-    test('HEAD is cached apart from GET and answered without a body', async () => {
-      const route = counted('/doc', () => ({ body: 'x'.repeat(42) }));
+    test('HEAD is answered from a stored GET response, without a body; a HEAD miss never stands for the GET', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const route = counted('/doc', (_, call) => ({
+        headers: { 'x-call': String(call) },
+        body: 'x'.repeat(42),
+      }));
       const { url } = await start([route]);
-      const first = await request(`${url}/doc`, { method: 'HEAD' });
-      const second = await request(`${url}/doc`, { method: 'HEAD' });
-      expect(first.headers['x-cache']).toBe('MISS');
-      expect(second.headers['x-cache']).toBe('HIT');
-      expect(second.headers['content-length']).toBe('42');
-      expect(second.body.length).toBe(0);
-      expect((await request(`${url}/doc`)).headers['x-cache']).toBe('MISS');
+      const miss = await request(`${url}/doc`, { method: 'HEAD' });
+      expect([miss.headers['x-cache'], miss.body.length]).toEqual(['MISS', 0]);
+      const get = await request(`${url}/doc`);
+      expect([get.headers['x-cache'], get.text]).toEqual(['MISS', 'x'.repeat(42)]);
+      vi.advanceTimersByTime(5_000);
+      const head = await request(`${url}/doc`, { method: 'HEAD' });
+      expect([head.status, head.headers['x-cache'], head.headers['x-call']]).toEqual([
+        200,
+        'HIT',
+        '2',
+      ]);
+      expect([head.headers['content-length'], head.headers.age, head.body.length]).toEqual([
+        '42',
+        '5',
+        0,
+      ]);
+      expect(route.calls()).toBe(2);
+    });
+
+    test('HEAD within the stale-while-revalidate window of a stored GET refreshes it in the background', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const route = counted('/page', (_, call) => ({
+        headers: { 'cache-control': 'max-age=10, stale-while-revalidate=60' },
+        body: `page v${call}`,
+      }));
+      const { url } = await start([route], { ttl: 0 });
+      await request(`${url}/page`);
+      vi.advanceTimersByTime(11_000);
+      const head = await request(`${url}/page`, { method: 'HEAD' });
+      expect([head.headers['x-cache'], head.headers.age, head.body.length]).toEqual([
+        'STALE',
+        '11',
+        0,
+      ]);
+      await vi.waitFor(async () => expect((await request(`${url}/page`)).text).toBe('page v2'), {
+        timeout: 10_000,
+        interval: 20,
+      });
       expect(route.calls()).toBe(2);
     });
 
