@@ -1,6 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { checkTags, HttpCache } from './httpCache.js';
-import { handleNode } from './nodeAdapter.js';
+import { handleNode, type NodeHooks } from './nodeAdapter.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
 import { type BackgroundRequest, dispatchNode } from './revalidation.js';
 import { afterWrite } from './unsafe.js';
@@ -41,12 +41,7 @@ export class ExpressHttpCache {
         req.originalUrl = url;
       }
       const request = { method: req.method, url, headers: req.headers, origin: originOf(req) };
-      handleNode(engine, route, req, request, res, {
-        next: () => next(),
-        fail: next,
-        takeOver,
-        dispatch: (background) => dispatch(req, background),
-      });
+      handleNode(engine, route, req, request, res, HOOKS, next, undefined).catch(next);
     };
   }
 
@@ -106,13 +101,14 @@ function originOf(req: Request): string {
   return `${req.protocol}://${req.host ?? ''}`;
 }
 
-function takeOver(): void {}
-
-// Sends a request through the outermost Express app of `req`, as a request of its own.
-function dispatch(req: Request, background: BackgroundRequest): void {
-  let app = req.app;
-  while ((app as { parent?: typeof app }).parent !== undefined) {
-    app = (app as { parent?: typeof app }).parent!;
-  }
-  dispatchNode(app, req, background);
-}
+const HOOKS: NodeHooks<Request, undefined> = {
+  takeOver() {},
+  // Through the outermost Express app of `req`, as a request of its own.
+  dispatch(req: Request, background: BackgroundRequest): void {
+    let app = req.app;
+    while ((app as { parent?: typeof app }).parent !== undefined) {
+      app = (app as { parent?: typeof app }).parent!;
+    }
+    dispatchNode(app, req, background);
+  },
+};

@@ -6,7 +6,7 @@ import type {
   onRequestHookHandler,
 } from 'fastify';
 import { checkTags, HttpCache } from './httpCache.js';
-import { handleNode } from './nodeAdapter.js';
+import { handleNode, type NodeHooks, type Step } from './nodeAdapter.js';
 import type { HttpCacheOptions, RouteOptions } from './options.js';
 import { dispatchNode } from './revalidation.js';
 import { afterWrite } from './unsafe.js';
@@ -51,13 +51,7 @@ export class FastifyHttpCache {
       // Fastify's reading: X-Forwarded-Proto and X-Forwarded-Host count only with trustProxy.
       const origin = `${req.protocol}://${req.host}`;
       const request = { method: req.method, url, headers: req.headers, origin };
-      handleNode(engine, route, req, request, res, {
-        next: () => done(),
-        fail: (error) => done(error as Error),
-        takeOver: () => reply.hijack(),
-        // Fastify's router, as a request of its own.
-        dispatch: (background) => dispatchNode(req.server.routing, req.raw, background),
-      });
+      handleNode(engine, route, req, request, res, HOOKS, done as Step, reply).catch(done);
     };
   }
 
@@ -112,3 +106,9 @@ export class FastifyHttpCache {
 export function httpCache(options: HttpCacheOptions<FastifyRequest>): FastifyHttpCache {
   return new FastifyHttpCache(options);
 }
+
+const HOOKS: NodeHooks<FastifyRequest, FastifyReply> = {
+  takeOver: (reply) => reply.hijack(),
+  // Through Fastify's router, as a request of its own.
+  dispatch: (req, background) => dispatchNode(req.server.routing, req.raw, background),
+};

@@ -68,6 +68,17 @@ interface Revalidating {
   revalidating: StoredResponse;
 }
 
+/** One request's part in filling its key: what running the handler for it needs. */
+interface Job<Req> {
+  route: Route<Req>;
+  request: HttpRequest;
+  fill: Fill;
+  /** The key's base: method, origin, resource, user and tag generations. */
+  base: string;
+  tags: readonly string[] | undefined;
+  personal: boolean;
+}
+
 type Loaded = StoredResponse | VaryIndex | Failed | Pending | Revalidating | typeof NOT_STORED;
 
 function isResponse(value: Loaded | undefined): value is StoredResponse {
@@ -191,7 +202,7 @@ export class HttpCache<Req> {
     native: Req,
     request: HttpRequest,
     fill: Fill,
-    dispatch?: Dispatch,
+    dispatch?: Dispatch<Req>,
   ): Promise<Outcome> {
     const { method, headers } = request;
     if (method !== 'GET' && method !== 'HEAD') return SAFE_METHODS.has(method) ? BYPASS : WRITE;
@@ -232,7 +243,7 @@ export class HttpCache<Req> {
         }
         if (dispatch !== undefined && withinRevalidation(stored, asked, now)) {
           const variant = `r:GET ${base}${variantSuffix(stored.varyValues)}`;
-          this.#revalidate(variant, stored, request, 'GET', dispatch);
+          this.#revalidate(variant, stored, native, request, 'GET', dispatch);
           return { type: 'hit', response: stored };
         }
       }
@@ -248,53 +259,8 @@ export class HttpCache<Req> {
     }
     let key = `r:${base}`;
     let own: Promise<Outcome> | undefined;
-    const load = (stale: StoredResponse | undefined): Promise<Loaded> => {
-      const rules: Rules = {
-        targeted: this.#targeted,
-        ttl: route.ttl,
-        grace: route.grace,
-        statuses: route.statuses,
-        personal,
-        etag: this.#etag,
-      };
-      const now = Date.now();
-      const fallback =
-        stale !== undefined && !stale.mustRevalidate && stale.staleIfError > now
-          ? stale
-          : undefined;
-      const context: FillContext = {
-        stale,
-        fallback,
-        validators: stale?.validators,
-        judge: (status, responseHeaders) => judge(rules, status, responseHeaders, stale),
-        maxBodySize: route.maxBodySize,
-      };
-      const filling = fill(context);
-      const built = filling.then((filled) => filled && build(rules, filled, request, stale, now));
-      own = built.then(
-        (response): Outcome => ({ type: 'filled', response }),
-        (error: unknown): Outcome => ({ type: 'failed', error, stale: fallback }),
-      );
-      return filling.then(
-        async (filled) => {
-          const response = await built;
-          if (filled === undefined || response === undefined) return NOT_STORED;
-          const { sent } = filled;
-          if (sent === undefined) return this.#store(base, response, tags);
-          // Judged again once the response has gone out, which happens after this request's
-          // own answer: waiters wait for that, the filler does not.
-          const pending = sent.then(
-            (headers): Promise<Loaded> | Loaded =>
-              headers !== undefined && context.judge(filled.status, headers) === 'store'
-                ? this.#store(base, response, tags)
-                : NOT_STORED,
-            (): Loaded => NOT_STORED,
-          );
-          return { pending };
-        },
-        (): Loaded => ({ failed: fallback }),
-      );
-    };
+    // What running the handler for this request takes, if it comes to that.
+    const job: Job<Req> = { route, request, fill, base, tags, personal };
     if (revalidation !== undefined) {
       // The request this cache sent to refresh a stale response: it runs the handler, unless it
       // no longer keys where the stale response is stored.
@@ -303,12 +269,13 @@ export class HttpCache<Req> {
         done();
         return PASS;
       }
-      load(stale)
+      const started = this.#load(job, stale);
+      started.loaded
         .then((loaded): unknown =>
           typeof loaded === 'object' && 'pending' in loaded ? loaded.pending : loaded,
         )
         .then(done, done);
-      return own!;
+      return started.own;
     }
     // At most three lookups: the URL's key, which may hold the Vary index of its variants; the
     // variant; and once more when a response shared by a filler was stored for other values.
@@ -327,10 +294,12 @@ export class HttpCache<Req> {
               dispatch !== undefined &&
               withinRevalidation(stale, asked, Date.now())
             ) {
-              this.#revalidate(at, stale, request, method, dispatch);
+              this.#revalidate(at, stale, native, request, method, dispatch);
               return { revalidating: stale };
             }
-            return load(stale);
+            const started = this.#load(job, stale);
+            own = started.own;
+            return started.loaded;
           },
           route.loadOptions,
         );
@@ -357,8 +326,9 @@ export class HttpCache<Req> {
           return PASS;
         }
         if (asked !== undefined && !acceptable(value, asked, now)) {
-          load(value).catch(() => {}); // a failed store is reported by the cache's error event
-          return own!;
+          const started = this.#load(job, value);
+          started.loaded.catch(() => {}); // a failed store is reported by the cache's error event
+          return started.own;
         }
         return { type: 'hit', response: value };
       }
@@ -410,14 +380,68 @@ export class HttpCache<Req> {
     await this.#tags.invalidate(checkTags(tags));
   }
 
+  // Runs the handler through the adapter's fill for `job`, refreshing `stale` if there is one:
+  // `own` is this request's answer, `loaded` what the key's other callers get.
+  #load<Req>(
+    job: Job<Req>,
+    stale: StoredResponse | undefined,
+  ): { own: Promise<Outcome>; loaded: Promise<Loaded> } {
+    const { route, request, fill, base, tags, personal } = job;
+    const rules: Rules = {
+      targeted: this.#targeted,
+      ttl: route.ttl,
+      grace: route.grace,
+      statuses: route.statuses,
+      personal,
+      etag: this.#etag,
+    };
+    const now = Date.now();
+    const fallback =
+      stale !== undefined && !stale.mustRevalidate && stale.staleIfError > now ? stale : undefined;
+    const context: FillContext = {
+      stale,
+      fallback,
+      validators: stale?.validators,
+      judge: (status, responseHeaders) => judge(rules, status, responseHeaders, stale),
+      maxBodySize: route.maxBodySize,
+    };
+    const filling = fill(context);
+    const built = filling.then((filled) => filled && build(rules, filled, request, stale, now));
+    const own = built.then(
+      (response): Outcome => ({ type: 'filled', response }),
+      (error: unknown): Outcome => ({ type: 'failed', error, stale: fallback }),
+    );
+    const loaded = filling.then(
+      async (filled): Promise<Loaded> => {
+        const response = await built;
+        if (filled === undefined || response === undefined) return NOT_STORED;
+        const { sent } = filled;
+        if (sent === undefined) return this.#store(base, response, tags);
+        // Judged again once the response has gone out, which happens after this request's
+        // own answer: waiters wait for that, the filler does not.
+        const pending = sent.then(
+          (headers): Promise<Loaded> | Loaded =>
+            headers !== undefined && context.judge(filled.status, headers) === 'store'
+              ? this.#store(base, response, tags)
+              : NOT_STORED,
+          (): Loaded => NOT_STORED,
+        );
+        return { pending };
+      },
+      (): Loaded => ({ failed: fallback }),
+    );
+    return { own, loaded };
+  }
+
   // Sends one request through the app to refresh the stale response stored under `key`, unless
   // one is already under way in this process.
   #revalidate(
     key: string,
     stale: StoredResponse,
+    native: Req,
     request: HttpRequest,
     method: string,
-    dispatch: Dispatch,
+    dispatch: Dispatch<Req>,
   ): void {
     const now = Date.now();
     if ((this.#refreshing.get(key) ?? 0) > now) return;
@@ -431,7 +455,7 @@ export class HttpCache<Req> {
       },
     };
     const headers = revalidationHeaders(request.headers, revalidation);
-    dispatch({ method, url: request.url, headers });
+    dispatch(native, { method, url: request.url, headers });
   }
 
   // The stored response for a request, fresh or stale, without running anything.

@@ -66,8 +66,7 @@ export class KoaHttpCache {
         method: ctx.method,
         url,
         headers,
-        // Koa's reading: X-Forwarded-Proto and X-Forwarded-Host count only with app.proxy.
-        origin: `${ctx.protocol}://${ctx.host}`,
+        origin: originOf(ctx),
       };
       const conditions: Conditions = {
         ifNoneMatch: headers['if-none-match'],
@@ -98,7 +97,7 @@ export class KoaHttpCache {
           const filled = await capture(ctx, context, preexisting);
           return filled && { ...filled, sent: sentHeaders(ctx) };
         },
-        (background) => dispatch(ctx, background),
+        dispatch,
       );
       switch (outcome.type) {
         case 'bypass':
@@ -308,8 +307,8 @@ function send(
   conditions: Conditions,
   range?: string,
 ): void {
-  ctx.set('age', ageOf(response));
-  ctx.set('x-cache', label);
+  ctx.res.setHeader('age', ageOf(response));
+  ctx.res.setHeader('x-cache', label);
   const part =
     range === undefined || response.status !== 200 || ctx.method !== 'GET'
       ? undefined
@@ -336,10 +335,32 @@ function send(
     return;
   }
   ctx.status = response.status;
-  const { body } = response;
+  const { body, headers } = response;
+  const res = ctx.res;
+  // Before the body, so that Koa keeps the stored Content-Type instead of guessing one.
+  for (const name in headers) res.setHeader(name, headers[name]!);
   ctx.body = Buffer.isBuffer(body) ? body : Buffer.from(body);
-  // After the body, so that the stored Content-Type and Content-Length win over Koa's guesses.
-  ctx.set(response.headers);
+  // After it, so that the stored Content-Length wins (a stored HEAD response has no body).
+  const length = headers['content-length'];
+  if (length !== undefined) res.setHeader('content-length', length);
+}
+
+// The origin as Koa reads it (`ctx.protocol`, `ctx.host`: X-Forwarded-Proto and X-Forwarded-Host
+// count only with app.proxy), read from the socket and Host header when that is all Koa reads.
+function originOf(ctx: Context): string {
+  const { req } = ctx;
+  const host = req.headers.host;
+  if (
+    !ctx.app.proxy &&
+    req.httpVersionMajor < 2 &&
+    host !== undefined &&
+    host !== '' &&
+    !host.includes(',') &&
+    !host.includes('@')
+  ) {
+    return `${(req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http'}://${host.trim()}`;
+  }
+  return `${ctx.protocol}://${ctx.host}`;
 }
 
 // Koa's request listener of each app, made once.

@@ -13,43 +13,53 @@ import type { Dispatch } from './revalidation.js';
 import type { HttpRequest, Route } from './types.js';
 import { afterWrite } from './unsafe.js';
 
-/** How an adapter on Node's `res` (Express, Fastify) lets a request go on. */
-export interface NodeHooks {
-  /** Hands the request on to the handler. */
-  next(): void;
-  /** Hands an error to the framework. */
-  fail(error: unknown): void;
+/**
+ * How an adapter on Node's `res` (Express, Fastify) lets a request go on: one object per adapter,
+ * so that a request served from the cache creates no function for them.
+ */
+export interface NodeHooks<Req, Target> {
   /** Called before the cache answers by itself (Fastify's `reply.hijack()`). */
-  takeOver(): void;
+  takeOver(target: Target): void;
   /** Sends a request through the app in the background, to refresh a stale response. */
-  dispatch: Dispatch;
+  dispatch: Dispatch<Req>;
 }
+
+/**
+ * The framework's continuation: called without an argument, it hands the request on to the
+ * handler; with one, it hands that error to the framework (Express' `next`, Fastify's `done`).
+ */
+export type Step = (error?: unknown) => void;
 
 /**
  * Answers one request for an adapter that works on Node's `ServerResponse`: from the cache, or by
  * running the handler under a capture, or by letting it through (invalidating after a write).
+ * `target` is what `hooks.takeOver` acts on.
  */
-export function handleNode<Req>(
+export async function handleNode<Req, Target>(
   engine: HttpCache<Req>,
   route: Route<Req>,
   native: Req,
   request: HttpRequest,
   res: ServerResponse,
-  hooks: NodeHooks,
-): void {
+  hooks: NodeHooks<Req, Target>,
+  step: Step,
+  target: Target,
+): Promise<void> {
   const { headers } = request;
-  const writers: Writers = { writeHead: res.writeHead, end: res.end };
   const conditions = {
     ifNoneMatch: headers['if-none-match'],
     ifModifiedSince: headers['if-modified-since'],
   };
   const head = request.method === 'HEAD';
-  engine
-    .handle(
+  let writers: Writers | undefined;
+  let outcome: Awaited<ReturnType<HttpCache<Req>['handle']>>;
+  try {
+    outcome = await engine.handle(
       route,
       native,
       request,
       (context) => {
+        writers = { writeHead: res.writeHead, end: res.end };
         takeConditions(headers);
         applyValidators(headers, context.validators);
         let restored = false;
@@ -58,35 +68,37 @@ export function handleNode<Req>(
           restored = true;
           restoreConditions(headers, conditions);
         };
-        return captureResponse(res, context, conditions, head, hooks.next, restore);
+        return captureResponse(res, context, conditions, head, () => step(), restore);
       },
       hooks.dispatch,
-    )
-    .then((outcome) => {
-      switch (outcome.type) {
-        case 'bypass':
-          return hooks.next();
-        case 'write':
-          afterWrite(res, (status, sent) => engine.invalidateWritten(request, status, sent));
-          return hooks.next();
-        case 'pass':
-          res.setHeader('x-cache', 'MISS');
-          return hooks.next();
-        case 'unavailable':
-          hooks.takeOver();
-          res.statusCode = 504;
-          return res.end();
-        case 'hit': {
-          hooks.takeOver();
-          const { response, range } = outcome;
-          return sendStored(res, response, head, conditions, labelOf(response), res, range);
-        }
-        case 'filled':
-          // A 304 from the handler confirmed the stale response: send it, refreshed.
-          if (outcome.response !== undefined && !res.headersSent) {
-            sendStored(res, outcome.response, head, conditions, 'REVALIDATED', writers);
-          }
-        // 'failed': the capture has answered this request already.
+    );
+  } catch (error) {
+    return step(error);
+  }
+  switch (outcome.type) {
+    case 'bypass':
+      return step();
+    case 'write':
+      afterWrite(res, (status, sent) => engine.invalidateWritten(request, status, sent));
+      return step();
+    case 'pass':
+      res.setHeader('x-cache', 'MISS');
+      return step();
+    case 'unavailable':
+      hooks.takeOver(target);
+      res.statusCode = 504;
+      res.end();
+      return;
+    case 'hit': {
+      hooks.takeOver(target);
+      const { response, range } = outcome;
+      return sendStored(res, response, head, conditions, labelOf(response), res, range);
+    }
+    case 'filled':
+      // A 304 from the handler confirmed the stale response: send it, refreshed.
+      if (outcome.response !== undefined && !res.headersSent) {
+        sendStored(res, outcome.response, head, conditions, 'REVALIDATED', writers);
       }
-    }, hooks.fail);
+    // 'failed': the capture has answered this request already.
+  }
 }

@@ -18,11 +18,11 @@ export interface BackgroundRequest {
 }
 
 /**
- * Sends a {@link BackgroundRequest} through the app, as a request of its own whose answer goes
- * nowhere: how an adapter lets the cache refresh a response in the background
- * (`stale-while-revalidate`). Must not throw.
+ * Sends a {@link BackgroundRequest} through the app `native` (the framework's request) belongs to,
+ * as a request of its own whose answer goes nowhere: how an adapter lets the cache refresh a
+ * response in the background (`stale-while-revalidate`). Must not throw.
  */
-export type Dispatch = (request: BackgroundRequest) => void;
+export type Dispatch<Req> = (native: Req, request: BackgroundRequest) => void;
 
 /** One background refresh of a stale stored response, carried by the request that runs it. */
 export interface Revalidation {
