@@ -18,7 +18,8 @@ const quick = process.env.BENCH_QUICK === '1';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? (quick ? 5_000 : 40_000));
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? (quick ? 3 : 7));
 const BASELINE = process.env.BENCH_HTTP_BASELINE;
-const PATHS = BASELINE === undefined ? ['/constant', '/cached'] : ['/constant', '/cached', '/baseline'];
+const PATHS =
+  BASELINE === undefined ? ['/constant', '/cached'] : ['/constant', '/cached', '/baseline'];
 const CONNECTIONS = 10;
 const FRAMEWORKS = ['express', 'koa', 'fastify'] as const;
 type Framework = (typeof FRAMEWORKS)[number];
@@ -174,7 +175,13 @@ async function main(): Promise<void> {
           ? []
           : ['baseline cached µs/req', 'constant ÷ baseline', 'baseline ÷ cached']),
       ]),
-      line(['---', '---:', '---:', '---:', ...(BASELINE === undefined ? [] : ['---:', '---:', '---:'])]),
+      line([
+        '---',
+        '---:',
+        '---:',
+        '---:',
+        ...(BASELINE === undefined ? [] : ['---:', '---:', '---:']),
+      ]),
       ...rows.map(line),
     ].join('\n'),
   );
