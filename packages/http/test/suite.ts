@@ -1003,6 +1003,43 @@ export function httpCacheSuite(framework: Framework): void {
       expect(route.calls()).toBe(2);
     });
 
+    test('the background refresh asks with the host and Vary values of the client and the stored validator, never with its conditions', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const seen: TestRequest['headers'][] = [];
+      const route = counted('/greeting', (req, call) => {
+        seen.push({ ...req.headers });
+        return {
+          headers: {
+            'cache-control': 'max-age=10, stale-while-revalidate=60',
+            etag: `"v${call}"`,
+            vary: 'accept-language',
+          },
+          body: `bonjour v${call}`,
+        };
+      });
+      const { url } = await start([route], { ttl: 0 });
+      const headers = { host: 'a.example', 'accept-language': 'fr' };
+      await request(`${url}/greeting`, { headers });
+      vi.advanceTimersByTime(11_000);
+      const stale = await request(`${url}/greeting`, {
+        headers: { ...headers, 'if-none-match': '"other"', 'cache-control': 'max-stale=5' },
+      });
+      expect([stale.status, stale.headers['x-cache']]).toEqual([200, 'STALE']);
+      await vi.waitFor(() => expect(seen).toHaveLength(2), { timeout: 10_000, interval: 20 });
+      const refresh = seen[1]!;
+      expect([refresh.host, refresh['accept-language'], refresh['if-none-match']]).toEqual([
+        'a.example',
+        'fr',
+        '"v1"',
+      ]);
+      expect(refresh['cache-control']).toBeUndefined();
+      // Another host never gets the refreshed response.
+      const other = await request(`${url}/greeting`, {
+        headers: { host: 'b.example', 'accept-language': 'fr' },
+      });
+      expect(other.headers['x-cache']).toBe('MISS');
+    });
+
     test('past the window, the request waits for the handler', async () => {
       vi.useFakeTimers({ toFake: ['Date'] });
       const { route, release } = revalidated('max-age=10, stale-while-revalidate=5');
