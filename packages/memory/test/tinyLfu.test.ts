@@ -97,15 +97,15 @@ describe("policy: 'tinylfu' admission", () => {
 });
 
 describe("policy: 'tinylfu' aging", () => {
-  test('popularity fades: after 10 × maxEntries sightings, a once-hot key loses to new ones', () => {
+  test('popularity fades: after 40 × maxEntries sightings, a once-hot key loses to new ones', () => {
     const store = memoryStore({ maxEntries: 100, policy: 'tinylfu' });
     const old = range('old', 60);
     for (const key of old) store.set(key, entry(key));
     for (let round = 0; round < 15; round++) for (const key of old) store.get(key);
-    // A new working set, read far more than 10 × 100 times in all: the old keys' counts halve
+    // A new working set, read far more than 40 × 100 times in all: the old keys' counts halve
     // (more than once) while the new keys' counts grow, until the new keys displace them.
     const fresh = range('new', 60);
-    for (let round = 0; round < 40; round++) {
+    for (let round = 0; round < 160; round++) {
       for (const key of fresh) if (store.get(key) === undefined) store.set(key, entry(key));
     }
     expect(held(store, fresh)).toEqual(fresh);
