@@ -12,6 +12,7 @@ export interface Tracked {
   dir?: string;
 }
 export declare const RUN_DIR: string;
+export declare function alive(pid: number): boolean;
 export declare function release(entry: Tracked): void;
 export declare function track(entry: Tracked): () => void;
 export declare function trackChild<T extends ChildProcess>(child: T): T;

@@ -33,6 +33,20 @@ export function release({ pid, group, signal, dir }) {
   if (dir) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
 }
 
+/**
+ * Whether process `pid` (a process group when negative) is still running.
+ * @param {number} pid
+ * @returns {boolean}
+ */
+export function alive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return error.code === 'EPERM';
+  }
+}
+
 function releaseAll() {
   for (const entry of tracked) release(entry);
   tracked.clear();

@@ -3,16 +3,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RUN_DIR, release } from './processes.js';
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-}
+import { alive, RUN_DIR, release } from './processes.js';
 
 /** Kills and deletes everything recorded in `runDir`, and the directory; returns what was left. */
 function sweep(runDir) {

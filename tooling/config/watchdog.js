@@ -4,18 +4,9 @@
 // Usage: node watchdog.js <owner pid> <owner directory>
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { release } from './processes.js';
+import { alive, release } from './processes.js';
 
 const [owner, ownerDir] = [Number(process.argv[2]), process.argv[3]];
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return error.code === 'EPERM';
-  }
-}
 
 function sweep() {
   let names = [];
