@@ -69,5 +69,4 @@ export type {
   LockHandle,
   MaybePromise,
   Serializer,
-  StoreWriteOptions,
 } from './types.js';
