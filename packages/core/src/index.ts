@@ -69,4 +69,5 @@ export type {
   LockHandle,
   MaybePromise,
   Serializer,
+  StoreWriteOptions,
 } from './types.js';

@@ -317,6 +317,9 @@ async function load<T>(
       return loaded.value as T;
     }
   }
+  // The loader reads its source from now on: a store that keeps fences refuses the value if
+  // another process invalidated the key after this moment.
+  const since = performance.timeOrigin + performance.now();
   let value: T;
   try {
     flight.calling = true;
@@ -346,7 +349,7 @@ async function load<T>(
   flight.freshUntil = entry.expiresAt;
   const store = () =>
     flights.commit(flight, entry.tags, () =>
-      gateway.write('set', key, (target) => target.set(key, entry)),
+      gateway.write('set', key, (target) => target.set(key, entry, { since })),
     );
   let failed = false;
   const done = (write: ReturnType<typeof store>) =>

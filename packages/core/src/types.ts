@@ -27,6 +27,20 @@ export interface CacheEntry<V = unknown> {
   createdAt?: number;
 }
 
+/** How a write reaches a store: {@link CacheStore.set}'s options. */
+export interface StoreWriteOptions {
+  /**
+   * The write stores a loaded value, read from its source no earlier than `since`, a moment on
+   * this process's monotonic clock in ms (`performance.timeOrigin + performance.now()`). A
+   * store shared by processes may refuse it when the key was deleted or written (or the store
+   * cleared) at or after that moment, by any process: the value may be older than that write.
+   * So a load that read the database before another process's update cannot store its old value
+   * after that process's invalidation (`@cache/redis` keeps such fences; in-process stores need
+   * none, the cache's own write barrier orders their writes).
+   */
+  since?: number;
+}
+
 /**
  * The one contract every store implements. A store keeps an entry until
  * `entry.staleUntil ?? entry.expiresAt` and is otherwise dumb: policy lives in `createCache`.
@@ -38,8 +52,12 @@ export interface CacheStore {
   get(key: string): MaybePromise<CacheEntry | undefined>;
   /** Returns one slot per key, in order, `undefined` for a miss. */
   getMany?(keys: string[]): MaybePromise<(CacheEntry | undefined)[]>;
-  /** Stores the entry, replacing any previous one; rejects when the store cannot take it. */
-  set(key: string, entry: CacheEntry): MaybePromise<void>;
+  /**
+   * Stores the entry, replacing any previous one; rejects when the store cannot take it. With
+   * `options.since` (a load's write), a store shared by processes may refuse it (see
+   * {@link StoreWriteOptions}); it then resolves without storing.
+   */
+  set(key: string, entry: CacheEntry, options?: StoreWriteOptions): MaybePromise<void>;
   /** Stores every entry. */
   setMany?(entries: [key: string, entry: CacheEntry][]): MaybePromise<void>;
   /** Removes the key; returns whether it existed. */

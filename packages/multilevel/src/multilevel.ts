@@ -16,6 +16,7 @@ import {
   RESERVED_PREFIX,
   type Serializer,
   StoreError,
+  type StoreWriteOptions,
   traced,
   traceStoreCall,
 } from '@cache/core';
@@ -317,9 +318,14 @@ export class MultilevelStore implements CacheStore {
     return result;
   }
 
-  async set(key: string, entry: CacheEntry): Promise<void> {
+  /**
+   * Stores the entry in every tier. A load's write (`options.since`) is handed to each tier, so
+   * a shared tier that keeps fences (Redis) can refuse a value older than another process's
+   * write.
+   */
+  async set(key: string, entry: CacheEntry, options?: StoreWriteOptions): Promise<void> {
     await this.#writing([key], 'set', (store, tier) =>
-      store.set(key, this.#capped(key, entry, tier)),
+      store.set(key, this.#capped(key, entry, tier), options),
     );
   }
 

@@ -16,5 +16,5 @@ export type {
 export { RedisEventSource, redisEvents } from './redisEvents.js';
 export type { RedisLockOptions } from './redisLock.js';
 export { RedisLock, redisLock } from './redisLock.js';
-export type { RedisStoreOptions } from './redisStore.js';
+export type { RedisStoreOptions, RedisStoreStats } from './redisStore.js';
 export { RedisStore, redisStore } from './redisStore.js';

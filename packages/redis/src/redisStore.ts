@@ -1,4 +1,5 @@
-import type { CacheEntry, CacheStore, Serializer } from '@cache/core';
+import { randomUUID } from 'node:crypto';
+import type { CacheEntry, CacheStore, Serializer, StoreWriteOptions } from '@cache/core';
 import {
   defaultSerializer,
   escapeGlob,
@@ -17,6 +18,8 @@ import {
   type RedisEvents,
   type RedisStats,
 } from './connection.js';
+import { FENCE_ALL, FENCED_SET, FENCING_DELETE, FENCING_SET } from './fence.js';
+import { RedisClock } from './redisClock.js';
 import { STAMP } from './stamp.js';
 
 /** Options of {@link redisStore}. */
@@ -37,6 +40,20 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
    * @default 1000
    */
   scanCount?: number;
+  /**
+   * How long, in ms, a write or delete of a key fences it against loads that began before it
+   * (see {@link RedisStore.set}); a load that lasts longer stores nothing. `false`: no fences
+   * (plain `SET` and `UNLINK`; a load that read the database before another process's update
+   * may then store its old value after that process's invalidation). Never on a Cluster.
+   * @default 60000
+   */
+  fenceTtl?: number | false;
+}
+
+/** {@link RedisStore.stats}: the connection's counters, and the loads' writes fences refused. */
+export interface RedisStoreStats extends RedisStats {
+  /** Loads' writes refused because the key was written, deleted or cleared after the load began. */
+  refusedWrites: number;
 }
 
 // Lets withSerializer() build a view that shares its parent's connection.
@@ -58,13 +75,30 @@ export class RedisStore implements CacheStore {
   readonly serializer: Serializer;
   readonly #connection: RedisConnection;
   readonly #scanCount: number;
+  readonly #fenceTtl: number | undefined;
+  readonly #clock = new RedisClock();
+  // Names this store's fences: its own never refuse its loads (see fence.ts).
+  readonly #writer = randomUUID();
+  #reading: Promise<void> | undefined;
+  #refusedWrites = 0;
 
   /** Prefer {@link redisStore}. */
   constructor(options: RedisStoreOptions = {}) {
-    const { prefix, serializer, scanCount, ...connectionOptions } = options;
+    const { prefix, serializer, scanCount, fenceTtl, ...connectionOptions } = options;
     this.prefix = prefix ?? 'cache:';
     this.serializer = serializer ?? defaultSerializer;
     this.#scanCount = scanCount ?? 1000;
+    if (
+      fenceTtl !== undefined &&
+      fenceTtl !== false &&
+      !(Number.isFinite(fenceTtl) && fenceTtl > 0)
+    ) {
+      throw new InvalidArgumentError(
+        'fenceTtl',
+        'expected a positive number of milliseconds or false',
+      );
+    }
+    this.#fenceTtl = fenceTtl === false ? undefined : (fenceTtl ?? 60_000);
     if (typeof this.prefix !== 'string') {
       throw new InvalidArgumentError('prefix', 'expected a string');
     }
@@ -84,6 +118,9 @@ export class RedisStore implements CacheStore {
       );
     }
     this.#connection = sharedConnection ?? new RedisConnection(connectionOptions);
+    if (this.#connection.cluster) this.#fenceTtl = undefined;
+    // Read the Redis clock early, so that the first load's write need not wait for it.
+    else if (this.#fenceTtl !== undefined) void this.#readClock().catch(() => {});
   }
 
   /** The ioredis client (`Redis` or `Cluster`) the store uses. */
@@ -108,14 +145,121 @@ export class RedisStore implements CacheStore {
   /**
    * Stores the entry with `SET … PX` until `staleUntil ?? expiresAt`; an entry already past it
    * is removed instead. Rejects with a `SerializationError` when the value cannot be encoded.
+   *
+   * With fences on ({@link RedisStoreOptions.fenceTtl}), the write also fences the key; a load's
+   * write (`options.since`) is instead refused, storing nothing, when any process wrote or
+   * deleted the key, or cleared the store, at or after the moment the load began (mapped onto the
+   * Redis clock, never later than it was: see `RedisClock`). Counted in `refusedWrites`.
    */
-  async set(key: string, entry: CacheEntry): Promise<void> {
+  async set(key: string, entry: CacheEntry, options?: StoreWriteOptions): Promise<void> {
     const text = encodeEntry(entry, this.serializer);
     const ttl = ttlOf(entry, Date.now());
     const redisKey = this.prefix + key;
-    if (ttl === 0) await this.#connection.unlink([redisKey]);
-    else if (ttl === undefined) await this.#connection.send((client) => client.set(redisKey, text));
-    else await this.#connection.send((client) => client.set(redisKey, text, 'PX', ttl));
+    const fenceTtl = this.#fenceTtl;
+    if (fenceTtl === undefined || key.startsWith(RESERVED_PREFIX)) {
+      if (ttl === 0) await this.#connection.unlink([redisKey]);
+      else if (ttl === undefined)
+        await this.#connection.send((client) => client.set(redisKey, text));
+      else await this.#connection.send((client) => client.set(redisKey, text, 'PX', ttl));
+      return;
+    }
+    if (ttl === 0) {
+      if (options?.since === undefined) await this.#fencingDelete([key]);
+      else await this.#connection.unlink([redisKey]);
+      return;
+    }
+    const ttlArg = ttl === undefined ? '' : String(ttl);
+    if (options?.since === undefined) {
+      await this.#fenced((client) =>
+        client.eval(
+          FENCING_SET,
+          2,
+          redisKey,
+          this.#fenceOf(key),
+          fenceTtl,
+          this.#writer,
+          text,
+          ttlArg,
+        ),
+      );
+      return;
+    }
+    const since = (await this.#redisTimeOf(options.since)).toFixed(3);
+    const stored = await this.#fenced((client) =>
+      client.eval(
+        FENCED_SET,
+        3,
+        redisKey,
+        this.#fenceOf(key),
+        this.#fenceOfAll(),
+        text,
+        ttlArg,
+        since,
+        fenceTtl,
+        this.#writer,
+      ),
+    );
+    if (stored === 0) this.#refusedWrites++;
+  }
+
+  #fenceOf(key: string): string {
+    return `${this.prefix}${RESERVED_PREFIX}fence:${key}`;
+  }
+
+  #fenceOfAll(): string {
+    return `${this.prefix}${RESERVED_PREFIX}fence`;
+  }
+
+  // Runs a fence script (answering {result, Redis time}) and learns the Redis clock from it.
+  async #fenced(script: (client: RedisClient) => Promise<unknown>): Promise<number> {
+    const [result, time] = (await this.#connection.send(script)) as [number, string];
+    this.#clock.observe(Number(time));
+    return Number(result);
+  }
+
+  // The Redis time of local moment `moment`, at the latest. Waits for a reading of the Redis
+  // clock only when there is none yet; an old one is renewed in the background.
+  async #redisTimeOf(moment: number): Promise<number> {
+    if (!this.#clock.known) await this.#readClock();
+    else if (this.#clock.stale()) void this.#readClock().catch(() => {});
+    return this.#clock.redisTimeOf(moment);
+  }
+
+  // Reads the Redis clock with TIME (one reading at a time).
+  #readClock(): Promise<void> {
+    this.#reading ??= this.#connection
+      .run((client) => client.time())
+      .then(([seconds, micros]) => {
+        this.#clock.observe(Number(seconds) * 1000 + Number(micros) / 1000);
+      })
+      .finally(() => {
+        this.#reading = undefined;
+      });
+    return this.#reading;
+  }
+
+  // Deletes keys (one script: a single node) and fences them; returns how many existed.
+  #fencingDelete(keys: string[]): Promise<number> {
+    const redisKeys = keys.map((key) => this.prefix + key);
+    const fences = keys.map((key) => this.#fenceOf(key));
+    return this.#fenced((client) =>
+      client.eval(
+        FENCING_DELETE,
+        redisKeys.length * 2,
+        ...redisKeys,
+        ...fences,
+        this.#fenceTtl!,
+        this.#writer,
+      ),
+    );
+  }
+
+  // Fences every key, before (and after) a clear or pattern delete.
+  async #fenceAll(): Promise<void> {
+    if (this.#fenceTtl === undefined) return;
+    await this.#fenced((client) =>
+      client.eval(FENCE_ALL, 1, this.#fenceOfAll(), this.#fenceTtl!, this.#writer),
+    );
   }
 
   /** Stores every entry: one pipeline on a single node, concurrent commands on a Cluster. */
@@ -165,14 +309,17 @@ export class RedisStore implements CacheStore {
     return Number(await this.#connection.run((client) => client.eval(STAMP, 1, key)));
   }
 
-  /** Removes the key with `UNLINK`; returns whether it existed. */
+  /** Removes the key with `UNLINK` (and fences it); returns whether it existed. */
   async delete(key: string): Promise<boolean> {
-    return (await this.#connection.unlink([this.prefix + key])) > 0;
+    return (await this.deleteMany([key])) > 0;
   }
 
-  /** Removes the keys with `UNLINK` (one per slot on a Cluster); returns how many existed. */
+  /** Removes the keys with `UNLINK` (one per slot on a Cluster), fencing them; returns how many existed. */
   deleteMany(keys: string[]): Promise<number> {
-    return this.#connection.unlink(keys.map((key) => this.prefix + key));
+    if (this.#fenceTtl === undefined || keys.length === 0) {
+      return this.#connection.unlink(keys.map((key) => this.prefix + key));
+    }
+    return this.#fencingDelete(keys);
   }
 
   /**
@@ -182,7 +329,10 @@ export class RedisStore implements CacheStore {
    * Cluster. Glob characters in the prefixes match literally. Never `KEYS` or `FLUSHDB`.
    */
   async clear(prefix = ''): Promise<void> {
+    await this.#fenceAll();
     await this.#unlinkMatching(escapeGlob(this.prefix + prefix) + '*', prefix !== '');
+    // A clear of everything removed the fence too.
+    if (prefix === '') await this.#fenceAll();
   }
 
   /**
@@ -194,6 +344,7 @@ export class RedisStore implements CacheStore {
    */
   async deletePattern(pattern: string): Promise<number> {
     globToRegExp(pattern); // throws InvalidArgumentError for an empty or unterminated glob
+    await this.#fenceAll();
     return this.#unlinkMatching(escapeGlob(this.prefix) + pattern, true);
   }
 
@@ -244,15 +395,20 @@ export class RedisStore implements CacheStore {
   withSerializer(serializer: Serializer): RedisStore {
     sharedConnection = this.#connection;
     try {
-      return new RedisStore({ prefix: this.prefix, serializer, scanCount: this.#scanCount });
+      return new RedisStore({
+        prefix: this.prefix,
+        serializer,
+        scanCount: this.#scanCount,
+        fenceTtl: this.#fenceTtl ?? false,
+      });
     } finally {
       sharedConnection = undefined;
     }
   }
 
-  /** Counters of the connection: commands, batched keys, failures, timeouts, breaker state. */
-  stats(): RedisStats {
-    return this.#connection.stats();
+  /** Counters of the connection (commands, batched keys, failures, timeouts, breaker state) and refused writes. */
+  stats(): RedisStoreStats {
+    return { ...this.#connection.stats(), refusedWrites: this.#refusedWrites };
   }
 
   /**

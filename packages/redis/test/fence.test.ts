@@ -1,0 +1,139 @@
+// Fences (X1 across processes): a load that read the database before another process's update
+// must not store what it read after that process's invalidation. Two caches on one Redis, each
+// with its own store and connection, stand for two processes; the database is a variable.
+import { type Cache, createCache } from '@cache/core';
+import { deferred } from '@cache/test-suite';
+import { hasRedis } from '@cache-tooling/redis-server';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type RedisStore, type RedisStoreOptions, redisStore } from '../src/index.js';
+import { RedisClock } from '../src/redisClock.js';
+import { useRedis } from './redis.js';
+
+describe.skipIf(!hasRedis())('with a real redis-server', () => {
+  const redis = useRedis();
+  const opened: Cache[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((cache) => cache.close()));
+  });
+  let run = 0;
+
+  function twoProcesses(options: RedisStoreOptions = {}): [Cache, Cache, RedisStore] {
+    const prefix = `fence:${run++}:`;
+    const stores = [0, 1].map(() => redisStore({ port: redis.server.port, prefix, ...options }));
+    const [a, b] = stores.map((store) => createCache({ store, ttl: '1h' }));
+    opened.push(a!, b!);
+    return [a!, b!, stores[0]!];
+  }
+
+  // a loads `key`, reading the database before b updates it and invalidates with `invalidate`;
+  // a's load ends after that. Returns what a's caller got.
+  async function loadRacingAnUpdate(
+    a: Cache,
+    invalidate: () => Promise<unknown>,
+  ): Promise<{ answered: string; db: { version: string } }> {
+    const db = { version: 'v1' };
+    const read = deferred<void>();
+    const finish = deferred<void>();
+    const loading = a.getOrSet('user:1', async () => {
+      const version = db.version;
+      read.resolve();
+      await finish.promise;
+      return version;
+    });
+    await read.promise;
+    db.version = 'v2';
+    await invalidate();
+    finish.resolve();
+    const answered = await loading;
+    await a.flush(); // a's write has landed, or was refused
+    return { answered, db };
+  }
+
+  test.each([
+    ['delete', (b: Cache) => b.delete('user:1')],
+    ['clear', (b: Cache) => b.clear()],
+    ['deletePattern', (b: Cache) => b.deletePattern('user:*')],
+  ])(
+    'a load that read before another process’s update and %s does not store its old value',
+    async (_, invalidate) => {
+      const [a, b, aStore] = twoProcesses();
+      const { answered, db } = await loadRacingAnUpdate(a, () => invalidate(b));
+      expect(answered).toBe('v1'); // its caller started before the update: v1 is right for it
+      // Without the fence, v1 would be served from Redis for the whole hour.
+      expect(await b.getOrSet('user:1', async () => db.version)).toBe('v2');
+      expect(await a.get('user:1')).toBe('v2');
+      expect(aStore.stats().refusedWrites).toBe(1);
+    },
+  );
+
+  test('a load that read before another process’s set does not overwrite the newer value', async () => {
+    const [a, b] = twoProcesses();
+    await loadRacingAnUpdate(a, () => b.set('user:1', 'v2'));
+    expect(await a.get('user:1')).toBe('v2');
+    expect(await b.get('user:1')).toBe('v2');
+  });
+
+  test('without fences (fenceTtl: false) the old value lands: what the fence is for', async () => {
+    const [a, b] = twoProcesses({ fenceTtl: false });
+    await loadRacingAnUpdate(a, () => b.delete('user:1'));
+    expect(await b.get('user:1')).toBe('v1');
+  });
+
+  test('a process’s own writes never refuse its loads: a load right after its own delete is stored', async () => {
+    const [a] = twoProcesses();
+    await a.set('user:1', 'v1');
+    await a.delete('user:1');
+    let loads = 0;
+    expect(await a.getOrSet('user:1', async () => `v${++loads}`)).toBe('v1');
+    await a.flush();
+    expect(await a.getOrSet('user:1', async () => `v${++loads}`)).toBe('v1');
+    expect(loads).toBe(1);
+  });
+
+  test('a load that lasted longer than fences last stores nothing: nothing can tell what happened meanwhile', async () => {
+    const [a, b, aStore] = twoProcesses({ fenceTtl: 200 });
+    const finish = deferred<void>();
+    const loading = a.getOrSet('user:1', async () => {
+      await finish.promise;
+      return 'v1';
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    finish.resolve();
+    expect(await loading).toBe('v1');
+    await a.flush();
+    expect(await b.get('user:1')).toBeUndefined();
+    expect(aStore.stats().refusedWrites).toBe(1);
+  });
+
+  test('loads that began after another process’s write are stored', async () => {
+    const [a, b] = twoProcesses();
+    await b.delete('user:1');
+    await new Promise((resolve) => setTimeout(resolve, 50)); // past the clocks' uncertainty
+    expect(await a.getOrSet('user:1', async () => 'v2')).toBe('v2');
+    await a.flush();
+    expect(await b.get('user:1')).toBe('v2');
+  });
+});
+
+describe('RedisClock', () => {
+  test('maps a local moment to a Redis time never later than the true one', () => {
+    const clock = new RedisClock();
+    expect(clock.known).toBe(false);
+    // The Redis clock runs 10 s ahead; replies take 0 to 5 ms to come back.
+    const ahead = 10_000;
+    for (const [sentAt, latency] of [
+      [1_000, 5],
+      [2_000, 1],
+      [3_000, 3],
+    ] as const) {
+      clock.observe(sentAt + ahead, sentAt + latency);
+    }
+    expect(clock.known).toBe(true);
+    for (const moment of [0, 2_500, 3_000, 60_000]) {
+      const mapped = clock.redisTimeOf(moment);
+      expect(mapped).toBeLessThanOrEqual(moment + ahead);
+      // The best reading (1 ms late), 1 ms of slack, and 1 ms per second away from that reading.
+      expect(mapped).toBeCloseTo(moment + ahead - 2 - Math.abs(moment - 2_001) * 0.001);
+    }
+  });
+});
