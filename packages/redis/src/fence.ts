@@ -7,6 +7,13 @@
 // writes and loads already (a write voids the loads in flight). Each script answers the Redis
 // clock's time too, so the store learns where that clock stands against its own (RedisClock).
 
+import { randomUUID } from 'node:crypto';
+import { RESERVED_PREFIX } from '@cache/core';
+import type { Redis } from 'ioredis';
+import type { RedisConnection } from './connection.js';
+import { isNoScript, LuaScript } from './luaScript.js';
+import { localNow, RedisClock } from './redisClock.js';
+
 // The Redis clock in ms since the epoch, with microseconds.
 const NOW = `
 local time = redis.call('TIME')
@@ -20,7 +27,7 @@ local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
  * when the load began longer ago than fences last (nothing can tell what happened meanwhile).
  * Answers {stored (1/0), now}.
  */
-export const FENCED_SET = `${NOW}
+const FENCED_SET = new LuaScript(`${NOW}
 local since = tonumber(ARGV[3])
 local function fences(name)
   local fence = redis.call('GET', name)
@@ -39,38 +46,191 @@ if now - since < tonumber(ARGV[4]) then
     stored = 1
   end
 end
-return {stored, string.format('%.3f', now)}`;
+return {stored, string.format('%.3f', now)}`);
 
 /**
  * A write of a key that fences it. KEYS: the key, its fence. ARGV: how long fences last, the
  * writer's id, the entry's text, its TTL in ms ('' for none). Answers {1, now}.
  */
-export const FENCING_SET = `${NOW}
+const FENCING_SET = new LuaScript(`${NOW}
 redis.call('SET', KEYS[2], string.format('%.3f', now) .. ' ' .. ARGV[2], 'PX', ARGV[1])
 if ARGV[4] == '' then
   redis.call('SET', KEYS[1], ARGV[3])
 else
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 end
-return {1, string.format('%.3f', now)}`;
+return {1, string.format('%.3f', now)}`);
 
 /**
  * Deletes keys and fences them. KEYS: the keys, then their fences, in the same order. ARGV: how
  * long fences last, the writer's id. Answers {how many keys existed, now}.
  */
-export const FENCING_DELETE = `${NOW}
+const FENCING_DELETE = new LuaScript(`${NOW}
 local count = #KEYS / 2
 local stamp = string.format('%.3f', now) .. ' ' .. ARGV[2]
 for i = 1, count do
   redis.call('SET', KEYS[count + i], stamp, 'PX', ARGV[1])
 end
 local removed = redis.call('UNLINK', unpack(KEYS, 1, count))
-return {removed, string.format('%.3f', now)}`;
+return {removed, string.format('%.3f', now)}`);
 
 /**
  * Fences every key (around a clear or pattern delete). KEYS: the fence of every key. ARGV: how
  * long fences last, the writer's id. Answers {1, now}.
  */
-export const FENCE_ALL = `${NOW}
+const FENCE_ALL = new LuaScript(`${NOW}
 redis.call('SET', KEYS[1], string.format('%.3f', now) .. ' ' .. ARGV[2], 'PX', ARGV[1])
-return {1, string.format('%.3f', now)}`;
+return {1, string.format('%.3f', now)}`);
+
+/** A write's arguments: the key in Redis, the key in the store, the entry's text, its TTL in ms. */
+interface FenceWrite {
+  redisKey: string;
+  key: string;
+  text: string;
+  ttl: number | undefined;
+}
+
+/**
+ * The fences of one store (a view of it is another writer, as another cache would be): explicit
+ * writes and deletes fence their keys, a clear fences every key, and a load's write is refused
+ * when another writer fenced its key after the load began. Counts the refusals.
+ */
+export class Fences {
+  readonly #connection: RedisConnection;
+  readonly #prefix: string;
+  readonly #ttl: string;
+  readonly #clock = new RedisClock();
+  // Names this store's fences: its own never refuse its loads.
+  readonly #writer = randomUUID();
+  #reading: Promise<void> | undefined;
+  /** Loads' writes refused so far. */
+  refused = 0;
+
+  /** Fences for keys under `prefix`, lasting `ttl` ms. Reads the Redis clock at once. */
+  constructor(connection: RedisConnection, prefix: string, ttl: number) {
+    this.#connection = connection;
+    this.#prefix = prefix;
+    this.#ttl = String(ttl);
+    // Read early, so that the first load's write need not wait for a reading.
+    void this.#readClock().catch(() => {});
+  }
+
+  /** How long fences last, in ms. */
+  get ttl(): number {
+    return Number(this.#ttl);
+  }
+
+  /** Stores the entry (an explicit write) and fences its key. */
+  async write(write: FenceWrite): Promise<void> {
+    await this.#run(FENCING_SET, this.#fencingArgs(write));
+  }
+
+  /** Queues {@link write}s in a pipeline; {@link settle} their answers. */
+  queue(client: Redis, pipeline: ReturnType<Redis['pipeline']>, writes: FenceWrite[]): void {
+    for (const write of writes) FENCING_SET.queue(client, pipeline, ...this.#fencingArgs(write));
+  }
+
+  /**
+   * Learns the clock from the answers of {@link queue}d writes and runs again, one by one, those
+   * the server did not know the script for (after a restart). Answers the first other error.
+   */
+  async settle(
+    writes: FenceWrite[],
+    results: [Error | null, unknown][] | null,
+  ): Promise<Error | undefined> {
+    const again: Promise<unknown>[] = [];
+    let failed: Error | undefined;
+    (results ?? []).forEach(([error, answer], i) => {
+      if (error && isNoScript(error)) again.push(this.write(writes[i]!));
+      else if (error) failed ??= error;
+      else this.#observe(answer);
+    });
+    await Promise.all(again);
+    return failed;
+  }
+
+  /**
+   * A load's write, whose loader began at local moment `since`: stored unless another writer
+   * fenced the key, or every key, at or after that moment (mapped onto the Redis clock, never
+   * later than it was), or the load is older than fences last.
+   */
+  async writeLoaded(write: FenceWrite, since: number): Promise<void> {
+    // Sent in this tick when the clock is known, so that it goes out corked with the others.
+    const at = this.#clock.known ? this.#redisTimeOf(since) : undefined;
+    const stored = await this.#run(FENCED_SET, [
+      [write.redisKey, this.#fenceOf(write.key), this.#fenceOfAll()],
+      [
+        write.text,
+        write.ttl === undefined ? '' : write.ttl,
+        (at ?? (await this.#knownClock(since))).toFixed(3),
+        this.#ttl,
+        this.#writer,
+      ],
+    ]);
+    if (stored === 0) this.refused++;
+  }
+
+  /** Deletes the keys (one script: a single node) and fences them; answers how many existed. */
+  delete(keys: string[]): Promise<number> {
+    return this.#run(FENCING_DELETE, [
+      [...keys.map((key) => this.#prefix + key), ...keys.map((key) => this.#fenceOf(key))],
+      [this.#ttl, this.#writer],
+    ]);
+  }
+
+  /** Fences every key (before, and after, a clear or pattern delete). */
+  async all(): Promise<void> {
+    await this.#run(FENCE_ALL, [[this.#fenceOfAll()], [this.#ttl, this.#writer]]);
+  }
+
+  #fencingArgs({ redisKey, key, text, ttl }: FenceWrite): [string[], (string | number)[]] {
+    return [
+      [redisKey, this.#fenceOf(key)],
+      [this.#ttl, this.#writer, text, ttl === undefined ? '' : ttl],
+    ];
+  }
+
+  #fenceOf(key: string): string {
+    return `${this.#prefix}${RESERVED_PREFIX}fence:${key}`;
+  }
+
+  #fenceOfAll(): string {
+    return `${this.#prefix}${RESERVED_PREFIX}fence`;
+  }
+
+  // Runs a script (answering {result, Redis time}) and learns the Redis clock from its answer.
+  async #run(script: LuaScript, [keys, args]: [string[], (string | number)[]]): Promise<number> {
+    const answer = await this.#connection.send((client) => script.run(client, keys, args));
+    return this.#observe(answer);
+  }
+
+  #observe(answer: unknown): number {
+    const [result, time] = answer as [number, string];
+    this.#clock.observe(Number(time));
+    return Number(result);
+  }
+
+  // The Redis time of local moment `moment`, at the latest; an old reading is renewed meanwhile.
+  #redisTimeOf(moment: number): number {
+    if (this.#clock.stale()) void this.#readClock().catch(() => {});
+    return this.#clock.redisTimeOf(moment);
+  }
+
+  async #knownClock(moment: number): Promise<number> {
+    await this.#readClock();
+    return this.#redisTimeOf(moment);
+  }
+
+  // Reads the Redis clock with TIME (one reading at a time).
+  #readClock(): Promise<void> {
+    this.#reading ??= this.#connection
+      .run((client) => client.time())
+      .then(([seconds, micros]) =>
+        this.#clock.observe(Number(seconds) * 1000 + Number(micros) / 1000, localNow()),
+      )
+      .finally(() => {
+        this.#reading = undefined;
+      });
+    return this.#reading;
+  }
+}

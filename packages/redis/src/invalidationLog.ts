@@ -1,20 +1,21 @@
 import type { RedisClient } from './connection.js';
+import { LuaScript } from './luaScript.js';
 
 // Appends the message (a JSON object) to the stream (trimmed to about `length` entries) and
 // publishes it on the channel with its entry id as its first member, `logId`, in one step: a
 // subscriber that sees the message knows where it is in the log, a message that was not logged
 // was not sent either, and a subscriber that knows nothing of logs reads it as before.
-const APPEND = `
+const APPEND = new LuaScript(`
 local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2])
 redis.call('PUBLISH', ARGV[1], '{"logId":"' .. id .. '",' .. string.sub(ARGV[2], 2))
-return id`;
+return id`);
 
 // The id of the newest entry; an empty log gets a mark first, so that every cursor names an
 // entry whose disappearance shows that the log was trimmed past it (or lost with Redis).
-const LAST = `
+const LAST = new LuaScript(`
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 if last[1] then return last[1][1] end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', '')`;
+return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', '')`);
 
 /** How many entries one read of the log asks for. */
 const PAGE = 1_000;
@@ -43,12 +44,12 @@ export class InvalidationLog {
 
   /** Logs and publishes `text` on `channel`; resolves to its entry id. */
   append(client: RedisClient, channel: string, text: string): Promise<unknown> {
-    return client.eval(APPEND, 1, this.key, channel, text, this.#length);
+    return APPEND.run(client, [this.key], [channel, text, this.#length]);
   }
 
   /** The id of the newest entry, the cursor of a subscriber that has just subscribed. */
   async last(client: RedisClient): Promise<string> {
-    return String(await client.eval(LAST, 1, this.key, this.#length));
+    return String(await LAST.run(client, [this.key], [this.#length]));
   }
 
   /**

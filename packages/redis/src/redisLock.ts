@@ -2,11 +2,16 @@ import { randomUUID } from 'node:crypto';
 import type { CacheLock, LockHandle } from '@cache/core';
 import { channels, InvalidArgumentError, isTraced, traced } from '@cache/core';
 import { RedisConnection, type RedisConnectionOptions } from './connection.js';
+import { LuaScript } from './luaScript.js';
 
 // Delete or extend the lock only while it still holds our token: a holder whose lock expired
 // must not release or extend the lock another process has taken since.
-const RELEASE = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`;
-const EXTEND = `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`;
+const RELEASE = new LuaScript(
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end`,
+);
+const EXTEND = new LuaScript(
+  `if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('pexpire', KEYS[1], ARGV[2]) else return 0 end`,
+);
 
 /** Options of {@link redisLock}. */
 export interface RedisLockOptions extends RedisConnectionOptions {
@@ -89,11 +94,11 @@ export class RedisLock implements CacheLock {
     const connection = this.#connection;
     return {
       async release() {
-        await connection.run((client) => client.eval(RELEASE, 1, lockKey, token));
+        await connection.run((client) => RELEASE.run(client, [lockKey], [token]));
       },
       async extend(ttl: number) {
         const extended = await connection.run((client) =>
-          client.eval(EXTEND, 1, lockKey, token, String(Math.ceil(ttl))),
+          EXTEND.run(client, [lockKey], [token, String(Math.ceil(ttl))]),
         );
         return extended === 1;
       },

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import type { CacheEntry, CacheStore, Serializer, StoreWriteOptions } from '@cache/core';
 import {
   defaultSerializer,
@@ -18,8 +17,7 @@ import {
   type RedisEvents,
   type RedisStats,
 } from './connection.js';
-import { FENCE_ALL, FENCED_SET, FENCING_DELETE, FENCING_SET } from './fence.js';
-import { RedisClock } from './redisClock.js';
+import { Fences } from './fence.js';
 import { STAMP } from './stamp.js';
 
 /** Options of {@link redisStore}. */
@@ -75,12 +73,8 @@ export class RedisStore implements CacheStore {
   readonly serializer: Serializer;
   readonly #connection: RedisConnection;
   readonly #scanCount: number;
-  readonly #fenceTtl: number | undefined;
-  readonly #clock = new RedisClock();
-  // Names this store's fences: its own never refuse its loads (see fence.ts).
-  readonly #writer = randomUUID();
-  #reading: Promise<void> | undefined;
-  #refusedWrites = 0;
+  // Undefined when fences are off (fenceTtl: false, or a Cluster).
+  readonly #fences: Fences | undefined;
 
   /** Prefer {@link redisStore}. */
   constructor(options: RedisStoreOptions = {}) {
@@ -98,7 +92,6 @@ export class RedisStore implements CacheStore {
         'expected a positive number of milliseconds or false',
       );
     }
-    this.#fenceTtl = fenceTtl === false ? undefined : (fenceTtl ?? 60_000);
     if (typeof this.prefix !== 'string') {
       throw new InvalidArgumentError('prefix', 'expected a string');
     }
@@ -118,9 +111,10 @@ export class RedisStore implements CacheStore {
       );
     }
     this.#connection = sharedConnection ?? new RedisConnection(connectionOptions);
-    if (this.#connection.cluster) this.#fenceTtl = undefined;
-    // Read the Redis clock early, so that the first load's write need not wait for it.
-    else if (this.#fenceTtl !== undefined) void this.#readClock().catch(() => {});
+    this.#fences =
+      fenceTtl === false || this.#connection.cluster
+        ? undefined
+        : new Fences(this.#connection, this.prefix, fenceTtl ?? 60_000);
   }
 
   /** The ioredis client (`Redis` or `Cluster`) the store uses. */
@@ -155,148 +149,73 @@ export class RedisStore implements CacheStore {
     const text = encodeEntry(entry, this.serializer);
     const ttl = ttlOf(entry, Date.now());
     const redisKey = this.prefix + key;
-    const fenceTtl = this.#fenceTtl;
-    if (fenceTtl === undefined || key.startsWith(RESERVED_PREFIX)) {
-      if (ttl === 0) await this.#connection.unlink([redisKey]);
-      else if (ttl === undefined)
-        await this.#connection.send((client) => client.set(redisKey, text));
-      else await this.#connection.send((client) => client.set(redisKey, text, 'PX', ttl));
-      return;
-    }
+    const fences = key.startsWith(RESERVED_PREFIX) ? undefined : this.#fences;
     if (ttl === 0) {
-      if (options?.since === undefined) await this.#fencingDelete([key]);
+      // A load's write of an entry already expired removes it, but fences nothing.
+      if (fences && options?.since === undefined) await fences.delete([key]);
       else await this.#connection.unlink([redisKey]);
-      return;
+    } else if (fences && options?.since !== undefined) {
+      await fences.writeLoaded({ redisKey, key, text, ttl }, options.since);
+    } else if (fences) {
+      await fences.write({ redisKey, key, text, ttl });
+    } else if (ttl === undefined) {
+      await this.#connection.send((client) => client.set(redisKey, text));
+    } else {
+      await this.#connection.send((client) => client.set(redisKey, text, 'PX', ttl));
     }
-    const ttlArg = ttl === undefined ? '' : String(ttl);
-    if (options?.since === undefined) {
-      await this.#fenced((client) =>
-        client.eval(
-          FENCING_SET,
-          2,
-          redisKey,
-          this.#fenceOf(key),
-          fenceTtl,
-          this.#writer,
-          text,
-          ttlArg,
-        ),
-      );
-      return;
-    }
-    const since = (await this.#redisTimeOf(options.since)).toFixed(3);
-    const stored = await this.#fenced((client) =>
-      client.eval(
-        FENCED_SET,
-        3,
-        redisKey,
-        this.#fenceOf(key),
-        this.#fenceOfAll(),
-        text,
-        ttlArg,
-        since,
-        fenceTtl,
-        this.#writer,
-      ),
-    );
-    if (stored === 0) this.#refusedWrites++;
   }
 
-  #fenceOf(key: string): string {
-    return `${this.prefix}${RESERVED_PREFIX}fence:${key}`;
-  }
-
-  #fenceOfAll(): string {
-    return `${this.prefix}${RESERVED_PREFIX}fence`;
-  }
-
-  // Runs a fence script (answering {result, Redis time}) and learns the Redis clock from it.
-  async #fenced(script: (client: RedisClient) => Promise<unknown>): Promise<number> {
-    const [result, time] = (await this.#connection.send(script)) as [number, string];
-    this.#clock.observe(Number(time));
-    return Number(result);
-  }
-
-  // The Redis time of local moment `moment`, at the latest. Waits for a reading of the Redis
-  // clock only when there is none yet; an old one is renewed in the background.
-  async #redisTimeOf(moment: number): Promise<number> {
-    if (!this.#clock.known) await this.#readClock();
-    else if (this.#clock.stale()) void this.#readClock().catch(() => {});
-    return this.#clock.redisTimeOf(moment);
-  }
-
-  // Reads the Redis clock with TIME (one reading at a time).
-  #readClock(): Promise<void> {
-    this.#reading ??= this.#connection
-      .run((client) => client.time())
-      .then(([seconds, micros]) => {
-        this.#clock.observe(Number(seconds) * 1000 + Number(micros) / 1000);
-      })
-      .finally(() => {
-        this.#reading = undefined;
-      });
-    return this.#reading;
-  }
-
-  // Deletes keys (one script: a single node) and fences them; returns how many existed.
-  #fencingDelete(keys: string[]): Promise<number> {
-    const redisKeys = keys.map((key) => this.prefix + key);
-    const fences = keys.map((key) => this.#fenceOf(key));
-    return this.#fenced((client) =>
-      client.eval(
-        FENCING_DELETE,
-        redisKeys.length * 2,
-        ...redisKeys,
-        ...fences,
-        this.#fenceTtl!,
-        this.#writer,
-      ),
-    );
-  }
-
-  // Fences every key, before (and after) a clear or pattern delete.
-  async #fenceAll(): Promise<void> {
-    if (this.#fenceTtl === undefined) return;
-    await this.#fenced((client) =>
-      client.eval(FENCE_ALL, 1, this.#fenceOfAll(), this.#fenceTtl!, this.#writer),
-    );
-  }
-
-  /** Stores every entry: one pipeline on a single node, concurrent commands on a Cluster. */
+  /**
+   * Stores every entry (explicit writes: fenced like {@link set}'s): one pipeline on a single
+   * node, concurrent commands on a Cluster.
+   */
   async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
     if (entries.length === 0) return;
     const now = Date.now();
     const writes = entries.map(([key, entry]) => ({
-      key: this.prefix + key,
+      key,
+      redisKey: this.prefix + key,
       text: encodeEntry(entry, this.serializer),
       ttl: ttlOf(entry, now),
     }));
     if (isCluster(this.client)) {
       await Promise.all(
-        writes.map(({ key, text, ttl }) =>
+        writes.map(({ redisKey, text, ttl }) =>
           ttl === 0
-            ? this.#connection.unlink([key])
+            ? this.#connection.unlink([redisKey])
             : this.#connection.run((client) =>
-                ttl === undefined ? client.set(key, text) : client.set(key, text, 'PX', ttl),
+                ttl === undefined
+                  ? client.set(redisKey, text)
+                  : client.set(redisKey, text, 'PX', ttl),
               ),
         ),
       );
       return;
     }
-    const results = await this.#connection.run((client) => {
-      const pipeline = (client as Redis).pipeline();
-      for (const { key, text, ttl } of writes) {
-        if (ttl === 0) pipeline.unlink(key);
-        else if (ttl === undefined) pipeline.set(key, text);
-        else pipeline.set(key, text, 'PX', ttl);
-      }
-      return pipeline.exec();
-    });
-    const failed = results?.find(([error]) => error);
+    const fences = this.#fences;
+    const isFenced = (write: (typeof writes)[number]) =>
+      fences !== undefined && !write.key.startsWith(RESERVED_PREFIX);
+    const plain = writes.filter((write) => !isFenced(write));
+    const removed = writes.filter((write) => isFenced(write) && write.ttl === 0);
+    const fenced = writes.filter((write) => isFenced(write) && write.ttl !== 0);
+    const [results] = await Promise.all([
+      this.#connection.run((client) => {
+        const pipeline = (client as Redis).pipeline();
+        for (const { redisKey, text, ttl } of plain) {
+          if (ttl === 0) pipeline.unlink(redisKey);
+          else if (ttl === undefined) pipeline.set(redisKey, text);
+          else pipeline.set(redisKey, text, 'PX', ttl);
+        }
+        fences?.queue(client as Redis, pipeline, fenced);
+        return pipeline.exec();
+      }),
+      removed.length > 0 ? fences?.delete(removed.map((write) => write.key)) : undefined,
+    ]);
+    const failed =
+      results?.slice(0, plain.length).find(([error]) => error)?.[0] ??
+      (await fences?.settle(fenced, results?.slice(plain.length) ?? null));
     if (failed) {
-      throw new StoreError(this.name, `setMany failed: ${failed[0]!.message}`, {
-        cause: failed[0],
-      });
+      throw new StoreError(this.name, `setMany failed: ${failed.message}`, { cause: failed });
     }
   }
 
@@ -306,7 +225,7 @@ export class RedisStore implements CacheStore {
    */
   async stamp(): Promise<number> {
     const key = `${this.prefix}${RESERVED_PREFIX}stamp`;
-    return Number(await this.#connection.run((client) => client.eval(STAMP, 1, key)));
+    return Number(await this.#connection.run((client) => STAMP.run(client, [key], [])));
   }
 
   /** Removes the key with `UNLINK` (and fences it); returns whether it existed. */
@@ -316,10 +235,10 @@ export class RedisStore implements CacheStore {
 
   /** Removes the keys with `UNLINK` (one per slot on a Cluster), fencing them; returns how many existed. */
   deleteMany(keys: string[]): Promise<number> {
-    if (this.#fenceTtl === undefined || keys.length === 0) {
+    if (this.#fences === undefined || keys.length === 0) {
       return this.#connection.unlink(keys.map((key) => this.prefix + key));
     }
-    return this.#fencingDelete(keys);
+    return this.#fences.delete(keys);
   }
 
   /**
@@ -329,10 +248,10 @@ export class RedisStore implements CacheStore {
    * Cluster. Glob characters in the prefixes match literally. Never `KEYS` or `FLUSHDB`.
    */
   async clear(prefix = ''): Promise<void> {
-    await this.#fenceAll();
+    await this.#fences?.all();
     await this.#unlinkMatching(escapeGlob(this.prefix + prefix) + '*', prefix !== '');
     // A clear of everything removed the fence too.
-    if (prefix === '') await this.#fenceAll();
+    if (prefix === '') await this.#fences?.all();
   }
 
   /**
@@ -344,7 +263,7 @@ export class RedisStore implements CacheStore {
    */
   async deletePattern(pattern: string): Promise<number> {
     globToRegExp(pattern); // throws InvalidArgumentError for an empty or unterminated glob
-    await this.#fenceAll();
+    await this.#fences?.all();
     return this.#unlinkMatching(escapeGlob(this.prefix) + pattern, true);
   }
 
@@ -399,7 +318,7 @@ export class RedisStore implements CacheStore {
         prefix: this.prefix,
         serializer,
         scanCount: this.#scanCount,
-        fenceTtl: this.#fenceTtl ?? false,
+        fenceTtl: this.#fences?.ttl ?? false,
       });
     } finally {
       sharedConnection = undefined;
@@ -408,7 +327,7 @@ export class RedisStore implements CacheStore {
 
   /** Counters of the connection (commands, batched keys, failures, timeouts, breaker state) and refused writes. */
   stats(): RedisStoreStats {
-    return { ...this.#connection.stats(), refusedWrites: this.#refusedWrites };
+    return { ...this.#connection.stats(), refusedWrites: this.#fences?.refused ?? 0 };
   }
 
   /**

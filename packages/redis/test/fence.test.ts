@@ -16,6 +16,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     await Promise.all(opened.splice(0).map((cache) => cache.close()));
   });
   let run = 0;
+  const entry = (value: string) => ({ value, expiresAt: Date.now() + 60_000 });
 
   function twoProcesses(options: RedisStoreOptions = {}): [Cache, Cache, RedisStore] {
     const prefix = `fence:${run++}:`;
@@ -66,12 +67,26 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     },
   );
 
-  test('a load that read before another process’s set does not overwrite the newer value', async () => {
-    const [a, b] = twoProcesses();
-    await loadRacingAnUpdate(a, () => b.set('user:1', 'v2'));
-    expect(await a.get('user:1')).toBe('v2');
-    expect(await b.get('user:1')).toBe('v2');
-  });
+  test.each([
+    ['set', (b: Cache) => b.set('user:1', 'v2')],
+    [
+      'setMany',
+      (b: Cache) =>
+        b.setMany([
+          ['user:1', 'v2'],
+          ['user:2', 'other'],
+        ]),
+    ],
+  ])(
+    'a load that read before another process’s %s does not overwrite the newer value',
+    async (_, write) => {
+      const [a, b, aStore] = twoProcesses();
+      await loadRacingAnUpdate(a, () => write(b));
+      expect(await a.get('user:1')).toBe('v2');
+      expect(await b.get('user:1')).toBe('v2');
+      expect(aStore.stats().refusedWrites).toBe(1);
+    },
+  );
 
   test('without fences (fenceTtl: false) the old value lands: what the fence is for', async () => {
     const [a, b] = twoProcesses({ fenceTtl: false });
@@ -103,6 +118,45 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     await a.flush();
     expect(await b.get('user:1')).toBeUndefined();
     expect(aStore.stats().refusedWrites).toBe(1);
+  });
+
+  test('when Redis restarts, fenced writes still land, in the order issued', async () => {
+    const [a, b, aStore] = twoProcesses();
+    await aStore.set('user:1', entry('v1')); // Redis knows the script of writes now
+    await redis.server.kill();
+    await redis.server.restart(); // it knows no scripts
+    // Once the store reaches Redis again (its breaker may be open for a while)...
+    await expect
+      .poll(
+        () =>
+          aStore.get('user:0').then(
+            () => true,
+            () => false,
+          ),
+        { timeout: 10_000 },
+      )
+      .toBe(true);
+    // ...writes and deletes of one tick land in the order issued, fenced.
+    await Promise.all([aStore.set('user:1', entry('v3')), aStore.delete('user:1')]);
+    expect(await b.get('user:1')).toBeUndefined();
+    await Promise.all([aStore.delete('user:1'), aStore.set('user:1', entry('v4'))]);
+    expect(await b.get('user:1')).toBe('v4');
+    // And a load's write (another script) lands too.
+    expect(await a.getOrSet('user:2', async () => 'loaded')).toBe('loaded');
+    await a.flush();
+    expect(await b.get('user:2')).toBe('loaded');
+  });
+
+  test('when Redis forgets its scripts (SCRIPT FLUSH), fenced writes still land', async () => {
+    const [a, b, aStore] = twoProcesses();
+    await aStore.set('user:1', entry('v1'));
+    await redis.raw.script('FLUSH');
+    await aStore.set('user:1', entry('v2'));
+    expect(await b.get('user:1')).toBe('v2');
+    await redis.raw.script('FLUSH');
+    expect(await a.getOrSet('user:2', async () => 'loaded')).toBe('loaded');
+    await a.flush();
+    expect(await b.get('user:2')).toBe('loaded');
   });
 
   test('loads that began after another process’s write are stored', async () => {

@@ -8,7 +8,7 @@ import { useRedis } from './redis.js';
 
 describe.skipIf(!hasRedis())('with a real redis-server', () => {
   const packageDir = fileURLToPath(new URL('..', import.meta.url));
-  const [quickStart, cluster, bus, events] = readmeExamples(`${packageDir}/README.md`);
+  const [quickStart, cluster, fences, bus, events] = readmeExamples(`${packageDir}/README.md`);
   const redis = useRedis();
 
   function run(example: string | undefined): Promise<string> {
@@ -20,13 +20,17 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
   }
 
   describe("redis README's examples", () => {
-    test('two are programs, two are fragments of them (a Cluster client, a bus)', () => {
+    test('three are programs, two are fragments of them (a Cluster client, a bus)', () => {
       expect(cluster).toContain('new Cluster(');
       expect(bus).toContain('redisBus(');
     });
 
     test('the quick start prints the user and exits by itself', async () => {
       expect(await run(quickStart)).toBe("{ id: 42, name: 'Ada' }\n");
+    });
+
+    test('fences: a load that read before another process’s update does not store its old value', async () => {
+      expect(await run(fences)).toBe('Ada\nAda L.\n');
     });
 
     test('redisEvents: the published events delete the keys, and the program exits by itself', async () => {
