@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import { createCache } from '@cache/core';
+import { createCache, RESERVED_PREFIX } from '@cache/core';
 import { memoryStore } from '@cache/memory';
 import { type RedisStore, redisBus, redisStore } from '@cache/redis';
 import { startTcpProxy } from '@cache-tooling/postgres-server';
@@ -327,6 +327,27 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(await b.l2.get('k')).toBeUndefined();
       expect(b.l1.get('k')).toBeUndefined();
       expect(await b.cache.get('k')).toBeUndefined();
+    });
+
+    test('of a tag record is never repaired by deleting the record: earlier invalidations stay', async () => {
+      const a = await instance('repair-tags');
+      const b = await instance('repair-tags');
+      await a.cache.set('k', 'tagged', { tags: ['t'] });
+      await a.cache.invalidateTags(['t']); // its record in Redis voids 'k' for every process
+      expect(await b.cache.get('k')).toBeUndefined();
+      const record = RESERVED_PREFIX + 'tag:t';
+      const held = await b.l2.get(record);
+      expect(held).toBeDefined();
+      // A's connection drops: its next write of the record fails on Redis (core retries it).
+      a.l2.client.disconnect();
+      await expect(a.store.set(record, { ...held!, value: 'newer' })).rejects.toThrow();
+      if (a.l2.client.status !== 'end') await once(a.l2.client, 'end');
+      await a.l2.client.connect();
+      await expect.poll(() => a.store.stats().pendingRepairs, { timeout: 10_000 }).toBe(0);
+      // Deleting the record would bring 'k' back for every process that reads it from Redis.
+      expect(await b.l2.get(record)).toEqual(held);
+      const c = await instance('repair-tags');
+      expect(await c.cache.get('k')).toBeUndefined();
     });
   });
 });
