@@ -41,7 +41,7 @@ export class Engine {
     this.writeTime = clock === systemClock ? () => Date.now() : () => clock.now();
     this.#waitUntil = options.waitUntil;
     this.telemetry = new Telemetry(store.name);
-    this.gateway = new StoreGateway(store, this.policy, this.telemetry);
+    this.gateway = new StoreGateway(store, this.policy, this.telemetry, this.tagRetries);
     this.tagRecords = TagRecords.of(
       options.store,
       store,

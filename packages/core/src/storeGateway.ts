@@ -28,6 +28,14 @@ interface Waiting {
   next: Waiting | undefined;
 }
 
+/** Work waiting for the store (failed tag invalidations): told when the store answers again. */
+export interface StoreRetries {
+  /** How much work waits. */
+  readonly size: number;
+  /** The store answered a call in time. */
+  answered(): void;
+}
+
 /**
  * Every call a cache makes to its store goes through here: an asynchronous answer gets a
  * deadline (`storeTimeout`), a store that keeps timing out opens a circuit during which the
@@ -46,11 +54,19 @@ export class StoreGateway {
   #openUntil = 0;
   // A store of tiers (multilevel) publishes its own calls on `cache:store`, one per tier.
   readonly #tiered: boolean;
+  readonly #retries: StoreRetries | undefined;
 
-  constructor(store: CacheStore, policy: GatewayPolicy, telemetry: Telemetry) {
+  /** `retries`, work waiting for the store, hears of every asynchronous answer it gives. */
+  constructor(
+    store: CacheStore,
+    policy: GatewayPolicy,
+    telemetry: Telemetry,
+    retries?: StoreRetries,
+  ) {
     this.store = store;
     this.#policy = policy;
     this.#telemetry = telemetry;
+    this.#retries = retries;
     this.#tiered = Array.isArray((store as { tiers?: unknown }).tiers);
   }
 
@@ -258,9 +274,10 @@ export class StoreGateway {
     }
     const timeout = this.#policy.storeTimeout;
     if (timeout === undefined) {
-      if (this.#failures === 0) return answer;
+      if (this.#failures === 0 && !this.#retries?.size) return answer;
       return answer.then((value) => {
         this.#recovered();
+        this.#retries?.answered();
         return value;
       });
     }
@@ -279,7 +296,10 @@ export class StoreGateway {
         (value) => {
           // An answer in time closes the circuit (a synchronous one, such as an L1 hit, says
           // nothing of the store behind it).
-          if (this.#unlink(waiting) && this.#failures !== 0) this.#recovered();
+          if (this.#unlink(waiting)) {
+            if (this.#failures !== 0) this.#recovered();
+            if (this.#retries?.size) this.#retries.answered();
+          }
           resolve(value);
         },
         (error: unknown) => {

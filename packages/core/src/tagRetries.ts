@@ -27,6 +27,11 @@ export class TagRetries {
     this.#loop.schedule();
   }
 
+  /** The store answered a call: if rounds have been failing, one runs now (see RetryLoop). */
+  answered(): void {
+    if (this.#waiting.size > 0) this.#loop.answered();
+  }
+
   /** Stops trying. */
   close(): void {
     this.#loop.close();

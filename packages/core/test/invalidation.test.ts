@@ -117,6 +117,28 @@ describe('tags', () => {
     await cache.close();
   });
 
+  test('a tag invalidation that failed lands as soon as the store answers again, not after its backoff', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    try {
+      const store = new TestStore({ async: true });
+      const cache = createCache({ store });
+      const other = createCache({ store: new TestStore({}, store.data), tagRecheck: 10 });
+      await cache.set('k', 'v', { tags: ['t'] });
+      expect(await other.get('k')).toBe('v');
+      store.down = true;
+      expect(await cache.invalidateTags(['t'])).toBe(false);
+      // Retries fail 100, 200, 400, 800 and 1,600 ms apart: the next one waits 3.2 s.
+      await vi.advanceTimersByTimeAsync(100 + 200 + 400 + 800 + 1_600 + 150);
+      store.down = false;
+      expect(await cache.get('elsewhere')).toBeUndefined(); // the store answers again
+      await vi.advanceTimersByTimeAsync(20); // far less than the backoff left
+      expect(await other.get('k')).toBeUndefined();
+      await cache.close();
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   test('a failing tag lookup is treated as a miss, never as valid', async () => {
     const store = new TestStore({ async: true });
     const cache = createCache({ store });

@@ -460,6 +460,7 @@ export class MultilevelStore implements CacheStore {
           this.#fail(tier, 'get', error);
           continue;
         }
+        if (tier >= this.#localTiers) this.#sharedAnswered();
         if (entry === undefined) continue;
         if (freshness(entry, now) === 'fresh') {
           this.#state.stats.hits[tier]!++;
@@ -630,6 +631,7 @@ export class MultilevelStore implements CacheStore {
         const skipped = outcome.value === SKIPPED;
         results.push(skipped ? undefined : (outcome.value as T));
         if (keys !== undefined && !skipped) repairs.landed(keys, tier);
+        if (!skipped && tier >= this.#localTiers) this.#sharedAnswered();
       } else {
         if (keys !== undefined) repairs.failed(keys, tier);
         this.#fail(tier, operation, outcome.reason);
@@ -726,6 +728,13 @@ export class MultilevelStore implements CacheStore {
       removeReconnect();
       removeResume();
     };
+  }
+
+  // A shared tier (Redis) answered: repairs and publishes that failed in an outage go out now,
+  // not after their backoff (up to 5 s), while other processes serve what they void.
+  #sharedAnswered(): void {
+    this.#state.repairs.answered();
+    this.#state.outbox.answered();
   }
 
   #retryNow(): void {

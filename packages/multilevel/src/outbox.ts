@@ -47,6 +47,11 @@ export class Outbox {
     if (this.#waiting.length > 0) this.#loop.now();
   }
 
+  /** The shared tiers answered a call: if rounds have been failing, one runs now (see RetryLoop). */
+  answered(): void {
+    if (this.#waiting.length > 0) this.#loop.answered();
+  }
+
   /** Stops trying. */
   close(): void {
     this.#loop.close();

@@ -69,6 +69,11 @@ export class Repairs {
     if (this.#failed.size > 0) this.#loop.now();
   }
 
+  /** The shared tiers answered a call: if rounds have been failing, one runs now (see RetryLoop). */
+  answered(): void {
+    if (this.#failed.size > 0) this.#loop.answered();
+  }
+
   /** Stops trying. */
   close(): void {
     this.#loop.close();

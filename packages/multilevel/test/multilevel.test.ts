@@ -275,6 +275,25 @@ describe('bus races', () => {
     expect(bL1.get('j')).toBeUndefined();
   });
 
+  test('a repair that waited out an outage runs as soon as the shared tier answers, not after its backoff', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const l2 = memoryStore();
+    const broken = breakable(l2);
+    const a = multilevel({ tiers: [memoryStore(), broken] });
+    await a.set('k', entry('old'));
+    broken.down = true;
+    await expect(a.delete('k')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    // Repairs fail 100, 200, 400, 800 and 1,600 ms apart: the next one waits 3.2 s.
+    await vi.advanceTimersByTimeAsync(100 + 200 + 400 + 800 + 1_600 + 150);
+    expect(a.stats().pendingRepairs).toBe(1);
+    expect(l2.get('k')?.value).toBe('old');
+    broken.down = false;
+    expect(await a.get('elsewhere')).toBeUndefined(); // the shared tier answers again
+    await vi.advanceTimersByTimeAsync(20); // far less than the backoff left
+    expect(l2.get('k')).toBeUndefined();
+    expect(a.stats().pendingRepairs).toBe(0);
+  });
+
   test('the deletes of one tick reach other processes as one message, and each write waits for it', async () => {
     const published: InvalidationMessage[] = [];
     const bus: InvalidationBus = {
