@@ -51,14 +51,17 @@ export class RetryLoop {
   }
 
   /**
-   * The target answered a call: while rounds are failing (backing off), one runs now instead of
-   * after the backoff, at most once per 100 ms. Work that waited out an outage then lands as soon
-   * as the target is back, not up to 5 s later, while other processes keep serving what it voids.
+   * The target answered a call: a round waiting for its timer runs now instead, at most once per
+   * 100 ms (the backoff of later rounds is kept). Work that failed on a call that timed out, or
+   * that waited out an outage, then lands as soon as the target answers again, not 100 ms to 5 s
+   * later, while other processes keep serving what it voids.
    */
   answered(): void {
-    if (this.#delay === FIRST_DELAY || this.#running || this.#closed) return;
+    if (this.#timer === undefined || this.#closed) return;
     if (Date.now() - this.#began < FIRST_DELAY) return;
-    this.now();
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    void this.#run();
   }
 
   /** Stops: no round starts any more. */

@@ -275,6 +275,21 @@ describe('bus races', () => {
     expect(bL1.get('j')).toBeUndefined();
   });
 
+  test('a write that timed out on the shared tier is repaired at its next answer, not 100 ms later', async () => {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
+    const l2 = memoryStore();
+    const broken = breakable(l2);
+    const a = multilevel({ tiers: [memoryStore(), broken] });
+    await a.set('k', entry('old'));
+    broken.down = true;
+    await expect(a.delete('k')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    broken.down = false; // one call failed; the next is answered
+    await vi.advanceTimersByTimeAsync(1);
+    expect(await a.get('elsewhere')).toBeUndefined();
+    await vi.advanceTimersByTimeAsync(1);
+    expect(l2.get('k')).toBeUndefined();
+  });
+
   test('a repair that waited out an outage runs as soon as the shared tier answers, not after its backoff', async () => {
     vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
     const l2 = memoryStore();
