@@ -14,6 +14,7 @@ import type {
   CacheOptions,
   GetOptions,
   GetOrSetOptions,
+  InvalidateOptions,
   InvalidationHandlers,
   Loader,
   NamespaceOptions,
@@ -243,9 +244,10 @@ export class Cache {
 
   /**
    * Tells the truth about `key`: its value, whether it is stale (past its TTL, within grace),
-   * when it expires and its grace ends, its tags and version; `undefined` when nothing usable is
-   * cached (missing, past grace, of another version, invalidated by a tag, or the store failed).
-   * Counts no hit nor miss.
+   * whether it was invalidated with `{ mode: 'expire' }` (then it is stale too), when it expires
+   * and its grace ends, its tags and version; `undefined` when nothing usable is cached
+   * (missing, past grace, of another version, invalidated hard, or the store failed). Counts
+   * no hit nor miss.
    *
    * @example
    * const entry = await cache.getEntry('user:1');
@@ -259,11 +261,10 @@ export class Cache {
     const engine = this.#engine;
     const cleared = engine.tagRecords.cleared;
     const found = await this.#gateway.get(fullKey);
-    if (found === undefined || !(await engine.usable(found, options?.version, cleared))) {
-      return undefined;
-    }
-    const state = freshness(found, this.#clock.now());
-    return state === 'gone' ? undefined : describeEntry(found as CacheEntry<T>, state === 'stale');
+    const entry = found && (await engine.usable(found as CacheEntry<T>, options?.version, cleared));
+    if (entry === undefined) return undefined;
+    const state = freshness(entry, this.#clock.now());
+    return state === 'gone' ? undefined : describeEntry(entry, state === 'stale');
   }
 
   /**
@@ -293,9 +294,14 @@ export class Cache {
     return storeEntries(this.#engine, [[fullKey, entry]], true);
   }
 
-  /** Deletes `key`. Resolves whether it existed; `false` also when the store failed (an `error` event says so). */
-  async delete(key: string): Promise<boolean> {
-    const count = await removeKeys(this.#engine, [this.#key(key)]);
+  /**
+   * Deletes `key`. Resolves whether it existed; `false` also when the store failed (an `error`
+   * event says so). With `{ mode: 'expire' }` the value is kept only as a grace fallback: never
+   * a hit again, the next `getOrSet` loads anew and gets it only if the loader fails or times
+   * out within its grace (see {@link InvalidateOptions}).
+   */
+  async delete(key: string, options?: InvalidateOptions): Promise<boolean> {
+    const count = await removeKeys(this.#engine, [this.#key(key)], softMode(options));
     return count !== FAILED && count > 0;
   }
 
@@ -331,15 +337,21 @@ export class Cache {
     return removed && stored;
   }
 
-  /** Deletes several keys; resolves how many existed (`0` when the store failed). */
-  async deleteMany(keys: string[]): Promise<number> {
-    const count = await removeKeys(this.#engine, this.#keys(keys));
+  /**
+   * Deletes several keys; resolves how many existed (`0` when the store failed). With
+   * `{ mode: 'expire' }`, keeps their values as grace fallbacks only (see {@link Cache.delete}).
+   */
+  async deleteMany(keys: string[], options?: InvalidateOptions): Promise<number> {
+    const count = await removeKeys(this.#engine, this.#keys(keys), softMode(options));
     return count === FAILED ? 0 : count;
   }
 
-  /** Removes every key of this cache: the whole store, or only this namespace's keys. */
-  async clear(): Promise<void> {
-    await clearPrefix(this.#engine, this.#prefix);
+  /**
+   * Removes every key of this cache: the whole store, or only this namespace's keys. With
+   * `{ mode: 'expire' }`, keeps their values as grace fallbacks only (see {@link Cache.delete}).
+   */
+  async clear(options?: InvalidateOptions): Promise<void> {
+    await clearPrefix(this.#engine, this.#prefix, softMode(options));
   }
 
   /**
@@ -361,22 +373,25 @@ export class Cache {
    * Invalidates every entry carrying one of `tags`, in every tier and every process sharing
    * the store, without scanning keys: the invalidation time is stored per tag and checked when
    * a tagged entry is read. Loads in flight meanwhile are not joined afterwards, and not stored if
-   * they carry one of the tags.
+   * they carry one of the tags. With `{ mode: 'expire' }`, the entries stay grace fallbacks
+   * only (see {@link Cache.delete}); an entry a hard invalidation voided stays void.
    * Resolves `false` when the store failed (an `error` event says why).
    */
-  async invalidateTags(tags: string[]): Promise<boolean> {
+  async invalidateTags(tags: string[], options?: InvalidateOptions): Promise<boolean> {
     checkTags(tags);
-    return invalidateTags(this.#engine, tags);
+    return invalidateTags(this.#engine, tags, softMode(options));
   }
 
   /**
    * Invalidates every entry of this namespace. For a namespace opened with `versioned: true`
    * this bumps its version (O(1), across tiers and processes); otherwise it clears the prefix.
+   * With `{ mode: 'expire' }`, the entries stay grace fallbacks only (see {@link Cache.delete}).
    */
-  async invalidate(): Promise<boolean> {
+  async invalidate(options?: InvalidateOptions): Promise<boolean> {
+    const soft = softMode(options);
     const own = this.#view.scopeTags.at(-1);
-    if (own === `__ns:${this.#prefix}`) return invalidateTags(this.#engine, [own]);
-    return clearPrefix(this.#engine, this.#prefix);
+    if (own === `__ns:${this.#prefix}`) return invalidateTags(this.#engine, [own], soft);
+    return clearPrefix(this.#engine, this.#prefix, soft);
   }
 
   /**
@@ -488,12 +503,13 @@ export class Cache {
   }
 
   // The synchronous tag check of the fast path: false when unknown or when the store answers
-  // asynchronously (the slow path then reads the tag records again and reports failures).
+  // asynchronously (the slow path then reads the tag records again and reports failures), and
+  // for an entry a tag expired softly (the slow path serves it only as a grace fallback).
   #tagsHold(entry: CacheEntry): boolean {
     try {
-      const voided = this.#engine.tagRecords.voids(entry);
-      if (typeof voided === 'boolean') return !voided;
-      voided.catch(() => {});
+      const verdict = this.#engine.tagRecords.check(entry);
+      if (typeof verdict === 'string') return verdict === 'valid';
+      verdict.catch(() => {});
     } catch {
       // The slow path reads the tag records again and reports the failure.
     }
@@ -517,4 +533,12 @@ export class Cache {
     if (!Array.isArray(keys)) throw new InvalidArgumentError('keys', 'expected an array of keys');
     return keys.map((key) => this.#key(key));
   }
+}
+
+// Whether `options` ask for a soft invalidation; throws for a mode that is neither.
+function softMode(options: InvalidateOptions | undefined): boolean {
+  const mode = options?.mode;
+  if (mode === undefined || mode === 'delete') return false;
+  if (mode === 'expire') return true;
+  throw new InvalidArgumentError('mode', `expected 'delete' or 'expire', got ${String(mode)}`);
 }

@@ -1,12 +1,12 @@
 import { type Clock, systemClock } from './clock.js';
-import { freshness } from './entry.js';
+import { expired, freshness } from './entry.js';
 import { Flights } from './flights.js';
 import { globToRegExp } from './glob.js';
 import type { CacheOptions } from './options.js';
 import { type CachePolicy, resolvePolicy } from './policy.js';
 import { StoreGateway } from './storeGateway.js';
 import { TagRetries } from './tagRetries.js';
-import { RESERVED_PREFIX, TagRecords, tagOf } from './tags.js';
+import { RESERVED_PREFIX, TagRecords, type TagVerdict, tagOf } from './tags.js';
 import { Telemetry } from './telemetry.js';
 import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
 import { invalidateTagsOnce } from './writes.js';
@@ -22,7 +22,7 @@ export class Engine {
   readonly telemetry: Telemetry;
   readonly tagRecords: TagRecords;
   /** Tag invalidations that failed, tried again until they land. */
-  readonly tagRetries = new TagRetries((tags) => invalidateTagsOnce(this, tags));
+  readonly tagRetries = new TagRetries((tags, soft) => invalidateTagsOnce(this, tags, soft));
   readonly policy: CachePolicy;
   readonly clock: Clock;
   /**
@@ -88,24 +88,27 @@ export class Engine {
   }
 
   /**
-   * Whether an entry may be used at all: of the asked version, and not voided by a tag. A
-   * failing tag lookup is reported and answers `false`: better a reload than an invalidated hit.
-   * `cleared` is {@link TagRecords.cleared} from before the entry was read: if tag records left
-   * the store since, a tagged entry cannot be checked and is not used (the clear removed it too).
+   * What of `entry` may be used at all: `undefined` when it is of another version than asked
+   * or voided by a tag; a copy marked expired (see `expired`) when a tag was invalidated softly
+   * since it was written, so {@link freshness} makes it a grace fallback at best; else the
+   * entry itself. A failing tag lookup is reported and answers `undefined`: better a reload
+   * than an invalidated hit. `cleared` is {@link TagRecords.cleared} from before the entry was
+   * read: if tag records left the store since, a tagged entry cannot be checked and is not
+   * used (the clear removed it too).
    */
-  usable(
-    entry: CacheEntry,
+  usable<V>(
+    entry: CacheEntry<V>,
     version: number | string | undefined,
     cleared: number,
-  ): boolean | Promise<boolean> {
-    if (version !== undefined && entry.version !== version) return false;
-    if (entry.tags === undefined) return true;
-    if (this.tagRecords.cleared !== cleared) return false;
+  ): CacheEntry<V> | undefined | Promise<CacheEntry<V> | undefined> {
+    if (version !== undefined && entry.version !== version) return undefined;
+    if (entry.tags === undefined) return entry;
+    if (this.tagRecords.cleared !== cleared) return undefined;
     try {
-      const voided = this.tagRecords.voids(entry);
-      if (typeof voided === 'boolean') return !voided;
-      return voided.then(
-        (v) => !v,
+      const verdict = this.tagRecords.check(entry);
+      if (typeof verdict === 'string') return applyVerdict(entry, verdict);
+      return verdict.then(
+        (v) => applyVerdict(entry, v),
         (error: unknown) => this.#untrusted(error),
       );
     } catch (error) {
@@ -124,13 +127,10 @@ export class Engine {
     cleared: number,
     count: boolean,
   ): Promise<CacheEntry | undefined> {
+    const usable = found === undefined ? undefined : await this.usable(found, version, cleared);
     // The clock is read after the tag check, which may have waited for the store.
     const entry =
-      found !== undefined &&
-      (await this.usable(found, version, cleared)) &&
-      freshness(found, this.clock.now()) === 'fresh'
-        ? found
-        : undefined;
+      usable !== undefined && freshness(usable, this.clock.now()) === 'fresh' ? usable : undefined;
     if (count) {
       if (entry === undefined) this.telemetry.miss(fullKey);
       else this.telemetry.hit(fullKey);
@@ -167,8 +167,12 @@ export class Engine {
     await this.gateway.store.close?.();
   }
 
-  #untrusted(error: unknown): false {
+  #untrusted(error: unknown): undefined {
     this.telemetry.error(error, 'get', undefined, false);
-    return false;
+    return undefined;
   }
+}
+
+function applyVerdict<V>(entry: CacheEntry<V>, verdict: TagVerdict): CacheEntry<V> | undefined {
+  return verdict === 'valid' ? entry : verdict === 'expired' ? expired(entry) : undefined;
 }

@@ -9,7 +9,15 @@ import type { CacheEntry } from './types.js';
 export type Freshness = 'fresh' | 'stale' | 'gone';
 
 /**
- * The one freshness decision every layer shares (core, `@cache/multilevel`, `@cache/http`).
+ * The `expiresAt` of an entry invalidated softly (`{ mode: 'expire' }`): long past, so the
+ * entry is never fresh again, while its `staleUntil` keeps it as a grace fallback.
+ */
+export const SOFT_EXPIRED = 0;
+
+/**
+ * The one freshness decision every layer shares (core, `@cache/multilevel`, `@cache/http`). An
+ * entry invalidated softly (its `expiresAt` is {@link SOFT_EXPIRED}, or see {@link expired}) is
+ * at best `'stale'`: never a hit, only a grace fallback.
  *
  * @example
  * freshness({ value: 1, expiresAt: 100, staleUntil: 200 }, 150) // 'stale'
@@ -17,6 +25,19 @@ export type Freshness = 'fresh' | 'stale' | 'gone';
 export function freshness(entry: CacheEntry, now: number): Freshness {
   if (entry.expiresAt > now) return 'fresh';
   return entry.staleUntil !== undefined && entry.staleUntil > now ? 'stale' : 'gone';
+}
+
+/** Whether the entry was invalidated softly: its `expiresAt` is {@link SOFT_EXPIRED}. */
+export function isSoftExpired(entry: CacheEntry): boolean {
+  return entry.expiresAt === SOFT_EXPIRED;
+}
+
+/**
+ * The entry as a soft invalidation leaves it: the same with `expiresAt` at
+ * {@link SOFT_EXPIRED} (a new object: entries may be shared with the store).
+ */
+export function expired<V>(entry: CacheEntry<V>): CacheEntry<V> {
+  return isSoftExpired(entry) ? entry : { ...entry, expiresAt: SOFT_EXPIRED };
 }
 
 /** When a store may drop the entry: the end of its grace, or its expiry without grace. */
@@ -76,9 +97,14 @@ export function buildEntry(
 export interface EntryInfo<V = unknown> {
   /** The cached value. */
   value: V;
-  /** Past its TTL, servable only within grace. */
+  /** Past its TTL (or invalidated softly), servable only within grace. */
   stale: boolean;
-  /** When it stops being fresh, ms since the epoch. */
+  /**
+   * Invalidated with `{ mode: 'expire' }` (by key, prefix, tag or namespace): kept only as a
+   * grace fallback, never served as fresh again.
+   */
+  invalidated: boolean;
+  /** When it stops being fresh, ms since the epoch (`0` once invalidated). */
   expiresAt: number;
   /** When its grace ends, ms since the epoch, if it has grace. */
   staleUntil: number | undefined;
@@ -93,6 +119,7 @@ export function describeEntry<V>(entry: CacheEntry<V>, stale: boolean): EntryInf
   return {
     value: entry.value,
     stale,
+    invalidated: isSoftExpired(entry),
     expiresAt: entry.expiresAt,
     staleUntil: entry.staleUntil,
     tags: (entry.tags ?? []).filter((tag) => !tag.startsWith('__ns:')),

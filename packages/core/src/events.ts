@@ -25,12 +25,12 @@ export interface CacheEvents {
   stale: { key: string; store: string; reason: StaleReason; entry: CacheEntry };
   /** A value was stored. */
   set: { key: string; store: string; entry: CacheEntry };
-  /** A key was deleted. */
-  delete: { key: string; store: string };
-  /** Every key, or every key under `prefix`, was removed. */
-  clear: { prefix: string | undefined; store: string };
-  /** `tags` were invalidated, or the keys matching `pattern` deleted. */
-  invalidate: { tags?: string[]; pattern?: string; store: string };
+  /** A key was deleted, or expired (`soft`: invalidated with `{ mode: 'expire' }`). */
+  delete: { key: string; store: string; soft?: boolean };
+  /** Every key, or every key under `prefix`, was removed (or expired, when `soft`). */
+  clear: { prefix: string | undefined; store: string; soft?: boolean };
+  /** `tags` were invalidated (softly when `soft`), or the keys matching `pattern` deleted. */
+  invalidate: { tags?: string[]; pattern?: string; store: string; soft?: boolean };
   /**
    * Something failed without failing the call: a store read or write, a lock, a loader whose
    * error was answered with a stale value. `dropped` is true when a write was lost.

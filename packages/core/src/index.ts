@@ -19,7 +19,15 @@ export {
 } from './channels.js';
 export { type Clock, coarseNow, exactClock, systemClock, timeIsFaked } from './clock.js';
 export { parseDuration, parseOptionalDuration, parseTtl } from './duration.js';
-export { type EntryInfo, type Freshness, freshness, graceEnd } from './entry.js';
+export {
+  type EntryInfo,
+  expired,
+  type Freshness,
+  freshness,
+  graceEnd,
+  isSoftExpired,
+  SOFT_EXPIRED,
+} from './entry.js';
 export {
   CacheError,
   CacheInconsistencyError,
@@ -47,6 +55,7 @@ export type {
   CacheOptions,
   GetOptions,
   GetOrSetOptions,
+  InvalidateOptions,
   InvalidationHandlers,
   InvalidationTarget,
   Loader,

@@ -79,9 +79,7 @@ async function resolve<T>(
     flights.land(flight);
     throw error;
   }
-  if (entry !== undefined && !(await engine.usable(entry, plan.version, cleared))) {
-    entry = undefined;
-  }
+  if (entry !== undefined) entry = await engine.usable(entry, plan.version, cleared);
   // Read the clock after the tag check, which may have waited for the store.
   const now = engine.clock.now();
   const state = entry === undefined ? 'gone' : freshness(entry, now);

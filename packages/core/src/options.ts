@@ -119,6 +119,22 @@ export type InvalidationHandlers = Record<
   (payload: any) => InvalidationTarget | Promise<InvalidationTarget>
 >;
 
+/**
+ * Options of the invalidations of {@link Cache}: `delete`, `deleteMany`, `clear`,
+ * `invalidateTags` and a namespace's `invalidate`.
+ */
+export interface InvalidateOptions {
+  /**
+   * `'delete'` removes the values: never served again, not even when the loader fails.
+   * `'expire'` (soft invalidation) keeps each as a grace fallback only: it is never a hit again,
+   * the next `getOrSet` loads anew, and the old value answers only where a stale value past its
+   * TTL would (the loader fails or times out while it is within grace, and `stale` reports it);
+   * without grace it is as good as deleted. It holds in every tier and, over a bus, in every
+   * process; a store that cannot expire entries deletes them. @default 'delete'
+   */
+  mode?: 'delete' | 'expire';
+}
+
 /** Options of {@link Cache.namespace}. */
 export interface NamespaceOptions {
   /**

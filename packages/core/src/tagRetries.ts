@@ -4,15 +4,17 @@ import { RetryLoop } from './retryLoop.js';
  * Tag invalidations that failed (the store could not stamp them or take their records), tried
  * again with backoff until one lands: an invalidation that resolved `false` is reported, and
  * still reaches the store and the other processes once the store is back. A retry takes a new
- * stamp, later than the first, so it voids at least what the first would have.
+ * stamp, later than the first, so it voids at least what the first would have. A tag waiting
+ * for a soft invalidation and then a hard one is retried hard.
  */
 export class TagRetries {
-  readonly #waiting = new Set<string>();
-  readonly #invalidate: (tags: string[]) => Promise<boolean>;
+  // Tag → whether its invalidation is soft.
+  readonly #waiting = new Map<string, boolean>();
+  readonly #invalidate: (tags: string[], soft: boolean) => Promise<boolean>;
   readonly #loop = new RetryLoop(() => this.#round());
 
-  /** `invalidate` runs a tag invalidation, resolving whether it landed. */
-  constructor(invalidate: (tags: string[]) => Promise<boolean>) {
+  /** `invalidate` runs a tag invalidation (soft or not), resolving whether it landed. */
+  constructor(invalidate: (tags: string[], soft: boolean) => Promise<boolean>) {
     this.#invalidate = invalidate;
   }
 
@@ -21,9 +23,9 @@ export class TagRetries {
     return this.#waiting.size;
   }
 
-  /** The invalidation of `tags` failed. */
-  failed(tags: readonly string[]): void {
-    for (const tag of tags) this.#waiting.add(tag);
+  /** The invalidation of `tags` failed (a soft one when `soft`). */
+  failed(tags: readonly string[], soft = false): void {
+    for (const tag of tags) this.#add(tag, soft);
     this.#loop.schedule();
   }
 
@@ -38,10 +40,21 @@ export class TagRetries {
   }
 
   async #round(): Promise<{ failed: boolean; remaining: boolean }> {
-    const tags = [...this.#waiting];
+    const waiting = [...this.#waiting];
     this.#waiting.clear();
-    const landed = await this.#invalidate(tags).catch(() => false);
-    if (!landed) for (const tag of tags) this.#waiting.add(tag);
-    return { failed: !landed, remaining: this.#waiting.size > 0 };
+    let failed = false;
+    for (const soft of [false, true]) {
+      const tags = waiting.filter(([, s]) => s === soft).map(([tag]) => tag);
+      if (tags.length === 0) continue;
+      if (await this.#invalidate(tags, soft).catch(() => false)) continue;
+      failed = true;
+      for (const tag of tags) this.#add(tag, soft);
+    }
+    return { failed, remaining: this.#waiting.size > 0 };
+  }
+
+  // A hard invalidation waiting for a tag wins over a soft one.
+  #add(tag: string, soft: boolean): void {
+    this.#waiting.set(tag, soft && this.#waiting.get(tag) !== false);
   }
 }

@@ -5,10 +5,44 @@ import type { CacheEntry, CacheStore, InvalidationMessage } from './types.js';
 /** The most tags whose last invalidation a process keeps in memory. */
 const KNOWN_TAGS = 10_000;
 
+/**
+ * When a tag was last invalidated (`at`, 0 for never) and last invalidated hard (`hard`, at most
+ * `at`): an entry created before `hard` is void, one created before `at` only expired.
+ */
+interface Stamps {
+  readonly at: number;
+  readonly hard: number;
+}
+
 /** What a process knows of a tag record, until when it trusts it. */
-interface Known {
-  at: number;
+interface Known extends Stamps {
   until: number;
+}
+
+const NEVER: Stamps = { at: 0, hard: 0 };
+
+/**
+ * What the tags of an entry make of it: `'valid'`; `'expired'` when a tag was invalidated softly
+ * since it was created (a grace fallback only); `'void'` when one was invalidated hard (never served).
+ */
+export type TagVerdict = 'valid' | 'expired' | 'void';
+
+/**
+ * The record of a tag invalidated at `at`: its `value` is the stamp of the last invalidation,
+ * whatever its mode, so a process that knows no soft invalidation reads every record as a hard
+ * one. After a soft one, `createdAt` holds the stamp of the last hard invalidation (`hard`, 0
+ * for none), read from the record before.
+ */
+export function tagRecord(at: number, hard: number | undefined, expiresAt: number): CacheEntry {
+  if (hard === undefined) return { value: at, expiresAt };
+  return { value: Math.max(at, hard), expiresAt, createdAt: hard };
+}
+
+/** The stamps a tag record holds (see {@link tagRecord}); a missing record: never invalidated. */
+export function recordStamps(record: CacheEntry | undefined): Stamps {
+  if (record === undefined) return NEVER;
+  const at = record.value as number;
+  return { at, hard: Math.min(at, record.createdAt ?? at) };
 }
 
 /** Keys under this prefix belong to the cache itself (tag records); user keys may not use it. */
@@ -102,12 +136,14 @@ export class TagRecords {
   // Tag → when it was last invalidated (0: never), for stores that relay invalidations; in the
   // order last read or learnt, oldest first.
   readonly #known: Map<string, Known> | undefined;
+  // The last invalidation queued by {@link TagRecords.inTurn}, settled or not.
+  #turn: Promise<unknown> = Promise.resolve();
   // Bumped by every change, so a read that was under way meanwhile is not kept.
   #generation = 0;
   /**
    * Bumped whenever records may have left the store (a clear of everything, here or relayed):
    * an entry read before that can no longer be checked, since a missing record reads as "never
-   * invalidated". Compare it before and after a read with {@link TagRecords.voids}.
+   * invalidated". Compare it before and after a read with {@link TagRecords.check}.
    */
   cleared = 0;
 
@@ -151,36 +187,73 @@ export class TagRecords {
   }
 
   /**
-   * Whether a tag invalidated after the entry was created voids it: `true`/`false` when
-   * known or answered synchronously, a promise otherwise. Throws or rejects when the store fails.
+   * What the entry's tags make of it (see {@link TagVerdict}): an answer when known or read
+   * synchronously, a promise otherwise. Throws or rejects when the store fails.
    */
-  voids(entry: CacheEntry): boolean | Promise<boolean> {
+  check(entry: CacheEntry): TagVerdict | Promise<TagVerdict> {
     const createdAt = entry.createdAt ?? 0;
-    let pending: Promise<number>[] | undefined;
+    let verdict: TagVerdict = 'valid';
+    let pending: Promise<Stamps>[] | undefined;
     try {
       for (const tag of entry.tags!) {
-        const at = this.#at(tag);
-        if (typeof at !== 'number') {
+        const stamps = this.#stamps(tag);
+        if (stamps instanceof Promise) {
           pending ??= [];
-          pending.push(at);
-        } else if (at > createdAt) {
-          ignore(pending);
-          return true;
+          pending.push(stamps);
+        } else if (stamps.at > createdAt) {
+          if (stamps.hard > createdAt) {
+            ignore(pending);
+            return 'void';
+          }
+          verdict = 'expired';
         }
       }
     } catch (error) {
       ignore(pending);
       throw error;
     }
-    if (pending === undefined) return false;
-    return Promise.all(pending).then((ats) => ats.some((at) => at > createdAt));
+    if (pending === undefined) return verdict;
+    return Promise.all(pending).then((all) => {
+      for (const { at, hard } of all) {
+        if (hard > createdAt) return 'void';
+        if (at > createdAt) verdict = 'expired';
+      }
+      return verdict;
+    });
   }
 
-  /** Records invalidations made by this process. */
-  invalidated(tags: string[], at: number): void {
+  /**
+   * The stamps of the last hard invalidation of each tag, read from the store itself (not from
+   * what this process keeps): what a soft invalidation's records carry on. Rejects when the
+   * store fails.
+   */
+  async hardStamps(tags: string[]): Promise<number[]> {
+    return Promise.all(tags.map(async (tag) => recordStamps(await this.#read(tagKey(tag))).hard));
+  }
+
+  /**
+   * Runs `invalidation` (taking a stamp and writing records) after the ones queued before it
+   * have settled: records are written in the order of their stamps, so that a soft
+   * invalidation, which reads the records before writing its own, never writes over a newer one
+   * made by this process.
+   */
+  inTurn<T>(invalidation: () => Promise<T>): Promise<T> {
+    const run = this.#turn.then(invalidation);
+    this.#turn = run.catch(() => undefined);
+    return run;
+  }
+
+  /**
+   * Records invalidations made by this process at `at`: hard ones, or soft ones after the hard
+   * ones at `hards` (one per tag, see {@link TagRecords.hardStamps}).
+   */
+  invalidated(tags: string[], at: number, hards?: number[]): void {
     this.#generation++;
     if (at > this.#seen) this.#seen = at;
-    if (this.#known !== undefined) for (const tag of tags) this.#remember(tag, at);
+    if (this.#known === undefined) return;
+    for (let i = 0; i < tags.length; i++) {
+      this.#remember(tags[i]!, recordStamps(tagRecord(at, hards?.[i], 0)));
+    }
   }
 
   /** How many tags this process holds the record of (at most 10,000). */
@@ -209,31 +282,31 @@ export class TagRecords {
     this.#known?.clear();
   }
 
-  #at(tag: string): number | Promise<number> {
+  #stamps(tag: string): Stamps | Promise<Stamps> {
     const known = this.#known?.get(tag);
-    if (known !== undefined && known.until > coarseNow()) return known.at;
+    if (known !== undefined && known.until > coarseNow()) return known;
     const generation = this.#generation;
     const found = this.#read(tagKey(tag));
     if (!(found instanceof Promise)) return this.#keep(tag, found, generation);
     return found.then((record) => this.#keep(tag, record, generation));
   }
 
-  #keep(tag: string, record: CacheEntry | undefined, generation: number): number {
-    const at = record === undefined ? 0 : (record.value as number);
-    if (at > this.#seen) this.#seen = at;
-    if (this.#known !== undefined && generation === this.#generation) this.#remember(tag, at);
-    return at;
+  #keep(tag: string, record: CacheEntry | undefined, generation: number): Stamps {
+    const stamps = recordStamps(record);
+    if (stamps.at > this.#seen) this.#seen = stamps.at;
+    if (this.#known !== undefined && generation === this.#generation) this.#remember(tag, stamps);
+    return stamps;
   }
 
-  #remember(tag: string, at: number): void {
+  #remember(tag: string, { at, hard }: Stamps): void {
     const known = this.#known!;
     known.delete(tag);
-    known.set(tag, { at, until: coarseNow() + this.#recheck });
+    known.set(tag, { at, hard, until: coarseNow() + this.#recheck });
     if (known.size > KNOWN_TAGS) known.delete(known.keys().next().value!);
   }
 }
 
 // Reads answered by nobody (the entry was decided without them) must not reject unhandled.
-function ignore(pending: Promise<number>[] | undefined): void {
+function ignore(pending: Promise<Stamps>[] | undefined): void {
   if (pending !== undefined) for (const read of pending) read.catch(() => {});
 }

@@ -65,6 +65,20 @@ export interface CacheStore {
   /** Removes the keys; returns how many existed. */
   deleteMany?(keys: string[]): MaybePromise<number>;
   /**
+   * Soft invalidation: rewrites the entries of `keys` with `expiresAt` set to
+   * `SOFT_EXPIRED` (0, long past), keeping the rest (the physical expiry at `staleUntil` included), so a
+   * cache serves them only as a grace fallback; an entry without `staleUntil` is removed.
+   * Atomic per key against concurrent writes. Returns how many existed. A store without it gets
+   * `deleteMany` instead (hard invalidation).
+   */
+  expire?(keys: string[]): MaybePromise<number>;
+  /**
+   * {@link CacheStore.expire} for every key that starts with `prefix` (every key with `''`), but
+   * never the cache's own records (keys starting with `__cache:`), whatever the prefix. A store
+   * without it gets `clear(prefix)` instead.
+   */
+  expirePrefix?(prefix: string): MaybePromise<void>;
+  /**
    * Removes every key that starts with `prefix` but never the cache's own records (keys starting
    * with `__cache:`, such as tag records), whatever the prefix; without one (or with `''`),
    * removes every key of this store, records included.
@@ -137,6 +151,12 @@ export interface InvalidationMessage {
    * `'pattern'`: drop keys matching the glob `pattern`; `'tags'`: `tags` were invalidated.
    */
   type: 'delete' | 'clear' | 'pattern' | 'tags';
+  /**
+   * `'expire'` on a `'delete'` or `'clear'`: the entries were invalidated softly (see
+   * {@link CacheStore.expire}), so a receiver may keep them as grace fallbacks; one that does
+   * not know the field drops them, which is always safe.
+   */
+  mode?: 'expire';
   /** The keys to drop, for `'delete'`. */
   keys?: string[];
   /** The prefix to clear, for `'clear'`. */

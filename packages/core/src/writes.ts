@@ -1,12 +1,14 @@
 import type { Engine } from './engine.js';
 import { written } from './loading.js';
 import { FAILED } from './storeGateway.js';
-import { tagKey } from './tags.js';
+import { tagKey, tagRecord } from './tags.js';
 import type { CacheEntry } from './types.js';
 
 // Every mutation below first voids, through the flights (the write barrier), what was read or
 // loaded before it, then issues its store call in the same tick: a read issued after it sees it,
 // a load that started before it is not stored, a caller who comes after it does not join one.
+// A soft invalidation (`soft`, `{ mode: 'expire' }`) is a mutation like any other: it only
+// leaves the entries in place as grace fallbacks (see `SOFT_EXPIRED`) where the store can.
 
 /** Stores entries. Resolves `false` when the store failed (reported); rejects a `SerializationError` when `strict`. */
 export async function storeEntries(
@@ -34,45 +36,59 @@ export async function storeEntries(
   return true;
 }
 
-/** Deletes keys. Resolves how many existed, or `FAILED` when the store failed (reported). */
-export async function removeKeys(engine: Engine, keys: string[]): Promise<number | typeof FAILED> {
+/**
+ * Deletes keys, or expires them when `soft` (a store without `expire` deletes them). Resolves
+ * how many existed, or `FAILED` when the store failed (reported).
+ */
+export async function removeKeys(
+  engine: Engine,
+  keys: string[],
+  soft = false,
+): Promise<number | typeof FAILED> {
   const { flights, gateway, telemetry } = engine;
   for (const key of keys) flights.voidKey(key);
-  const count =
-    keys.length === 1
-      ? await gateway.write('delete', keys[0], (store) => store.delete(keys[0]!))
-      : await gateway.write('delete', undefined, (store) =>
-          store.deleteMany
-            ? store.deleteMany(keys)
-            : Promise.all(keys.map((k) => store.delete(k))).then((r) => r.filter(Boolean).length),
-        );
+  const one = keys.length === 1 ? keys[0] : undefined;
+  const count = await gateway.write('delete', one, (store) => {
+    if (soft && store.expire) return store.expire(keys);
+    if (one !== undefined) return store.delete(one);
+    return store.deleteMany
+      ? store.deleteMany(keys)
+      : Promise.all(keys.map((k) => store.delete(k))).then((r) => r.filter(Boolean).length);
+  });
   if (count === FAILED) return FAILED;
   telemetry.counters.deletes += keys.length;
   if (telemetry.listening.delete) {
-    for (const key of keys) telemetry.emit('delete', { key, store: gateway.store.name });
+    const store = gateway.store.name;
+    for (const key of keys) telemetry.emit('delete', soft ? { key, store, soft } : { key, store });
   }
   return Number(count);
 }
 
-/** Removes every key under `prefix` (`''`: the whole store, tag records included). */
-export async function clearPrefix(engine: Engine, prefix: string): Promise<boolean> {
+/**
+ * Removes every key under `prefix` (`''`: the whole store, tag records included), or expires
+ * them when `soft` (tag records kept; a store without `expirePrefix` clears instead).
+ */
+export async function clearPrefix(engine: Engine, prefix: string, soft = false): Promise<boolean> {
   const { flights, gateway, telemetry, tagRecords } = engine;
   const all = prefix === '';
+  const expiring = soft && typeof gateway.store.expirePrefix === 'function';
   if (all) {
     flights.voidAll();
-    tagRecords.clear();
+    if (!expiring) tagRecords.clear();
   } else flights.voidWhere((key) => key.startsWith(prefix));
   // No deadline: a clear walks the keyspace and takes as long as it takes.
   const done = await gateway.write(
     'clear',
     all ? undefined : prefix,
-    (store) => store.clear(all ? undefined : prefix),
+    (store) => (expiring ? store.expirePrefix!(prefix) : store.clear(all ? undefined : prefix)),
     false,
     false,
   );
   if (done === FAILED) return false;
   if (telemetry.listening.clear) {
-    telemetry.emit('clear', { prefix: all ? undefined : prefix, store: gateway.store.name });
+    const store = gateway.store.name;
+    const cleared = all ? undefined : prefix;
+    telemetry.emit('clear', soft ? { prefix: cleared, store, soft } : { prefix: cleared, store });
   }
   return true;
 }
@@ -106,24 +122,45 @@ export async function removePattern(
  * the store relays invalidations (so records are kept in process), and in the store for this
  * and other processes. Any load in flight may carry one of the tags (a loader can set its
  * tags), so none is joined afterwards nor stored with one of them (see `Flights.voidTags`).
+ * A soft invalidation (`soft`) leaves tagged entries as grace fallbacks (see `tagRecord`).
  * Resolves `false` (reported) when the store could not give a stamp or take the records.
  */
-export async function invalidateTags(engine: Engine, tags: string[]): Promise<boolean> {
-  const landed = await invalidateTagsOnce(engine, tags);
+export async function invalidateTags(
+  engine: Engine,
+  tags: string[],
+  soft = false,
+): Promise<boolean> {
+  const landed = await invalidateTagsOnce(engine, tags, soft);
   // Reported already; it still reaches the store and the other processes once it can.
-  if (!landed) engine.tagRetries.failed(tags);
+  if (!landed) engine.tagRetries.failed(tags, soft);
   return landed;
 }
 
 /** One try of {@link invalidateTags}: resolves whether it landed. */
-export async function invalidateTagsOnce(engine: Engine, tags: string[]): Promise<boolean> {
-  const { flights, gateway, telemetry, tagRecords, policy } = engine;
-  flights.voidTags(tags);
+export async function invalidateTagsOnce(
+  engine: Engine,
+  tags: string[],
+  soft = false,
+): Promise<boolean> {
+  engine.flights.voidTags(tags);
+  return engine.tagRecords.inTurn(() => writeTagRecords(engine, tags, soft));
+}
+
+async function writeTagRecords(engine: Engine, tags: string[], soft: boolean): Promise<boolean> {
+  const { gateway, telemetry, tagRecords, policy } = engine;
   const at = await gateway.write('invalidate', undefined, () => tagRecords.invalidationStamp());
   if (at === FAILED) return false;
-  const record: CacheEntry = { value: at, expiresAt: Date.now() + policy.tagTtl };
-  const records = tags.map((tag): [string, CacheEntry] => [tagKey(tag), record]);
-  tagRecords.invalidated(tags, at);
+  // A soft one keeps the last hard invalidation of each tag in force, read after the stamp.
+  const hards = soft
+    ? await gateway.write('invalidate', undefined, () => tagRecords.hardStamps(tags))
+    : undefined;
+  if (hards === FAILED) return false;
+  const expiresAt = Date.now() + policy.tagTtl;
+  const records = tags.map((tag, i): [string, CacheEntry] => [
+    tagKey(tag),
+    tagRecord(at, hards?.[i], expiresAt),
+  ]);
+  tagRecords.invalidated(tags, at, hards);
   const done = await gateway.write('set', undefined, (store) =>
     store.setMany
       ? store.setMany(records)
@@ -131,7 +168,8 @@ export async function invalidateTagsOnce(engine: Engine, tags: string[]): Promis
   );
   if (done === FAILED) return false;
   if (telemetry.listening.invalidate) {
-    telemetry.emit('invalidate', { tags, store: gateway.store.name });
+    const store = gateway.store.name;
+    telemetry.emit('invalidate', soft ? { tags, store, soft } : { tags, store });
   }
   return true;
 }

@@ -215,6 +215,7 @@ describe('getEntry and remainingTtl', () => {
     expect(await cache.namespace('users', { versioned: true }).getEntry('1')).toEqual({
       value: 'Ada',
       stale: false,
+      invalidated: false,
       expiresAt: now + 60_000,
       staleUntil: now + 60_000 + 3_600_000,
       tags: ['team'],

@@ -3,6 +3,7 @@ import {
   type CacheStore,
   createCache,
   defaultSerializer,
+  expired,
   globToRegExp,
   type InvalidationMessage,
   RESERVED_PREFIX,
@@ -13,19 +14,46 @@ import {
 /**
  * A minimal Map-backed store for core's tests (core cannot depend on @cache/memory, which
  * depends on it). `async` answers with promises like a remote store; `down` makes every call
- * fail like a dead server; with a serializer it stores text like Redis does.
+ * fail like a dead server; with a serializer it stores text like Redis does; `expire: false`
+ * leaves out `expire` and `expirePrefix` (soft invalidation).
  */
 export class TestStore implements CacheStore {
   readonly name = 'test';
   readonly data: Map<string, CacheEntry | string>;
   down = false;
   reads = 0;
+  readonly expire?: (keys: string[]) => number | Promise<number>;
+  readonly expirePrefix?: (prefix: string) => void | Promise<void>;
 
   constructor(
-    readonly options: { async?: boolean; serializer?: Serializer } = {},
+    readonly options: { async?: boolean; serializer?: Serializer; expire?: boolean } = {},
     data?: Map<string, CacheEntry | string>,
   ) {
     this.data = data ?? new Map();
+    if (options.expire !== false) {
+      this.expire = (keys) =>
+        this.#answer('delete', () => keys.filter((key) => this.#expireOne(key)).length);
+      this.expirePrefix = (prefix) =>
+        this.#answer('delete', () => {
+          for (const key of [...this.data.keys()]) {
+            if (key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX)) this.#expireOne(key);
+          }
+        });
+    }
+  }
+
+  // Marks the key's entry expired (SOFT_EXPIRED), or drops it without grace; whether it was held.
+  #expireOne(key: string): boolean {
+    const stored = this.data.get(key);
+    if (stored === undefined) return false;
+    const entry = typeof stored === 'string' ? this.#decode(stored) : stored;
+    if (entry.staleUntil === undefined) this.data.delete(key);
+    else {
+      const { serializer } = this.options;
+      const soft = expired(entry);
+      this.data.set(key, serializer ? serializer.serialize(soft) : soft);
+    }
+    return true;
   }
 
   readonly #paused = new Map<string, Promise<void>>();

@@ -2,6 +2,7 @@ import {
   type CacheEntry,
   type CacheStore,
   defaultSerializer,
+  expired,
   globToRegExp,
   InvalidArgumentError,
   RESERVED_PREFIX,
@@ -192,6 +193,37 @@ export class MemoryStore implements CacheStore {
     let count = 0;
     for (const key of keys) if (this.entries.delete(key)) count++;
     return count;
+  }
+
+  /**
+   * Soft invalidation: marks the entries of `keys` expired (`expiresAt` at `SOFT_EXPIRED`),
+   * kept in place until their `staleUntil` as grace fallbacks; an entry without `staleUntil` is
+   * removed. Returns how many were held.
+   */
+  expire(keys: string[]): number {
+    let count = 0;
+    const rewrite = (stored: unknown) => this.expireOne(stored);
+    for (const key of keys) count += this.entries.rewrite(key, rewrite);
+    return count;
+  }
+
+  /**
+   * {@link MemoryStore.expire} for every key that starts with `prefix` (`''`: every key), except
+   * the cache's own records (keys starting with `__cache:`).
+   */
+  expirePrefix(prefix: string): void {
+    this.entries.rewrite(
+      (key) => key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX),
+      (stored) => this.expireOne(stored),
+    );
+  }
+
+  // What a soft invalidation leaves of a stored entry (encoded with `clone`), if anything.
+  private expireOne(stored: unknown): unknown {
+    const { serializer } = this;
+    const entry = serializer === undefined ? (stored as CacheEntry) : this.decode(stored as string);
+    if (entry.staleUntil === undefined) return undefined;
+    return serializer === undefined ? expired(entry) : this.encode(expired(entry));
   }
 
   /**

@@ -161,6 +161,39 @@ export abstract class Slots<V> {
     return live;
   }
 
+  /**
+   * Rewrites in place the value of each live key that `matches` accepts (or of `key` alone):
+   * `rewrite` returns the new value, kept in the same slot with the same expiry, size and place
+   * in the policy's order, or `undefined` to remove the key. Returns how many live keys it saw.
+   */
+  rewrite(key: string | ((key: string) => boolean), rewrite: (value: V) => V | undefined): number {
+    if (typeof key === 'string') {
+      const slot = this.index[key];
+      if (slot === undefined) return 0;
+      return this.rewriteSlot(key, slot, rewrite) ? 1 : 0;
+    }
+    let seen = 0;
+    const keys = this.keys;
+    // Slot by slot, so that removal is safe.
+    for (let slot = 0; slot < this.used; slot++) {
+      const held = keys[slot];
+      if (held !== undefined && key(held) && this.rewriteSlot(held, slot, rewrite)) seen++;
+    }
+    return seen;
+  }
+
+  // Whether the slot was live (an expired one is removed).
+  private rewriteSlot(key: string, slot: number, rewrite: (value: V) => V | undefined): boolean {
+    if (this.expired(slot)) {
+      this.remove(key, slot);
+      return false;
+    }
+    const value = rewrite(this.values[slot] as V);
+    if (value === undefined) this.remove(key, slot);
+    else this.values[slot] = value;
+    return true;
+  }
+
   /** Unlinks the slot from the policy's order, then {@link Slots.release}s it. */
   protected abstract remove(key: string, slot: number): void;
 

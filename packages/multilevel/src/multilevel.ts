@@ -119,8 +119,9 @@ interface State {
   // The keys being read below the first tier or written, each with its local writes: a read
   // copies back only a key no write touched while it was under way (see #writing).
   activity: Map<string, Activity>;
-  // Keys deleted in this tick, published together as one message at its end.
-  deletes: { keys: string[]; published: Promise<void> } | undefined;
+  // Keys deleted (or, under 'expire', expired) in this tick, published together as one message
+  // per mode at its end.
+  deletes: Map<'delete' | 'expire', { keys: string[]; published: Promise<void> }>;
   unsubscribe: (() => void) | undefined;
   closed: boolean;
   removeBusListeners: (() => void) | undefined;
@@ -231,7 +232,7 @@ export class MultilevelStore implements CacheStore {
       evictions: 0,
       clearing: 0,
       activity: new Map(),
-      deletes: undefined,
+      deletes: new Map(),
       unsubscribe: undefined,
       closed: false,
       removeBusListeners: undefined,
@@ -242,6 +243,12 @@ export class MultilevelStore implements CacheStore {
     }
     const stamper = tiers.findLast((tier) => typeof tier.stamp === 'function');
     if (stamper !== undefined) this.stamp = () => stamper.stamp!();
+    if (tiers.every((tier) => typeof tier.expire === 'function')) {
+      this.expire = (keys) => this.#expire(keys);
+    }
+    if (tiers.every((tier) => typeof tier.expirePrefix === 'function')) {
+      this.expirePrefix = (prefix) => this.#expirePrefix(prefix);
+    }
   }
 
   /** The tiers, fastest first. */
@@ -351,6 +358,37 @@ export class MultilevelStore implements CacheStore {
         : Promise.all(keys.map((k) => store.delete(k))).then((r) => r.filter(Boolean).length),
     );
     return Math.max(0, ...counts.map(Number));
+  }
+
+  /**
+   * Soft invalidation of `keys` in every tier (see `CacheStore.expire`), published on the bus
+   * so other processes expire their local copies too (a process that does not know soft
+   * invalidation deletes them); returns the most any tier held. Present only when every tier
+   * has `expire`: a cache deletes instead.
+   */
+  readonly expire?: (keys: string[]) => Promise<number>;
+
+  /**
+   * {@link MultilevelStore.expire} for every key under `prefix` (`''`: all but the cache's own
+   * records), in every tier and every process. Present only when every tier has `expirePrefix`.
+   */
+  readonly expirePrefix?: (prefix: string) => Promise<void>;
+
+  async #expire(keys: string[]): Promise<number> {
+    const counts = await this.#writing(
+      keys,
+      'expire',
+      (store) => store.expire!(keys),
+      undefined,
+      'expire',
+    );
+    return Math.max(0, ...counts.map(Number));
+  }
+
+  async #expirePrefix(prefix: string): Promise<void> {
+    await this.#writing({ type: 'clear', prefix, mode: 'expire' }, 'expirePrefix', (store) =>
+      store.expirePrefix!(prefix),
+    );
   }
 
   async clear(prefix?: string): Promise<void> {
@@ -515,12 +553,14 @@ export class MultilevelStore implements CacheStore {
   // a faster tier (a read may have found the old value below). The keys a tier failed to write
   // are repaired later (see Repairs). Then it publishes, even when a tier failed, so that other
   // processes drop their copies whatever happened here. With `only` (a repair), the other tiers
-  // are left alone, and it publishes only once the repair landed.
+  // are left alone, and it publishes only once the repair landed. Keys are published as deleted,
+  // or as expired under `mode` 'expire'.
   async #writing<T>(
     covers: string[] | InvalidationMessage,
     operation: string,
     write: (store: CacheStore, tier: number) => T | Promise<T>,
     only?: Set<number>,
+    mode: 'delete' | 'expire' = 'delete',
   ): Promise<(T | undefined)[]> {
     const state = this.#state;
     const keys = Array.isArray(covers) ? covers : [];
@@ -557,7 +597,7 @@ export class MultilevelStore implements CacheStore {
       followed && state.recent!.ended(followed);
       // A repair that failed publishes nothing: the next round will.
       if (landed || only === undefined) {
-        await (Array.isArray(covers) ? this.#publishDeletes(covers) : this.#publish(covers));
+        await (Array.isArray(covers) ? this.#publishDeletes(covers, mode) : this.#publish(covers));
       }
     }
   }
@@ -649,24 +689,29 @@ export class MultilevelStore implements CacheStore {
     return results;
   }
 
-  // Tells other processes to drop keys. Deletes of one tick (the writes of many misses answered
-  // by one Redis reply, say) go out as one message at its end: one PUBLISH instead of one per key.
-  #publishDeletes(keys: string[]): Promise<void> {
+  // Tells other processes to drop (or expire) keys. Deletes of one tick (the writes of many
+  // misses answered by one Redis reply, say) go out as one message at its end: one PUBLISH
+  // instead of one per key.
+  #publishDeletes(keys: string[], mode: 'delete' | 'expire'): Promise<void> {
     const state = this.#state;
     if (state.bus === undefined) return Promise.resolve();
-    let batch = state.deletes;
+    let batch = state.deletes.get(mode);
     if (batch === undefined) {
       const pending: string[] = [];
+      const message: InvalidationMessage =
+        mode === 'expire'
+          ? { type: 'delete', keys: pending, mode }
+          : { type: 'delete', keys: pending };
       batch = {
         keys: pending,
         published: new Promise<void>((resolve) => {
           process.nextTick(() => {
-            state.deletes = undefined;
-            resolve(this.#publish({ type: 'delete', keys: pending }));
+            state.deletes.delete(mode);
+            resolve(this.#publish(message));
           });
         }),
       };
-      state.deletes = batch;
+      state.deletes.set(mode, batch);
     }
     for (const key of keys) batch.keys.push(key);
     return batch.published;
@@ -797,16 +842,24 @@ export class MultilevelStore implements CacheStore {
     } else {
       this.#state.evictions++;
     }
+    // A soft invalidation leaves grace fallbacks where the tier can keep them, else deletes.
+    const soft = message.mode === 'expire';
     for (let tier = 0; tier < this.#localTiers; tier++) {
       const store = this.#tiers[tier]!;
       try {
         let done: unknown;
         if (message.type === 'delete' && message.keys) {
-          done = store.deleteMany
-            ? store.deleteMany(message.keys)
-            : Promise.all(message.keys.map((k) => store.delete(k)));
+          done =
+            soft && store.expire
+              ? store.expire(message.keys)
+              : store.deleteMany
+                ? store.deleteMany(message.keys)
+                : Promise.all(message.keys.map((k) => store.delete(k)));
         } else if (message.type === 'clear') {
-          done = store.clear(message.prefix);
+          done =
+            soft && store.expirePrefix
+              ? store.expirePrefix(message.prefix ?? '')
+              : store.clear(message.prefix);
         } else if (message.type === 'pattern' && message.pattern && store.deletePattern) {
           done = store.deletePattern(message.pattern);
         }

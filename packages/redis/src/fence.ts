@@ -75,6 +75,17 @@ local removed = redis.call('UNLINK', unpack(KEYS, 1, count))
 return {removed, string.format('%.3f', now)}`);
 
 /**
+ * Fences keys (before a soft invalidation rewrites them). KEYS: their fences. ARGV: how long
+ * fences last, the writer's id. Answers {how many, now}.
+ */
+const FENCE_KEYS = new LuaScript(`${NOW}
+local stamp = string.format('%.3f', now) .. ' ' .. ARGV[2]
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], stamp, 'PX', ARGV[1])
+end
+return {#KEYS, string.format('%.3f', now)}`);
+
+/**
  * Fences every key (around a clear or pattern delete). KEYS: the fence of every key. ARGV: how
  * long fences last, the writer's id. Answers {1, now}.
  */
@@ -176,6 +187,11 @@ export class Fences {
       [...keys.map((key) => this.#prefix + key), ...keys.map((key) => this.#fenceOf(key))],
       [this.#ttl, this.#writer],
     ]);
+  }
+
+  /** Fences keys, without writing them (before a soft invalidation rewrites them). */
+  async fence(keys: string[]): Promise<void> {
+    await this.#run(FENCE_KEYS, [keys.map((key) => this.#fenceOf(key)), [this.#ttl, this.#writer]]);
   }
 
   /** Fences every key (before, and after, a clear or pattern delete). */

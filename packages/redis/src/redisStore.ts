@@ -17,7 +17,9 @@ import {
   type RedisEvents,
   type RedisStats,
 } from './connection.js';
+import { EXPIRE } from './expireScript.js';
 import { Fences } from './fence.js';
+import { groupBySlot } from './slot.js';
 import { STAMP } from './stamp.js';
 
 /** Options of {@link redisStore}. */
@@ -242,6 +244,55 @@ export class RedisStore implements CacheStore {
   }
 
   /**
+   * Soft invalidation: rewrites each entry of `keys` with `expiresAt` 0 (`SOFT_EXPIRED`), its
+   * value, grace and TTL unchanged, so a cache serves it only as a grace fallback; removes one
+   * without grace. One Lua script per call (per slot on a Cluster), atomic per key against
+   * concurrent writes. Returns how many existed.
+   */
+  async expire(keys: string[]): Promise<number> {
+    // Fenced first: a load that began before this invalidation must not store over it.
+    if (keys.length > 0) await this.#fences?.fence(keys);
+    const redisKeys = keys.map((key) => this.prefix + key);
+    if (!isCluster(this.client)) return this.#expireOn(undefined, redisKeys);
+    const counts = await Promise.all(
+      [...groupBySlot(redisKeys).values()].map((indexes) =>
+        this.#expireOn(
+          undefined,
+          indexes.map((i) => redisKeys[i]!),
+        ),
+      ),
+    );
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /**
+   * {@link RedisStore.expire} for every key of this store that starts with `prefix` (`''`: all
+   * of them) except the cache's own records (keys starting with `__cache:`), walked with `SCAN`
+   * on every master of a Cluster.
+   */
+  async expirePrefix(prefix: string): Promise<void> {
+    await this.#fences?.all();
+    await this.#eachMatching(escapeGlob(this.prefix + prefix) + '*', true, (node, keys) =>
+      isCluster(this.client)
+        ? Promise.all(
+            [...groupBySlot(keys).values()].map((indexes) =>
+              this.#expireOn(
+                node,
+                indexes.map((i) => keys[i]!),
+              ),
+            ),
+          ).then((counts) => counts.reduce((sum, count) => sum + count, 0))
+        : this.#expireOn(node, keys),
+    );
+  }
+
+  // Runs the EXPIRE script over `keys` (of one slot on a Cluster), on `node` or the client.
+  async #expireOn(node: Redis | undefined, keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    return Number(await this.#connection.run((client) => EXPIRE.run(node ?? client, keys, [])));
+  }
+
+  /**
    * Removes every key of this store that starts with `prefix` except the cache's own records
    * (keys starting with `__cache:`), or every key under {@link RedisStoreOptions.prefix},
    * records included, without one; with `SCAN` and `UNLINK` in batches, on every master of a
@@ -268,19 +319,33 @@ export class RedisStore implements CacheStore {
   }
 
   // `spareRecords`: leave the keys under RESERVED_PREFIX (after the store's prefix) in place.
-  async #unlinkMatching(match: string, spareRecords: boolean): Promise<number> {
+  #unlinkMatching(match: string, spareRecords: boolean): Promise<number> {
+    return this.#eachMatching(match, spareRecords, (node, keys) => this.#unlinkOn(node, keys));
+  }
+
+  // Calls `act` with each batch of keys `SCAN` finds on each master; sums what it returns.
+  async #eachMatching(
+    match: string,
+    spareRecords: boolean,
+    act: (node: Redis, keys: string[]) => Promise<number>,
+  ): Promise<number> {
     const client = this.client;
     // A Cluster knows its masters only once connected: wait for that (within the timeout).
     if (client.status !== 'ready') await this.#connection.run((ready) => ready.ping());
     const nodes = isCluster(client) ? client.nodes('master') : [client];
     const reserved = spareRecords ? this.prefix + RESERVED_PREFIX : undefined;
     const counts = await Promise.all(
-      nodes.map((node) => this.#unlinkOnNode(node, match, reserved)),
+      nodes.map((node) => this.#eachOnNode(node, match, reserved, act)),
     );
     return counts.reduce((sum, count) => sum + count, 0);
   }
 
-  async #unlinkOnNode(node: Redis, match: string, reserved: string | undefined): Promise<number> {
+  async #eachOnNode(
+    node: Redis,
+    match: string,
+    reserved: string | undefined,
+    act: (node: Redis, keys: string[]) => Promise<number>,
+  ): Promise<number> {
     const count = String(this.#scanCount);
     let removed = 0;
     let cursor = '0';
@@ -291,19 +356,21 @@ export class RedisStore implements CacheStore {
       cursor = next;
       const keys =
         reserved === undefined ? found : found.filter((key) => !key.startsWith(reserved));
-      if (keys.length === 0) continue;
-      if (!isCluster(this.client)) {
-        removed += await this.#connection.run(() => node.unlink(keys));
-        continue;
-      }
-      // The keys of one node span many slots, and a multi-key UNLINK must stay in one slot.
-      const results = await this.#connection.run(() => {
-        const pipeline = node.pipeline();
-        for (const key of keys) pipeline.unlink(key);
-        return pipeline.exec();
-      });
-      for (const [, unlinked] of results ?? []) removed += Number(unlinked) || 0;
+      if (keys.length > 0) removed += await act(node, keys);
     } while (cursor !== '0');
+    return removed;
+  }
+
+  async #unlinkOn(node: Redis, keys: string[]): Promise<number> {
+    if (!isCluster(this.client)) return this.#connection.run(() => node.unlink(keys));
+    // The keys of one node span many slots, and a multi-key UNLINK must stay in one slot.
+    const results = await this.#connection.run(() => {
+      const pipeline = node.pipeline();
+      for (const key of keys) pipeline.unlink(key);
+      return pipeline.exec();
+    });
+    let removed = 0;
+    for (const [, unlinked] of results ?? []) removed += Number(unlinked) || 0;
     return removed;
   }
 

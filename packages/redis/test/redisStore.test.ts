@@ -193,6 +193,49 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     });
   });
 
+  describe('soft invalidation (expire, expirePrefix)', () => {
+    test('rewrites only the expiry: the value, its grace and its TTL in Redis stay', async () => {
+      const now = Date.now();
+      // A Map takes the serialized format, plain JSON the other one.
+      const serialized = entry(new Map([['a', 1]]), { staleUntil: now + 60_000, tags: ['t'] });
+      const json = entry({ list: [1, 'two,three'] }, { staleUntil: now + 60_000 });
+      await store.set('serialized', serialized);
+      await store.set('json', json);
+      const before = await redis.raw.pttl('test:json');
+      expect(await store.expire(['serialized', 'json'])).toBe(2);
+      expect(await store.get('serialized')).toEqual({ ...serialized, expiresAt: 0 });
+      expect(await store.get('json')).toEqual({ ...json, expiresAt: 0 });
+      const after = await redis.raw.pttl('test:json');
+      expect(after).toBeGreaterThan(before - 1_000);
+      expect(after).toBeLessThanOrEqual(before);
+    });
+
+    test('keeps an entry stored forever without a TTL', async () => {
+      await store.set(
+        'forever',
+        entry('v', { expiresAt: Number.POSITIVE_INFINITY, staleUntil: Number.POSITIVE_INFINITY }),
+      );
+      await store.expire(['forever']);
+      expect((await store.get('forever'))?.expiresAt).toBe(0);
+      expect(await redis.raw.pttl('test:forever')).toBe(-1);
+    });
+
+    test('expirePrefix walks the keys with SCAN and leaves other prefixes alone', async () => {
+      const other = redisStore({ port: redis.server.port, prefix: 'other:' });
+      const graced = () => entry('v', { staleUntil: Date.now() + 60_000 });
+      try {
+        for (let i = 0; i < 2_500; i++) await store.set(`user:${i}`, graced());
+        await other.set('user:1', graced());
+        await store.expirePrefix('user:');
+        const found = await store.getMany(Array.from({ length: 2_500 }, (_, i) => `user:${i}`));
+        expect(found.every((e) => e?.expiresAt === 0 && e.value === 'v')).toBe(true);
+        expect((await other.get('user:1'))?.expiresAt).toBeGreaterThan(0);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   describe('maxmemory-policy check', () => {
     test('warns when a maxmemory is set with noeviction', async () => {
       await redis.raw.config('SET', 'maxmemory', '100mb');

@@ -14,6 +14,8 @@ export interface StoreCapabilities {
   richValues?: boolean;
   /** The store implements `deletePattern` (Redis-style globs over its keys). @default true */
   deletePattern?: boolean;
+  /** The store implements `expire` and `expirePrefix` (soft invalidation). @default true */
+  expire?: boolean;
 }
 
 /** The pieces {@link storeTestSuite} runs with: the test runner's functions and the store. */
@@ -68,6 +70,7 @@ function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
 export function storeTestSuite(options: StoreTestSuiteOptions): void {
   const { describe, test, expect, beforeEach, afterEach, createStore } = options;
   const { many = true, richValues = true, deletePattern = true } = options.capabilities ?? {};
+  const { expire = true } = options.capabilities ?? {};
   let store: CacheStore;
 
   describe(options.name, () => {
@@ -319,6 +322,56 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
         for (const key of ['axb:1', 'a1:1', 'a\\:1']) {
           expect((await store.get(key))?.value, key).toBe(key);
         }
+      });
+    }
+
+    if (expire) {
+      test('expire sets expiresAt to SOFT_EXPIRED (0) and keeps the rest; without staleUntil it removes the key', async () => {
+        const now = Date.now();
+        const graced = {
+          value: { id: 1 },
+          expiresAt: now + MINUTE,
+          staleUntil: now + 2 * MINUTE,
+          tags: ['users'],
+          version: 2,
+          createdAt: now - 0.5,
+        };
+        await store.set('graced', graced);
+        await store.set('bare', fresh('bare'));
+        await store.set('other', {
+          value: 'other',
+          expiresAt: now + MINUTE,
+          staleUntil: now + 2 * MINUTE,
+        });
+        expect(await store.expire!(['graced', 'bare', 'missing'])).toBe(2);
+        expect(await store.get('graced')).toEqual({ ...graced, expiresAt: 0 });
+        expect(await store.get('bare')).toBeUndefined();
+        expect((await store.get('other'))?.expiresAt).toBe(now + MINUTE);
+        // Expiring again changes nothing.
+        expect(await store.expire!(['graced'])).toBe(1);
+        expect(await store.get('graced')).toEqual({ ...graced, expiresAt: 0 });
+      });
+
+      test('expirePrefix expires the keys under the prefix, never the reserved `__cache:` keys', async () => {
+        const later = Date.now() + 2 * MINUTE;
+        const under = ['user:1', 'user:2:profile'];
+        const others = ['users:1', 'order:1', 'use'];
+        for (const key of [...under, ...others, RECORD]) {
+          await store.set(key, fresh(key, { staleUntil: later }));
+        }
+        await store.set('user:bare', fresh('bare'));
+        await store.expirePrefix!('user:');
+        for (const key of under) expect((await store.get(key))?.expiresAt, key).toBe(0);
+        expect(await store.get('user:bare')).toBeUndefined();
+        for (const key of [...others, RECORD]) {
+          expect((await store.get(key))?.expiresAt, key).toBeGreaterThan(0);
+        }
+        await store.expirePrefix!('');
+        for (const key of [...under, ...others]) {
+          expect((await store.get(key))?.value, key).toBe(key);
+          expect((await store.get(key))?.expiresAt, key).toBe(0);
+        }
+        expect((await store.get(RECORD))?.expiresAt).toBeGreaterThan(0);
       });
     }
 

@@ -36,6 +36,11 @@ interface Mutation {
   readonly covers: (key: Key, origin: Origin | LoaderLike) => boolean;
   /** Whether it may leave the key empty (a write replaces, a removal empties). */
   readonly removes: boolean;
+  /**
+   * A soft invalidation (mode 'expire'): an older value may still be served after it, but only
+   * as a grace fallback (reported stale), never as a fresh value.
+   */
+  readonly soft?: boolean;
 }
 
 /** What a mutation needs to know of a value or a load: its tags. */
@@ -96,7 +101,8 @@ function mutationsOf(h: History, completedOnly: boolean): Mutation[] {
       case 'relay': {
         const matches = keysOf(op);
         const removes = !(o.kind === 'set' || o.kind === 'setMany');
-        out.push({ op, barrier: op.call, covers: (k) => matches(k), removes });
+        const soft = o.kind === 'relay' ? o.message.mode === 'expire' : 'soft' in o && o.soft;
+        out.push({ op, barrier: op.call, covers: (k) => matches(k), removes, soft });
         break;
       }
       case 'writeThrough':
@@ -113,6 +119,7 @@ function mutationsOf(h: History, completedOnly: boolean): Mutation[] {
           barrier: op.call,
           covers: (_k, origin) => intersects(origin.tags, o.tags),
           removes: true,
+          soft: o.soft,
         });
         break;
       default:
@@ -135,6 +142,16 @@ interface Observation {
   readonly token: string | undefined;
   /** The read saw nothing stored (a get's undefined, a getOrSet that had to load). */
   readonly sawMiss: boolean;
+  /** The value was served as a grace fallback: a 'stale' event told the caller so. */
+  readonly fallback?: boolean;
+}
+
+// Whether `token` was served to `op` as a stale value: a 'stale' event of it while op waited.
+function servedStale(h: History, op: OpRecord, key: Key, token: string): boolean {
+  const ret = op.ret ?? h.end;
+  return h.staleEvents.some(
+    (e) => e.key === key && e.entry.value === token && e.tick > op.call && e.tick < ret,
+  );
 }
 
 function observations(h: History, loaderById: Map<number, LoaderRecord>): Observation[] {
@@ -162,7 +179,7 @@ function observations(h: History, loaderById: Map<number, LoaderRecord>): Observ
       // A value from a load that started after this call means this call found nothing fresh,
       // unless it was forced to load.
       const sawMiss = !o.force && loader !== undefined && loader.start > op.call;
-      out.push({ op, key: o.key, token, sawMiss });
+      out.push({ op, key: o.key, token, sawMiss, fallback: servedStale(h, op, o.key, token) });
     } else if (o.kind === 'getOrSetMany' && op.status === 'ok') {
       const results = op.result as PromiseSettledResult<string>[];
       o.keys.forEach((key, i) => {
@@ -178,6 +195,7 @@ function observations(h: History, loaderById: Map<number, LoaderRecord>): Observ
           key,
           token: r.value,
           sawMiss: loader !== undefined && loader.start > op.call,
+          fallback: servedStale(h, op, key, r.value),
         });
       });
     }
@@ -187,15 +205,24 @@ function observations(h: History, loaderById: Map<number, LoaderRecord>): Observ
 
 /**
  * C1 and C2. A read that started after a mutation M of its key completed never returns a value
- * whose origin started before M's barrier; a read that started after a write resolved finds a
- * value unless something that may remove it (a removal, a tag invalidation, expiry) ran since the
- * write started. The final contents of the store obey the first rule for a read at the end.
+ * whose origin started before M's barrier, unless M was a soft invalidation and the value was
+ * served as a grace fallback (reported stale); a read that started after a write resolved finds
+ * a value unless something that may remove it (a removal, a tag invalidation, expiry) ran since
+ * the write started. The final contents of the store obey the first rule for a read at the end
+ * (an entry a soft invalidation left is a fallback only).
  */
 export function checkNoStaleRead(h: History): Violation[] {
   const violations: Violation[] = [];
   const loaderById = new Map(h.loaders.map((l) => [l.id, l]));
   const completed = mutationsOf(h, true);
-  const staleRule = (key: Key, token: string, readStart: number, what: string, tags = true) => {
+  const staleRule = (
+    key: Key,
+    token: string,
+    readStart: number,
+    what: string,
+    tags = true,
+    fallback = false,
+  ) => {
     const origin = h.origins.get(token);
     if (origin === undefined) {
       violations.push({
@@ -214,6 +241,7 @@ export function checkNoStaleRead(h: History): Violation[] {
     for (const m of completed) {
       if (m.op.ret === undefined || m.op.ret >= readStart) continue;
       if (!tags && m.op.op.kind === 'invalidateTags') continue;
+      if (fallback && m.soft) continue;
       if (wroteIt(m, origin) || !m.covers(key, origin)) continue;
       if (origin.start < m.barrier) {
         violations.push({
@@ -229,7 +257,9 @@ export function checkNoStaleRead(h: History): Violation[] {
 
   for (const obs of observations(h, loaderById)) {
     const what = `#${obs.op.id} ${describeOp(obs.op.op)} [t${obs.op.call}..t${obs.op.ret}] for ${obs.key}`;
-    if (obs.token !== undefined) staleRule(obs.key, obs.token, obs.op.call, what);
+    if (obs.token !== undefined) {
+      staleRule(obs.key, obs.token, obs.op.call, what, true, obs.fallback);
+    }
     if (obs.sawMiss) missRule(h, completed, obs, what, violations);
   }
 
@@ -243,6 +273,7 @@ export function checkNoStaleRead(h: History): Violation[] {
       h.end,
       `the store at the end holds, at ${key},`,
       false,
+      entry.expiresAt === 0,
     );
   }
   return violations;

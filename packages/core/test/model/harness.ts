@@ -33,11 +33,11 @@ export type Op =
   | { kind: 'getMany'; keys: Key[] }
   | { kind: 'set'; key: Key; tags: Tag[] }
   | { kind: 'setMany'; items: { key: Key; tags: Tag[] }[] }
-  | { kind: 'delete'; key: Key }
-  | { kind: 'deleteMany'; keys: Key[] }
-  | { kind: 'clear' }
+  | { kind: 'delete'; key: Key; soft?: boolean }
+  | { kind: 'deleteMany'; keys: Key[]; soft?: boolean }
+  | { kind: 'clear'; soft?: boolean }
   | { kind: 'deletePattern'; pattern: string }
-  | { kind: 'invalidateTags'; tags: Tag[] }
+  | { kind: 'invalidateTags'; tags: Tag[]; soft?: boolean }
   | { kind: 'getOrSet'; key: Key; tags: Tag[]; loader: Outcome; force: boolean }
   | { kind: 'getOrSetMany'; keys: Key[]; tags: Tag[]; loader: Outcome }
   | { kind: 'writeThrough'; key: Key; persist: 'ok' | 'throw' }
@@ -53,6 +53,8 @@ export interface Config {
   refresh?: number | undefined;
   /** The store answers `get` synchronously (an L1 in process): the fast path of `getOrSet`. */
   syncReads?: boolean;
+  /** The store has `expire` and `expirePrefix` (soft invalidation); else it deletes. @default true */
+  storeExpire?: boolean;
 }
 
 // Most operations touch one key, so that they meet.
@@ -66,6 +68,8 @@ const tags = fc.oneof(
   { weight: 2, arbitrary: fc.constant<Tag[]>([]) },
   { weight: 1, arbitrary: fc.subarray([...TAGS], { minLength: 1 }) },
 );
+// An invalidation in mode 'expire' (soft) one time in three.
+const soft = fc.constantFrom(false, false, true);
 
 /** How often each operation is drawn, and how often a loader throws or hangs (`ok` weighs 3). */
 export type Weights = Record<Op['kind'] | 'throw' | 'hang', number>;
@@ -112,12 +116,15 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
         }),
       }),
     },
-    { weight: w.delete, arbitrary: fc.record({ kind: fc.constant('delete' as const), key }) },
+    {
+      weight: w.delete,
+      arbitrary: fc.record({ kind: fc.constant('delete' as const), key, soft }),
+    },
     {
       weight: w.deleteMany,
-      arbitrary: fc.record({ kind: fc.constant('deleteMany' as const), keys }),
+      arbitrary: fc.record({ kind: fc.constant('deleteMany' as const), keys, soft }),
     },
-    { weight: w.clear, arbitrary: fc.constant({ kind: 'clear' as const }) },
+    { weight: w.clear, arbitrary: fc.record({ kind: fc.constant('clear' as const), soft }) },
     {
       weight: w.deletePattern,
       arbitrary: fc.record({
@@ -130,6 +137,7 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
       arbitrary: fc.record({
         kind: fc.constant('invalidateTags' as const),
         tags: fc.subarray([...TAGS], { minLength: 1 }),
+        soft,
       }),
     },
     {
@@ -161,7 +169,9 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
         kind: fc.constant('relay' as const),
         message: fc.oneof(
           keys.map((ks): InvalidationMessage => ({ type: 'delete', keys: ks })),
+          keys.map((ks): InvalidationMessage => ({ type: 'delete', keys: ks, mode: 'expire' })),
           fc.constant<InvalidationMessage>({ type: 'clear' }),
+          fc.constant<InvalidationMessage>({ type: 'clear', prefix: '', mode: 'expire' }),
           fc
             .constantFrom(...PATTERNS)
             .map((pattern): InvalidationMessage => ({ type: 'pattern', pattern })),
@@ -187,6 +197,7 @@ export const configArb: fc.Arbitrary<Config> = fc.record({
   hard: fc.constantFrom<(number | undefined)[]>(undefined, 1_500),
   refresh: refreshArb,
   syncReads: fc.boolean(),
+  storeExpire: fc.constantFrom(true, true, false),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -296,12 +307,38 @@ export class ModelStore implements CacheStore {
   readonly name = 'model';
   readonly data = new Map<string, CacheEntry>();
   readonly listeners = new Set<(message: InvalidationMessage) => void>();
+  readonly expire?: (keys: string[]) => Promise<number>;
+  readonly expirePrefix?: (prefix: string) => Promise<void>;
 
   constructor(
     readonly s: fc.Scheduler,
     readonly onWrite: (key: string, entry: CacheEntry) => void,
     readonly syncReads = false,
-  ) {}
+    withExpire = true,
+  ) {
+    if (!withExpire) return;
+    this.expire = (keys) =>
+      this.#answer(`store.expire(${keys.join(',')})`, keys.filter((k) => this.#expire(k)).length);
+    this.expirePrefix = (prefix) => {
+      this.#expirePrefix(prefix);
+      return this.#answer(`store.expirePrefix(${prefix})`, undefined);
+    };
+  }
+
+  // Soft invalidation: the entry kept as a grace fallback only (expiresAt 0), or dropped.
+  #expire(key: string): boolean {
+    const entry = this.#read(key);
+    if (entry === undefined) return false;
+    if (entry.staleUntil === undefined) this.data.delete(key);
+    else this.data.set(key, { ...entry, expiresAt: 0 });
+    return true;
+  }
+
+  #expirePrefix(prefix: string): void {
+    for (const k of [...this.data.keys()]) {
+      if (k.startsWith(prefix) && !k.startsWith(RESERVED)) this.#expire(k);
+    }
+  }
 
   #answer<T>(label: string, value: T): Promise<T> {
     return this.s.schedule(Promise.resolve(value), label);
@@ -389,7 +426,13 @@ export class ModelStore implements CacheStore {
    * listeners hear of it.
    */
   receive(message: InvalidationMessage): void {
-    if (message.type === 'delete') for (const k of message.keys ?? []) this.data.delete(k);
+    const soft = message.mode === 'expire' && this.expire !== undefined;
+    if (message.type === 'delete') {
+      for (const k of message.keys ?? []) {
+        if (soft) this.#expire(k);
+        else this.data.delete(k);
+      }
+    } else if (message.type === 'clear' && soft) this.#expirePrefix(message.prefix ?? '');
     else if (message.type === 'clear') this.#clear(message.prefix);
     else if (message.type === 'pattern' && message.pattern !== undefined) {
       this.#deletePattern(message.pattern);
@@ -468,6 +511,7 @@ export async function runModel(
     (k, entry) =>
       storeWrites.push({ tick: ticks.next(), wall: Date.now(), key: k, entry: { ...entry } }),
     config.syncReads,
+    config.storeExpire ?? true,
   );
   const cache: Cache = createCache({
     store,
@@ -681,19 +725,19 @@ export async function runModel(
         return;
       }
       case 'delete':
-        record(op, () => cache.delete(op.key));
+        record(op, () => cache.delete(op.key, modeOf(op)));
         return;
       case 'deleteMany':
-        record(op, () => cache.deleteMany(op.keys));
+        record(op, () => cache.deleteMany(op.keys, modeOf(op)));
         return;
       case 'clear':
-        record(op, () => cache.clear());
+        record(op, () => cache.clear(modeOf(op)));
         return;
       case 'deletePattern':
         record(op, () => cache.deletePattern(op.pattern));
         return;
       case 'invalidateTags':
-        record(op, () => cache.invalidateTags(op.tags));
+        record(op, () => cache.invalidateTags(op.tags, modeOf(op)));
         return;
       case 'relay':
         // Delivered at once: the call and its settling are one moment.
@@ -744,24 +788,32 @@ export async function runModel(
   };
 }
 
+// The options of an invalidation: soft ones in mode 'expire'.
+function modeOf(op: { soft?: boolean }) {
+  return op.soft ? { mode: 'expire' as const } : undefined;
+}
+
 export function describeOp(op: Op): string {
+  const soft = 'soft' in op && op.soft ? ", mode 'expire'" : '';
   switch (op.kind) {
     case 'get':
-    case 'delete':
       return `${op.kind}(${op.key})`;
+    case 'delete':
+      return `${op.kind}(${op.key}${soft})`;
     case 'getMany':
-    case 'deleteMany':
       return `${op.kind}(${op.keys.join(',')})`;
+    case 'deleteMany':
+      return `${op.kind}(${op.keys.join(',')}${soft})`;
     case 'set':
       return `set(${op.key}${op.tags.length ? ` tags=${op.tags.join('+')}` : ''})`;
     case 'setMany':
       return `setMany(${op.items.map((i) => i.key + (i.tags.length ? `[${i.tags.join('+')}]` : '')).join(',')})`;
     case 'clear':
-      return 'clear()';
+      return `clear(${soft.slice(2)})`;
     case 'deletePattern':
       return `deletePattern(${op.pattern})`;
     case 'invalidateTags':
-      return `invalidateTags(${op.tags.join(',')})`;
+      return `invalidateTags(${op.tags.join(',')}${soft})`;
     case 'getOrSet':
       return `getOrSet(${op.key}${op.tags.length ? ` tags=${op.tags.join('+')}` : ''}, loader ${op.loader}${op.force ? ', forceFresh' : ''})`;
     case 'getOrSetMany':

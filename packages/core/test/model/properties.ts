@@ -97,6 +97,7 @@ export const untimedConfigs = fc.record({
   hard: fc.constant(undefined),
   refresh: refreshArb,
   syncReads: fc.boolean(),
+  storeExpire: fc.boolean(),
 });
 
 /** Programs around one key whose loaders may never settle, under a hard timeout. */

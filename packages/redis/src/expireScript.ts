@@ -1,0 +1,40 @@
+import { LuaScript } from './luaScript.js';
+
+/**
+ * A Lua script that invalidates the entries of KEYS softly, each atomically against concurrent
+ * writes: an entry with grace (a `staleUntil`) is rewritten with `expiresAt` 0 (`SOFT_EXPIRED`
+ * of `@cache/core`), the rest of its text and its TTL unchanged; one without grace is removed.
+ * Only the expiry at the head of the text is replaced, so the value is never decoded and
+ * encoded again: in the JSON format (`[expiresAt,value,staleUntil,...]`) the number before the
+ * first comma, in the serialized one (`s|expiresAt|staleUntil|...`) the field after `s|`.
+ * Returns how many of KEYS existed.
+ */
+export const EXPIRE = new LuaScript(`
+local count = 0
+for _, key in ipairs(KEYS) do
+  local text = redis.call('GET', key)
+  if text then
+    count = count + 1
+    local graced, rewritten
+    if string.sub(text, 1, 2) == 's|' then
+      local bar1 = string.find(text, '|', 3, true)
+      local bar2 = string.find(text, '|', bar1 + 1, true)
+      graced = bar2 > bar1 + 1
+      rewritten = 's|0' .. string.sub(text, bar1)
+    else
+      local fields = cjson.decode(text)
+      graced = fields[3] ~= nil and fields[3] ~= cjson.null
+      local comma = string.find(text, ',', 2, true)
+      rewritten = '[0' .. string.sub(text, comma)
+    end
+    local ttl = redis.call('PTTL', key)
+    if not graced then
+      redis.call('UNLINK', key)
+    elseif ttl > 0 then
+      redis.call('SET', key, rewritten, 'PX', ttl)
+    elseif ttl == -1 then
+      redis.call('SET', key, rewritten)
+    end
+  end
+end
+return count`);
