@@ -17,12 +17,16 @@ function run(code: string | undefined): Promise<string> {
 }
 
 describe("core README's examples", () => {
-  test('there are eight programs: the quick start, TTL with jitter, event-driven, versions, batched cached(), freshness, batch loads, observing', () => {
-    expect(core).toHaveLength(8);
+  test('there are nine programs: the quick start, TTL with jitter, event-driven, versions, soft invalidation, batched cached(), freshness, batch loads, observing', () => {
+    expect(core).toHaveLength(9);
+  });
+
+  test('soft invalidation: no hit, the fallback of a failing loader, a reload; hard has no fallback', async () => {
+    expect(await run(core[4])).toBe('undefined\ntrue\nAda\nGrace H.\nLoaderError\n');
   });
 
   test('batched cached(): one query for the calls of one tick', async () => {
-    expect(await run(core[4])).toBe('one query for [ 1, 2, 3 ]\n[ 1, 2, 3, 2 ]\n');
+    expect(await run(core[5])).toBe('one query for [ 1, 2, 3 ]\n[ 1, 2, 3, 2 ]\n');
   });
 
   test('the quick start loads user 1 once for 1,000 callers and prints users 2 and 3', async () => {
@@ -44,15 +48,15 @@ describe("core README's examples", () => {
   });
 
   test('freshness: a hit past the threshold answers at once and is refreshed; forceFresh falls back', async () => {
-    expect(await run(core[5])).toBe('1\n1\n2\n2\n2 false true\n');
+    expect(await run(core[6])).toBe('1\n1\n2\n2\n2 false true\n');
   });
   test('batch loads: one loader call for the missing keys, an error for the unknown one', async () => {
-    expect(await run(core[6])).toBe(
+    expect(await run(core[7])).toBe(
       "loading [ '2', '3' ]\nAda\nGrace\n[cache] loader failed for key \"3\": no user 3\n",
     );
   });
   test('observing: a diagnostics channel subscriber sees each lookup; stats() gives the hit ratio', async () => {
-    expect(await run(core[7])).toBe('getOrSet miss user:1\ngetOrSet hit user:1\n0.5 1\n');
+    expect(await run(core[8])).toBe('getOrSet miss user:1\ngetOrSet hit user:1\n0.5 1\n');
   });
 });
 

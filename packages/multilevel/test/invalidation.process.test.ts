@@ -222,4 +222,77 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(await a.send({ ...fresh, value: 'unused' })).toBe('after');
     });
   });
+
+  describe("soft invalidation ({ mode: 'expire' }) across two processes", () => {
+    const failingFallback = { cmd: 'getOrSetFailing' as const, key: 'user:1' };
+
+    // The loader failures a test provoked on purpose, taken off the node's reported errors.
+    function expectedLoaderErrors(node: InvalidationNode): void {
+      const expected = node.errors.filter((e) => e.includes('"operation":"loader"'));
+      expect(expected.every((e) => e.includes('source down'))).toBe(true);
+      node.errors.splice(
+        0,
+        node.errors.length,
+        ...node.errors.filter((e) => !expected.includes(e)),
+      );
+    }
+
+    test.each([
+      [
+        'delete',
+        { cmd: 'delete' as const, key: 'user:1', mode: 'expire' as const },
+        deleting('user:1'),
+      ],
+      [
+        'invalidateTags',
+        { cmd: 'invalidateTags' as const, tags: ['users'], mode: 'expire' as const },
+        deleting(tagRecord('users')),
+      ],
+      [
+        'clear',
+        { cmd: 'clear' as const, mode: 'expire' as const },
+        (m: InvalidationMessage) => m.type === 'clear',
+      ],
+    ])(
+      '%s in A: B serves the value no more as fresh, only as the fallback of a failing loader',
+      async (_, invalidation, message) => {
+        const [a, b] = await twoNodes();
+        await a.send({ cmd: 'set', key: 'user:1', value: 'Ada', tags: ['users'], grace: '1h' });
+        expect(await b.send({ cmd: 'get', key: 'user:1' })).toBe('Ada');
+        expect(await b.send({ cmd: 'inL1', key: 'user:1' })).toBe(true);
+
+        const heard = b.received(message);
+        await a.send(invalidation);
+        await heard;
+        for (const node of [a, b]) {
+          expect(await node.send({ cmd: 'get', key: 'user:1' })).toBeUndefined();
+          expect(await node.send({ cmd: 'entry', key: 'user:1' })).toMatchObject({
+            value: 'Ada',
+            stale: true,
+            invalidated: true,
+          });
+        }
+        expect(await b.send(failingFallback)).toBe('Ada');
+        expectedLoaderErrors(b);
+        // A loads anew; B reads the new value past its invalidated copy.
+        const reload = { cmd: 'getOrSet' as const, key: 'user:1', tags: ['users'] };
+        expect(await a.send({ ...reload, value: 'Ada v2' })).toBe('Ada v2');
+        expect(await b.send({ cmd: 'get', key: 'user:1' })).toBe('Ada v2');
+      },
+    );
+
+    test('a hard delete in A after a soft one: B has no fallback left', async () => {
+      const [a, b] = await twoNodes();
+      await a.send({ cmd: 'set', key: 'user:1', value: 'Ada', grace: '1h' });
+      expect(await b.send({ cmd: 'get', key: 'user:1' })).toBe('Ada');
+      const soft = b.received(deleting('user:1'));
+      await a.send({ cmd: 'delete', key: 'user:1', mode: 'expire' });
+      await soft;
+      const hard = b.received((m) => deleting('user:1')(m) && m.mode === undefined);
+      await a.send({ cmd: 'delete', key: 'user:1' });
+      await hard;
+      expect(await b.send(failingFallback)).toEqual({ error: 'LoaderError' });
+      expectedLoaderErrors(b);
+    });
+  });
 });

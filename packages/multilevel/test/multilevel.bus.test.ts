@@ -102,6 +102,99 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     };
   }
 
+  describe('soft invalidation over the bus', () => {
+    const graced = { grace: '1h' } as const;
+    // The next message the instance hears from another one.
+    const heard = (store: MultilevelStore) =>
+      new Promise((resolve) => {
+        const stop = store.on('invalidate', (event) => {
+          stop();
+          resolve(event);
+        });
+      });
+
+    test("expire in one instance expires the other one's L1 copy: a fallback, no hit", async () => {
+      const a = await instance('soft-delete');
+      const b = await instance('soft-delete');
+      const written = heard(b.store);
+      await a.cache.set('k', 'old', graced);
+      await written;
+      expect(await b.cache.get('k')).toBe('old');
+      expect(b.l1.get('k')?.value).toBe('old');
+      const seen = heard(b.store);
+      await a.cache.delete('k', { mode: 'expire' });
+      expect(await seen).toMatchObject({
+        message: { type: 'delete', keys: ['k'], mode: 'expire' },
+      });
+      expect(b.l1.get('k')).toMatchObject({ value: 'old', expiresAt: 0 });
+      expect(await b.cache.get('k')).toBeUndefined();
+      const failing = () => Promise.reject(new Error('db down'));
+      expect(await b.cache.getOrSet('k', failing)).toBe('old');
+      // B backs off its failing loader now; A loads anew, and B reads that past its L1 copy.
+      expect(await a.cache.getOrSet('k', async () => 'new')).toBe('new');
+      await a.cache.flush();
+      expect(await b.cache.get('k')).toBe('new');
+    });
+
+    test('a soft clear of a prefix expires the L1 copies under it in the other instance', async () => {
+      const a = await instance('soft-clear');
+      const b = await instance('soft-clear');
+      const written = heard(b.store);
+      await a.cache.setMany([
+        ['user:1', 'u', graced],
+        ['post:1', 'p', graced],
+      ]);
+      await written;
+      await b.cache.get('user:1');
+      await b.cache.get('post:1');
+      const seen = heard(b.store);
+      await a.cache.namespace('user').clear({ mode: 'expire' });
+      await seen;
+      expect(b.l1.get('user:1')).toMatchObject({ value: 'u', expiresAt: 0 });
+      expect(b.l1.get('post:1')?.expiresAt).toBeGreaterThan(0);
+      expect((await a.l2.get('user:1'))?.expiresAt).toBe(0);
+    });
+
+    test('a receiver that knows only the message type deletes: the soft message is a delete', async () => {
+      const a = await instance('soft-old');
+      const heard: unknown[] = [];
+      const old = redisBus({ port: server.port, channel: 'soft-old' });
+      open.push(old);
+      await old.subscribe((message) => heard.push(message));
+      await a.cache.set('k', 'old', graced);
+      await a.cache.delete('k', { mode: 'expire' });
+      await a.cache.clear({ mode: 'expire' });
+      await expect.poll(() => heard.length).toBe(3);
+      // What the set, the soft delete and the soft clear published, as an older process reads
+      // them: it drops `keys`, or everything under `prefix`, whatever `mode` says.
+      expect(heard).toMatchObject([
+        { type: 'delete', keys: ['k'] },
+        { type: 'delete', keys: ['k'], mode: 'expire' },
+        { type: 'clear', prefix: '', mode: 'expire' },
+      ]);
+    });
+
+    test('expire and expirePrefix exist only when every tier has them', () => {
+      const both = multilevel({ tiers: [memoryStore(), memoryStore()] });
+      const mixed = multilevel({
+        tiers: [
+          memoryStore(),
+          {
+            name: 'no-expire',
+            get: () => undefined,
+            set: () => {},
+            delete: () => false,
+            clear: () => {},
+          },
+        ],
+      });
+      expect(typeof both.expire).toBe('function');
+      expect(typeof both.expirePrefix).toBe('function');
+      expect(mixed.expire).toBeUndefined();
+      expect(mixed.expirePrefix).toBeUndefined();
+    });
+  });
+
   describe('a read from L2 that began before a local write', () => {
     const writes: [string, (store: MultilevelStore) => Promise<unknown>, unknown][] = [
       ['set', (store) => store.set('k', { value: 'new', expiresAt: Date.now() + 60_000 }), 'new'],

@@ -7,26 +7,32 @@ import { LuaScript } from './luaScript.js';
  * Only the expiry at the head of the text is replaced, so the value is never decoded and
  * encoded again: in the JSON format (`[expiresAt,value,staleUntil,...]`) the number before the
  * first comma, in the serialized one (`s|expiresAt|staleUntil|...`) the field after `s|`.
- * Returns how many of KEYS existed.
+ * Keys holding anything else (another type, text of another format, such as a bus's log under
+ * the same prefix) are left alone. Returns how many entries of KEYS existed.
  */
 export const EXPIRE = new LuaScript(`
 local count = 0
 for _, key in ipairs(KEYS) do
-  local text = redis.call('GET', key)
-  if text then
-    count = count + 1
-    local graced, rewritten
-    if string.sub(text, 1, 2) == 's|' then
-      local bar1 = string.find(text, '|', 3, true)
-      local bar2 = string.find(text, '|', bar1 + 1, true)
+  local text = redis.call('TYPE', key).ok == 'string' and redis.call('GET', key)
+  local head = text and string.sub(text, 1, 2)
+  local graced, rewritten
+  if head == 's|' then
+    local bar1 = string.find(text, '|', 3, true)
+    local bar2 = bar1 and string.find(text, '|', bar1 + 1, true)
+    if bar2 then
       graced = bar2 > bar1 + 1
       rewritten = 's|0' .. string.sub(text, bar1)
-    else
-      local fields = cjson.decode(text)
+    end
+  elseif head and string.sub(head, 1, 1) == '[' then
+    local decoded, fields = pcall(cjson.decode, text)
+    local comma = string.find(text, ',', 2, true)
+    if decoded and comma then
       graced = fields[3] ~= nil and fields[3] ~= cjson.null
-      local comma = string.find(text, ',', 2, true)
       rewritten = '[0' .. string.sub(text, comma)
     end
+  end
+  if rewritten then
+    count = count + 1
     local ttl = redis.call('PTTL', key)
     if not graced then
       redis.call('UNLINK', key)

@@ -210,6 +210,19 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(after).toBeLessThanOrEqual(before);
     });
 
+    test('leaves alone keys under the prefix that hold no entry: other types, foreign text', async () => {
+      await redis.raw.xadd('test:log', '*', 'message', '{}');
+      await redis.raw.set('test:text', 'not an entry');
+      await redis.raw.set('test:array', '[1]');
+      await store.set('k', entry('v', { staleUntil: Date.now() + 60_000 }));
+      expect(await store.expire(['log', 'text', 'array', 'k'])).toBe(1);
+      await store.expirePrefix('');
+      expect(await redis.raw.xlen('test:log')).toBe(1);
+      expect(await redis.raw.get('test:text')).toBe('not an entry');
+      expect(await redis.raw.get('test:array')).toBe('[1]');
+      expect((await store.get('k'))?.expiresAt).toBe(0);
+    });
+
     test('keeps an entry stored forever without a TTL', async () => {
       await store.set(
         'forever',
