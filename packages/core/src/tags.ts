@@ -264,7 +264,8 @@ export class TagRecords {
   /** Drops what an invalidation from another process may have changed. */
   forget(message: InvalidationMessage): void {
     this.#generation++;
-    if (message.type === 'clear' && message.prefix === undefined) this.cleared++;
+    // A clear of everything (`''` too) may have taken the records from the store.
+    if (message.type === 'clear' && !message.prefix) this.cleared++;
     if (this.#known === undefined) return;
     if (message.type !== 'delete') {
       this.#known.clear();

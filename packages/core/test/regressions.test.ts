@@ -146,19 +146,25 @@ describe('a loader that never settles', () => {
 });
 
 describe('found by the model-based tests (test/model.test.ts)', () => {
-  test('a tagged entry read before a clear removed the tag records is not served', async () => {
-    const store = new TestStore({ async: true });
-    const cache = createCache({ store });
-    await cache.set('p:1', 'v1', { tags: ['blue'] });
-    await cache.invalidateTags(['blue']);
-    const resume = store.pause('get');
-    const read = cache.getOrSet('p:1', async () => 'reloaded');
-    resume();
-    // Meanwhile another process clears everything: the tag record is gone, its message arrives.
-    store.data.delete('__cache:tag:blue');
-    store.receive({ type: 'clear' });
-    expect(await read).toBe('reloaded');
-  });
+  test.each([
+    ['a clear', { type: 'clear' }],
+    ["a clear of '' (everything, records included)", { type: 'clear', prefix: '' }],
+  ] as const)(
+    'a tagged entry read before %s removed the tag records is not served',
+    async (_, message) => {
+      const store = new TestStore({ async: true });
+      const cache = createCache({ store });
+      await cache.set('p:1', 'v1', { tags: ['blue'] });
+      await cache.invalidateTags(['blue']);
+      const resume = store.pause('get');
+      const read = cache.getOrSet('p:1', async () => 'reloaded');
+      resume();
+      // Meanwhile another process clears everything: the tag record is gone, its message arrives.
+      store.data.delete('__cache:tag:blue');
+      store.receive({ ...message });
+      expect(await read).toBe('reloaded');
+    },
+  );
 
   test('a caller who comes after the loaded value expired does not get it while it is being stored', async () => {
     vi.useFakeTimers();

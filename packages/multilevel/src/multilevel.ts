@@ -386,9 +386,11 @@ export class MultilevelStore implements CacheStore {
   }
 
   async #expirePrefix(prefix: string): Promise<void> {
-    await this.#writing({ type: 'clear', prefix, mode: 'expire' }, 'expirePrefix', (store) =>
-      store.expirePrefix!(prefix),
-    );
+    // Everything is published as a clear without prefix: a process that does not know the mode
+    // then clears everything, records included, as the contract of `clear()` says it does.
+    const message: InvalidationMessage =
+      prefix === '' ? { type: 'clear', mode: 'expire' } : { type: 'clear', prefix, mode: 'expire' };
+    await this.#writing(message, 'expirePrefix', (store) => store.expirePrefix!(prefix));
   }
 
   async clear(prefix?: string): Promise<void> {

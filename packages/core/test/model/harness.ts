@@ -171,7 +171,7 @@ export function opArb(weights: Partial<Weights> = {}): fc.Arbitrary<Op> {
           keys.map((ks): InvalidationMessage => ({ type: 'delete', keys: ks })),
           keys.map((ks): InvalidationMessage => ({ type: 'delete', keys: ks, mode: 'expire' })),
           fc.constant<InvalidationMessage>({ type: 'clear' }),
-          fc.constant<InvalidationMessage>({ type: 'clear', prefix: '', mode: 'expire' }),
+          fc.constant<InvalidationMessage>({ type: 'clear', mode: 'expire' }),
           fc
             .constantFrom(...PATTERNS)
             .map((pattern): InvalidationMessage => ({ type: 'pattern', pattern })),
