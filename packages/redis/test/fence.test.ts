@@ -54,6 +54,8 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     ['delete', (b: Cache) => b.delete('user:1')],
     ['clear', (b: Cache) => b.clear()],
     ['deletePattern', (b: Cache) => b.deletePattern('user:*')],
+    ['soft delete', (b: Cache) => b.delete('user:1', { mode: 'expire' })],
+    ['soft clear', (b: Cache) => b.clear({ mode: 'expire' })],
   ])(
     'a load that read before another process’s update and %s does not store its old value',
     async (_, invalidate) => {
