@@ -1,5 +1,11 @@
 import { afterEach, describe, expect, test, vi } from 'vitest';
-import { type CacheLock, createCache, InvalidArgumentError, LoaderError } from '../src/index.js';
+import {
+  type CacheLock,
+  cached,
+  createCache,
+  InvalidArgumentError,
+  LoaderError,
+} from '../src/index.js';
 import { deferred, TestStore } from './testStore.js';
 
 afterEach(() => {
@@ -279,5 +285,57 @@ describe("ttl: 'forever'", () => {
     );
     expect(() => createCache({ store, ttl: 'for ever' })).toThrow(/ttl/);
     expect(() => createCache({ store, grace: Number.POSITIVE_INFINITY })).toThrow(/grace/);
+  });
+});
+
+describe('refresh-ahead with a batch loader', () => {
+  test('refreshes that getOrSetMany starts in one tick are merged into one loader call', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', refresh: { ahead: 0.5 } });
+    const batches: string[][] = [];
+    const loader = async (keys: string[]) => {
+      batches.push(keys);
+      return keys.map((key) => `${key}:${batches.length}`);
+    };
+    await cache.getOrSetMany(['a', 'b', 'c'], loader);
+    vi.advanceTimersByTime(31_000);
+    const served = await cache.getOrSetMany(['a', 'b', 'c'], loader);
+    expect(served.map((result) => (result as { value?: string }).value)).toEqual([
+      'a:1',
+      'b:1',
+      'c:1',
+    ]);
+    await cache.flush();
+    expect(batches).toEqual([
+      ['a', 'b', 'c'],
+      ['a', 'b', 'c'],
+    ]);
+    expect(await cache.get('b')).toBe('b:2');
+  });
+
+  test('refreshes that a batched cached() function starts in one tick are one batch call', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
+    const cache = createCache({ store: new TestStore(), ttl: '1m', refresh: { ahead: 0.5 } });
+    const calls: number[][] = [];
+    let round = 0;
+    const find = cached(async (id: number) => ({ id, round }), {
+      cache,
+      name: 'find',
+      batch: async (args: [number][]) => {
+        calls.push(args.map(([id]) => id));
+        round++;
+        return args.map(([id]) => ({ id, round }));
+      },
+    });
+    await Promise.all([1, 2, 3].map((id) => find(id)));
+    vi.advanceTimersByTime(31_000);
+    const served = await Promise.all([1, 2, 3].map((id) => find(id)));
+    expect(served.map((user) => user.round)).toEqual([1, 1, 1]);
+    await cache.flush();
+    expect(calls).toEqual([
+      [1, 2, 3],
+      [1, 2, 3],
+    ]);
+    expect((await find(2)).round).toBe(2);
   });
 });
