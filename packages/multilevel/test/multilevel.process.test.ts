@@ -105,5 +105,22 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(Number(await raw.get('loads'))).toBe(1);
       expect(new Set(results.flat() as string[]).size).toBe(1);
     });
+
+    test('4 processes × 100 concurrent cold getOrSetMany of 20 keys with the Redis lock load each key once', async () => {
+      const group = await Promise.all([startNode(), startNode(), startNode(), startNode()]);
+      const keys = Array.from({ length: 20 }, (_, i) => `many:${i}`);
+      const results = (await Promise.all(
+        group.map((node) =>
+          node.send({ cmd: 'stampedeMany', keys, callers: 100, counter: 'manyLoads' }),
+        ),
+      )) as string[][][];
+      expect(Number(await raw.get('manyLoads'))).toBe(keys.length);
+      keys.forEach((key, i) => {
+        // Every caller of every process got one value for the key, loaded once.
+        const served = new Set(results.flatMap((perKey) => perKey[i]!));
+        expect(served.size).toBe(1);
+        expect([...served][0]).toMatch(new RegExp(`^${key} loaded by \\d+$`));
+      });
+    });
   });
 });
