@@ -10,15 +10,33 @@ local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[3], '*', 'm', ARGV[2]
 redis.call('PUBLISH', ARGV[1], '{"logId":"' .. id .. '",' .. string.sub(ARGV[2], 2))
 return id`);
 
-// The id of the newest entry; an empty log gets a mark first, so that every cursor names an
-// entry whose disappearance shows that the log was trimmed past it (or lost with Redis).
-const LAST = new LuaScript(`
+// The server's run_id, which changes when it restarts or another server takes over: one that
+// lost the log's tail (a restart from an older snapshot, a failover to a replica behind) may
+// still hold a cursor's entry, but not the entries after it that a subscriber missed.
+const SERVER = `local info = redis.call('INFO', 'server')
+local server = string.match(info, 'run_id:(%w+)') or ''`;
+
+// The id of the newest entry and the server's run_id; an empty log gets a mark first, so that
+// every cursor names an entry whose disappearance shows that the log was trimmed past it (or
+// lost with Redis).
+const LAST = new LuaScript(`${SERVER}
 local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-if last[1] then return last[1][1] end
-return redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', '')`);
+if last[1] then return {last[1][1], server} end
+return {redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[1], '*', 'm', ''), server}`);
+
+// The server's run_id (on the node that holds the log, on a Cluster).
+const RUN_ID = new LuaScript(`${SERVER}
+return server`);
 
 /** How many entries one read of the log asks for. */
 const PAGE = 1_000;
+
+/** Where a subscriber stands in the log: the id of the last entry it saw, on which server. */
+export interface LogCursor {
+  id: string;
+  /** The run_id of the server that logged it. */
+  server: string;
+}
 
 /** An entry of the log: its id and the message text (`''` for a mark). */
 export interface LogEntry {
@@ -47,18 +65,21 @@ export class InvalidationLog {
     return APPEND.run(client, [this.key], [channel, text, this.#length]);
   }
 
-  /** The id of the newest entry, the cursor of a subscriber that has just subscribed. */
-  async last(client: RedisClient): Promise<string> {
-    return String(await LAST.run(client, [this.key], [this.#length]));
+  /** The newest entry, the cursor of a subscriber that has just subscribed. */
+  async last(client: RedisClient): Promise<LogCursor> {
+    const [id, server] = (await LAST.run(client, [this.key], [this.#length])) as [string, string];
+    return { id: String(id), server: String(server) };
   }
 
   /**
    * The entries after `cursor`, oldest first, or `undefined` when the entry `cursor` names is
-   * gone: the log was trimmed past it or lost, so what was missed cannot be known.
+   * gone (the log was trimmed past it or lost) or another server answers (one restarted from an
+   * older snapshot, a replica that took over): what was missed cannot be known.
    */
-  async since(client: RedisClient, cursor: string): Promise<LogEntry[] | undefined> {
+  async since(client: RedisClient, cursor: LogCursor): Promise<LogEntry[] | undefined> {
+    if (String(await RUN_ID.run(client, [this.key], [])) !== cursor.server) return undefined;
     const entries: LogEntry[] = [];
-    let from = cursor;
+    let from = cursor.id;
     for (;;) {
       const page = (await client.xrange(this.key, from, '+', 'COUNT', PAGE)) as [
         string,

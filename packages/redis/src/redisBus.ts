@@ -3,7 +3,7 @@ import type { InvalidationBus, InvalidationMessage } from '@cache/core';
 import { InvalidArgumentError, StoreError } from '@cache/core';
 import { type RedisClient, RedisConnection, type RedisConnectionOptions } from './connection.js';
 import { Emitter } from './emitter.js';
-import { InvalidationLog, isAfter } from './invalidationLog.js';
+import { InvalidationLog, isAfter, type LogCursor } from './invalidationLog.js';
 import { openSubscriber, type Subscriber } from './subscriber.js';
 
 const MESSAGE_TYPES = new Set<string>([
@@ -130,11 +130,11 @@ export class RedisBus implements InvalidationBus {
   };
   readonly #timeout: number;
   readonly #log: InvalidationLog | undefined;
-  // The id of the newest logged message seen.
-  #cursor: string | undefined;
+  // The newest logged message seen, and the server that logged it.
+  #cursor: LogCursor | undefined;
   // The cursor when the subscriber connection dropped: the reconnection replays from there (live
   // messages received once it is back move the cursor past what it missed).
-  #replayFrom: string | undefined;
+  #replayFrom: LogCursor | undefined;
   #dropped = false;
   // Reconnections are handled one after the other.
   #resuming: Promise<void> = Promise.resolve();
@@ -250,7 +250,8 @@ export class RedisBus implements InvalidationBus {
     const log = this.#log;
     if (log === undefined) return;
     try {
-      this.#advance(await this.#connection.run((client) => log.last(client)));
+      const last = await this.#connection.run((client) => log.last(client));
+      this.#advance(last.id, last.server);
     } catch (error) {
       this.#cursor = undefined;
       this.#events.emit('error', error as Error);
@@ -297,8 +298,13 @@ export class RedisBus implements InvalidationBus {
     this.#events.emit('reconnect', undefined);
   }
 
-  #advance(id: string): void {
-    if (this.#cursor === undefined || isAfter(id, this.#cursor)) this.#cursor = id;
+  // Moves the cursor to `id` if it is newer. A cursor whose server is unknown ('') never
+  // matches one: the next reconnection distrusts.
+  #advance(id: string, server?: string): void {
+    const cursor = this.#cursor;
+    if (cursor === undefined) this.#cursor = { id, server: server ?? '' };
+    else if (server !== undefined && server !== cursor.server) this.#cursor = { id, server };
+    else if (isAfter(id, cursor.id)) this.#cursor = { id, server: cursor.server };
   }
 
   // Passes a message on to the handlers; returns whether it did. `id` is its log id, if logged.

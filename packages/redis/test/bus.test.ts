@@ -256,6 +256,37 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       }
     });
 
+    test('a subscriber whose Redis came back from an older snapshot distrusts: what it missed went with the log', async () => {
+      const proxy = await startTcpProxy({ port: redis.server.port });
+      const a = redisBus({ port: redis.server.port, channel: 'snapshot' });
+      const b = redisBus({ port: proxy.port, channel: 'snapshot' });
+      try {
+        const received: BusMessage[] = [];
+        await b.subscribe((message) => received.push(message));
+        const after = new Promise<string>((resolve) => {
+          b.on('reconnect', () => resolve('distrusted'));
+          b.on('resume', (replayed) => resolve(`resumed, ${replayed} replayed`));
+        });
+        await a.publish({ type: 'delete', keys: ['before'] });
+        await expect.poll(() => received.length).toBe(1);
+        await redis.raw.save(); // the snapshot holds the log up to b's cursor
+        await proxy.disconnect();
+        await a.publish({ type: 'delete', keys: ['missed'] }); // b is away; logged after the snapshot
+        await redis.server.kill();
+        await redis.server.restart(); // from the snapshot: b's cursor is there, 'missed' is not
+        await proxy.restore();
+        expect(await after).toBe('distrusted');
+        expect(received.map(({ keys }) => keys)).toEqual([['before']]);
+        expect(b.stats()).toMatchObject({ gaps: 1 });
+      } finally {
+        await a.close();
+        await b.close();
+        await proxy.close();
+        await redis.raw.flushall().catch(() => {});
+        await redis.raw.save().catch(() => {}); // later restarts start empty again
+      }
+    });
+
     test('after Redis restarts, the subscriber resubscribes and emits reconnect', async () => {
       await expectResubscribedAfterRestart(
         redis,
