@@ -51,14 +51,16 @@ export class RetryLoop {
   }
 
   /**
-   * The target answered a call: a round waiting for its timer runs now instead, at most once per
-   * 100 ms (the backoff of later rounds is kept). Work that failed on a call that timed out, or
-   * that waited out an outage, then lands as soon as the target answers again, not 100 ms to 5 s
-   * later, while other processes keep serving what it voids.
+   * The target answered a call: a round waiting for its timer runs now instead, unless one began
+   * less than a quarter of the current backoff ago. Work that failed on a call that timed out,
+   * or that waited out an outage, then lands as soon as the target answers again (or within a
+   * quarter of the backoff: 1.25 s at most), not up to 5 s later, while other processes keep
+   * serving what it voids. Rounds that keep failing while the target answers other calls still
+   * back off: at most four times as often as the timer alone would run them.
    */
   answered(): void {
     if (this.#timer === undefined || this.#closed) return;
-    if (Date.now() - this.#began < FIRST_DELAY) return;
+    if (Date.now() - this.#began < this.#delay / 4) return;
     clearTimeout(this.#timer);
     this.#timer = undefined;
     void this.#run();

@@ -9,7 +9,7 @@ const MOST_KEYS = 10_000;
  * store tells other processes to drop their copies): a deleted key is reloaded, an old value
  * would be served. A later write that lands on a tier leaves nothing to repair there.
  *
- * The cache's own records (tag records: keys holding `__cache:`) are never repaired by deleting
+ * The cache's own records (tag records: keys starting with `__cache:`) are never repaired by deleting
  * them: a deleted tag record reads as a tag never invalidated, which would bring back every
  * entry an earlier invalidation voided. The cache retries their writes itself until they land.
  */
@@ -39,7 +39,7 @@ export class Repairs {
   /** A write or delete of `keys` failed on `tier`. */
   failed(keys: readonly string[], tier: number): void {
     for (const key of keys) {
-      if (key.includes(RESERVED_PREFIX)) continue;
+      if (key.startsWith(RESERVED_PREFIX)) continue;
       let tiers = this.#failed.get(key);
       if (tiers === undefined) {
         tiers = new Set();

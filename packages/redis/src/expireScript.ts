@@ -10,12 +10,13 @@ import { LuaScript } from './luaScript.js';
  * Keys holding anything else (another type, text of another format, such as a bus's log under
  * the same prefix) are left alone. Returns how many entries of KEYS existed.
  */
-export const EXPIRE = new LuaScript(`
+export const EXPIRE = new LuaScript(
+  `
 local count = 0
 for _, key in ipairs(KEYS) do
   local text = redis.call('TYPE', key).ok == 'string' and redis.call('GET', key)
   local head = text and string.sub(text, 1, 2)
-  local graced, rewritten
+  local graced, rewritten, undecodable
   if head == 's|' then
     local bar1 = string.find(text, '|', 3, true)
     local bar2 = bar1 and string.find(text, '|', bar1 + 1, true)
@@ -30,6 +31,7 @@ for _, key in ipairs(KEYS) do
       graced = fields[3] ~= nil and fields[3] ~= cjson.null
       rewritten = '[0' .. string.sub(text, comma)
     end
+    undecodable = not decoded
   end
   if rewritten then
     count = count + 1
@@ -41,6 +43,13 @@ for _, key in ipairs(KEYS) do
     elseif ttl == -1 then
       redis.call('SET', key, rewritten)
     end
+  elseif undecodable then
+    -- An entry Redis cannot decode (a lone surrogate, deep nesting): its grace is unknown, so
+    -- it is invalidated hard rather than left fresh.
+    count = count + 1
+    redis.call('UNLINK', key)
   end
 end
-return count`);
+return count`,
+  { ordered: true },
+);

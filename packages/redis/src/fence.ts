@@ -1,97 +1,132 @@
 // Fences: a load may read the database before another process updates it and store what it read
 // after that process's invalidation. Every write and delete of a key leaves a fence (the Redis
-// clock's time and the writer's id, `<time> <writer>`, under `<prefix>__cache:fence:<key>`, for a
-// while), a clear or pattern delete one for every key (`<prefix>__cache:fence`), and a load's
-// write is refused when another writer's fence stands at or after the moment its load began. A
-// writer's own fences never refuse its loads: in one process, the cache's write barrier orders
-// writes and loads already (a write voids the loads in flight). Each script answers the Redis
+// clock's time, under `<prefix>__cache:fence:<key>`, for a while), a clear or pattern delete one
+// for every key (`<prefix>__cache:fence`), and a load's write is refused when another writer
+// fenced the key at or after the moment its load began. A writer's own fences never refuse its
+// loads (in one process, the cache's write barrier orders writes and loads already: a write
+// voids the loads in flight), and never hide another writer's: a fence keeps the time of the
+// last fencing by any other writer too. Each script answers the Redis
 // clock's time too, so the store learns where that clock stands against its own (RedisClock).
 
 import { randomUUID } from 'node:crypto';
 import { RESERVED_PREFIX } from '@cache/core';
 import type { Redis } from 'ioredis';
 import type { RedisConnection } from './connection.js';
-import { isNoScript, LuaScript } from './luaScript.js';
+import { LuaScript } from './luaScript.js';
 import { localNow, RedisClock } from './redisClock.js';
 
-// The Redis clock in ms since the epoch, with microseconds.
-const NOW = `
+// What every fence script starts with: the Redis clock in ms since the epoch, with
+// microseconds (`now`), and the fences of writer ARGV[2], lasting ARGV[1] ms. A fence reads
+// `<time> <writer> <other>`: when it was last fenced, by whom, and when it was last fenced by any
+// other writer (0: never), so that a writer fencing a key again never hides another's fence.
+const PRELUDE = `
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+local function stamp(at)
+  return string.format('%.3f', at)
+end
+local function fence(name)
+  local other = 0
+  local old = redis.call('GET', name)
+  if old then
+    local at, writer, before = string.match(old, '^(%S+) (%S+) ?(%S*)$')
+    if writer ~= ARGV[2] then other = tonumber(at) or 0 else other = tonumber(before) or 0 end
+  end
+  redis.call('SET', name, stamp(now) .. ' ' .. ARGV[2] .. ' ' .. stamp(other), 'PX', ARGV[1])
+end
+local function fencedByOthers(name)
+  local old = redis.call('GET', name)
+  if not old then return 0 end
+  local at, writer, before = string.match(old, '^(%S+) (%S+) ?(%S*)$')
+  if not at then return math.huge end
+  if writer ~= ARGV[2] then return tonumber(at) or math.huge end
+  return tonumber(before) or 0
+end
 `;
 
 /**
- * A load's write. KEYS: the key, its fence, the fence of every key. ARGV: the entry's text, its
- * TTL in ms ('' for none), the Redis time its load began (at the latest), how long fences last,
- * the writer's id. Refused when another writer's fence stands at or after the load's start, or
- * when the load began longer ago than fences last (nothing can tell what happened meanwhile).
- * Answers {stored (1/0), now}.
+ * A load's write. KEYS: the key, its fence, the fence of every key. ARGV: how long fences last,
+ * the writer's id, the entry's text, its TTL in ms ('' for none), the Redis time its load began
+ * (at the latest). Refused when another writer fenced the key (or every key) at or after the
+ * load's start, or when the load began longer ago than fences last (nothing can tell what
+ * happened meanwhile). Answers {stored (1/0), now}.
  */
-const FENCED_SET = new LuaScript(`${NOW}
-local since = tonumber(ARGV[3])
-local function fences(name)
-  local fence = redis.call('GET', name)
-  if not fence then return false end
-  local at, writer = string.match(fence, '^(%S+) (.*)$')
-  return writer ~= ARGV[5] and tonumber(at) >= since
-end
+const FENCED_SET = new LuaScript(
+  `${PRELUDE}
+local since = tonumber(ARGV[5])
 local stored = 0
-if now - since < tonumber(ARGV[4]) then
-  if not fences(KEYS[2]) and not fences(KEYS[3]) then
-    if ARGV[2] == '' then
-      redis.call('SET', KEYS[1], ARGV[1])
-    else
-      redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-    end
-    stored = 1
+if now - since < tonumber(ARGV[1]) and fencedByOthers(KEYS[2]) < since
+    and fencedByOthers(KEYS[3]) < since then
+  if ARGV[4] == '' then
+    redis.call('SET', KEYS[1], ARGV[3])
+  else
+    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
   end
+  stored = 1
 end
-return {stored, string.format('%.3f', now)}`);
+return {stored, stamp(now)}`,
+  { ordered: true },
+);
 
 /**
  * A write of a key that fences it. KEYS: the key, its fence. ARGV: how long fences last, the
  * writer's id, the entry's text, its TTL in ms ('' for none). Answers {1, now}.
  */
-const FENCING_SET = new LuaScript(`${NOW}
-redis.call('SET', KEYS[2], string.format('%.3f', now) .. ' ' .. ARGV[2], 'PX', ARGV[1])
+const FENCING_SET = new LuaScript(
+  `${PRELUDE}
+fence(KEYS[2])
 if ARGV[4] == '' then
   redis.call('SET', KEYS[1], ARGV[3])
 else
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 end
-return {1, string.format('%.3f', now)}`);
+return {1, stamp(now)}`,
+  { ordered: true },
+);
 
 /**
  * Deletes keys and fences them. KEYS: the keys, then their fences, in the same order. ARGV: how
  * long fences last, the writer's id. Answers {how many keys existed, now}.
  */
-const FENCING_DELETE = new LuaScript(`${NOW}
+const FENCING_DELETE = new LuaScript(
+  `${PRELUDE}
 local count = #KEYS / 2
-local stamp = string.format('%.3f', now) .. ' ' .. ARGV[2]
 for i = 1, count do
-  redis.call('SET', KEYS[count + i], stamp, 'PX', ARGV[1])
+  fence(KEYS[count + i])
 end
 local removed = redis.call('UNLINK', unpack(KEYS, 1, count))
-return {removed, string.format('%.3f', now)}`);
+return {removed, stamp(now)}`,
+  { ordered: true },
+);
 
 /**
  * Fences keys (before a soft invalidation rewrites them). KEYS: their fences. ARGV: how long
  * fences last, the writer's id. Answers {how many, now}.
  */
-const FENCE_KEYS = new LuaScript(`${NOW}
-local stamp = string.format('%.3f', now) .. ' ' .. ARGV[2]
+const FENCE_KEYS = new LuaScript(
+  `${PRELUDE}
 for i = 1, #KEYS do
-  redis.call('SET', KEYS[i], stamp, 'PX', ARGV[1])
+  fence(KEYS[i])
 end
-return {#KEYS, string.format('%.3f', now)}`);
+return {#KEYS, stamp(now)}`,
+  { ordered: true },
+);
 
 /**
  * Fences every key (around a clear or pattern delete). KEYS: the fence of every key. ARGV: how
  * long fences last, the writer's id. Answers {1, now}.
  */
-const FENCE_ALL = new LuaScript(`${NOW}
-redis.call('SET', KEYS[1], string.format('%.3f', now) .. ' ' .. ARGV[2], 'PX', ARGV[1])
-return {1, string.format('%.3f', now)}`);
+const FENCE_ALL = new LuaScript(
+  `${PRELUDE}
+fence(KEYS[1])
+return {1, stamp(now)}`,
+  { ordered: true },
+);
+
+/** A TTL as a script argument: `''` for none. */
+function ttlArg(ttl: number | undefined): string | number {
+  return ttl === undefined ? '' : ttl;
+}
 
 /** A write's arguments: the key in Redis, the key in the store, the entry's text, its TTL in ms. */
 interface FenceWrite {
@@ -142,41 +177,34 @@ export class Fences {
   }
 
   /**
-   * Learns the clock from the answers of {@link queue}d writes and runs again, one by one, those
-   * the server did not know the script for (after a restart). Answers the first other error.
+   * Learns the clock from the answers of {@link queue}d writes; answers the first error (a
+   * write the server did not know the script of did not run: see `LuaScript`).
    */
-  async settle(
-    writes: FenceWrite[],
-    results: [Error | null, unknown][] | null,
-  ): Promise<Error | undefined> {
-    const again: Promise<unknown>[] = [];
+  settle(client: Redis, results: [Error | null, unknown][]): Error | undefined {
     let failed: Error | undefined;
-    (results ?? []).forEach(([error, answer], i) => {
-      if (error && isNoScript(error)) again.push(this.write(writes[i]!));
-      else if (error) failed ??= error;
+    for (const [error, answer] of results) {
+      if (error) failed ??= FENCING_SET.failure(error, client);
       else this.#observe(answer);
-    });
-    await Promise.all(again);
+    }
     return failed;
   }
 
   /**
    * A load's write, whose loader began at local moment `since`: stored unless another writer
    * fenced the key, or every key, at or after that moment (mapped onto the Redis clock, never
-   * later than it was), or the load is older than fences last.
+   * later than it was), or the load is older than fences last. Refused too while the Redis clock
+   * is not known yet (a reading is under way): waiting for it would send the write after the
+   * others of its tick, and a refused load's write only means that the next read loads again.
    */
   async writeLoaded(write: FenceWrite, since: number): Promise<void> {
-    // Sent in this tick when the clock is known, so that it goes out corked with the others.
-    const at = this.#clock.known ? this.#redisTimeOf(since) : undefined;
+    if (!this.#clock.known) {
+      void this.#readClock().catch(() => {});
+      this.refused++;
+      return;
+    }
     const stored = await this.#run(FENCED_SET, [
       [write.redisKey, this.#fenceOf(write.key), this.#fenceOfAll()],
-      [
-        write.text,
-        write.ttl === undefined ? '' : write.ttl,
-        (at ?? (await this.#knownClock(since))).toFixed(3),
-        this.#ttl,
-        this.#writer,
-      ],
+      [this.#ttl, this.#writer, write.text, ttlArg(write.ttl), this.#redisTimeOf(since).toFixed(3)],
     ]);
     if (stored === 0) this.refused++;
   }
@@ -202,7 +230,7 @@ export class Fences {
   #fencingArgs({ redisKey, key, text, ttl }: FenceWrite): [string[], (string | number)[]] {
     return [
       [redisKey, this.#fenceOf(key)],
-      [this.#ttl, this.#writer, text, ttl === undefined ? '' : ttl],
+      [this.#ttl, this.#writer, text, ttlArg(ttl)],
     ];
   }
 
@@ -230,11 +258,6 @@ export class Fences {
   #redisTimeOf(moment: number): number {
     if (this.#clock.stale()) void this.#readClock().catch(() => {});
     return this.#clock.redisTimeOf(moment);
-  }
-
-  async #knownClock(moment: number): Promise<number> {
-    await this.#readClock();
-    return this.#redisTimeOf(moment);
   }
 
   // Reads the Redis clock with TIME (one reading at a time).

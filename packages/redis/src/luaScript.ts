@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { ChainableCommander } from 'ioredis';
-import type { RedisClient } from './connection.js';
+import { isCluster, type RedisClient } from './connection.js';
 
 /** The arguments of a script: its keys, then its other arguments. */
 type ScriptArgs = [keys: string[], args: (string | number)[]];
@@ -21,27 +21,45 @@ function knownBy(client: RedisClient): Set<string> {
   return scripts;
 }
 
+/** Options of a {@link LuaScript}. */
+export interface LuaScriptOptions {
+  /**
+   * The script writes what other commands of the tick may write too, so it must run in the order
+   * it was issued: when the server did not know it (`NOSCRIPT`: it restarted, or another server
+   * took over, while the call was in flight and ioredis sent it again; or `SCRIPT FLUSH`), the
+   * call rejects instead of sending the text again after the commands issued since. The command
+   * did not run; the next call sends the text.
+   * @default false
+   */
+  ordered?: boolean;
+}
+
 /**
  * A Lua script sent by its SHA1 (`EVALSHA`) once the server knows it: its text (hundreds of
  * bytes) crosses the wire once per connection. On the hot path (a load's write is a script when
- * fences are on), that keeps every call about as small as the plain command it replaces. Commands
- * keep the order they were issued in: a script is never sent again later because the server did
- * not know it, except when its cache was flushed under a live connection (`SCRIPT FLUSH`).
+ * fences are on), that keeps every call about as small as the plain command it replaces. A call
+ * goes out in the order it was issued; a script the server no longer knows is sent again as
+ * text, or, when {@link LuaScriptOptions.ordered}, the call rejects. On a Cluster, whose nodes
+ * learn scripts each on their own, the text goes out every time.
  */
 export class LuaScript {
   /** The script's text. */
   readonly source: string;
   /** Its SHA1, the name `EVALSHA` knows it by. */
   readonly sha: string;
+  readonly #ordered: boolean;
 
   /** A script with this text. */
-  constructor(source: string) {
+  constructor(source: string, options: LuaScriptOptions = {}) {
     this.source = source;
     this.sha = createHash('sha1').update(source).digest('hex');
+    this.#ordered = options.ordered ?? false;
   }
 
   /** Runs the script with these keys and arguments; resolves to its answer. */
   async run(client: RedisClient, ...[keys, args]: ScriptArgs): Promise<unknown> {
+    // A Cluster's nodes each learn scripts of their own, and ioredis picks the node per call.
+    if (isCluster(client)) return client.eval(this.source, keys.length, ...keys, ...args);
     const scripts = knownBy(client);
     if (!scripts.has(this.sha)) {
       scripts.add(this.sha); // the server will know it once this EVAL reaches it
@@ -51,13 +69,15 @@ export class LuaScript {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!isNoScript(error)) throw error;
+      if (this.#ordered) throw this.failure(error as Error, client);
+      scripts.delete(this.sha);
       return client.eval(this.source, keys.length, ...keys, ...args);
     }
   }
 
   /**
-   * Queues the script in a pipeline of `client`: check the pipeline's answers with
-   * {@link isNoScript} and {@link run} again those the server did not know.
+   * Queues the script in a pipeline of `client`; pass an error among the pipeline's answers
+   * through {@link failure}.
    */
   queue(client: RedisClient, pipeline: ChainableCommander, ...[keys, args]: ScriptArgs): void {
     const scripts = knownBy(client);
@@ -67,9 +87,23 @@ export class LuaScript {
       pipeline.eval(this.source, keys.length, ...keys, ...args);
     }
   }
+
+  /**
+   * The error a call of this script on `client` rejects with for Redis' `error`: after
+   * `NOSCRIPT`, the script is forgotten for the client (the next call sends the text), and the
+   * error says that the command did not run.
+   */
+  failure(error: Error, client: RedisClient): Error {
+    if (!isNoScript(error)) return error;
+    knownBy(client).delete(this.sha);
+    return new Error(
+      `the Redis server did not know the script (it restarted or was replaced): the command did not run (${error.message})`,
+      { cause: error },
+    );
+  }
 }
 
 /** Whether Redis answered that it does not know the script (`NOSCRIPT`). */
-export function isNoScript(error: unknown): boolean {
+function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }

@@ -215,7 +215,7 @@ export class RedisStore implements CacheStore {
     ]);
     const failed =
       results?.slice(0, plain.length).find(([error]) => error)?.[0] ??
-      (await fences?.settle(fenced, results?.slice(plain.length) ?? null));
+      fences?.settle(this.client as Redis, results?.slice(plain.length) ?? []);
     if (failed) {
       throw new StoreError(this.name, `setMany failed: ${failed.message}`, { cause: failed });
     }
@@ -250,10 +250,14 @@ export class RedisStore implements CacheStore {
    * concurrent writes. Returns how many existed.
    */
   async expire(keys: string[]): Promise<number> {
-    // Fenced first: a load that began before this invalidation must not store over it.
-    if (keys.length > 0) await this.#fences?.fence(keys);
+    // Fenced first, in the same tick (so in issue order with the tick's other commands): a load
+    // that began before this invalidation must not store over it.
+    const fenced = keys.length > 0 ? this.#fences?.fence(keys) : undefined;
     const redisKeys = keys.map((key) => this.prefix + key);
-    if (!isCluster(this.client)) return this.#expireOn(undefined, redisKeys);
+    if (!isCluster(this.client)) {
+      const [count] = await Promise.all([this.#expireOn(undefined, redisKeys), fenced]);
+      return count;
+    }
     const counts = await Promise.all(
       [...groupBySlot(redisKeys).values()].map((indexes) =>
         this.#expireOn(

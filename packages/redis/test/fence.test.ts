@@ -149,16 +149,21 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     expect(await b.get('user:2')).toBe('loaded');
   });
 
-  test('when Redis forgets its scripts (SCRIPT FLUSH), fenced writes still land', async () => {
+  test('when Redis forgets its scripts (SCRIPT FLUSH), a fenced write fails once, unrun, then they land again', async () => {
     const [a, b, aStore] = twoProcesses();
     await aStore.set('user:1', entry('v1'));
     await redis.raw.script('FLUSH');
-    await aStore.set('user:1', entry('v2'));
-    expect(await b.get('user:1')).toBe('v2');
+    // It cannot be sent again as text without landing after what was issued since: it did not run.
+    await expect(aStore.set('user:1', entry('v2'))).rejects.toThrow(/did not run/);
+    expect(await b.get('user:1')).toBe('v1');
+    await aStore.set('user:1', entry('v3'));
+    expect(await b.get('user:1')).toBe('v3');
     await redis.raw.script('FLUSH');
     expect(await a.getOrSet('user:2', async () => 'loaded')).toBe('loaded');
+    await a.flush(); // this load's write failed, unrun
+    expect(await a.getOrSet('user:3', async () => 'loaded')).toBe('loaded');
     await a.flush();
-    expect(await b.get('user:2')).toBe('loaded');
+    expect(await b.get('user:3')).toBe('loaded');
   });
 
   test('loads that began after another process’s write are stored', async () => {

@@ -1,0 +1,121 @@
+// Fences and scripts at their edges (found by review, each failed before its fix): a writer's
+// own fencing never hides another's, soft invalidation and loads' writes keep issue order, an
+// entry Redis cannot decode is still invalidated, and a script resent after a reconnect never
+// runs after the commands issued since.
+import { type Cache, createCache } from '@cache/core';
+import { deferred } from '@cache/test-suite';
+import { hasRedis } from '@cache-tooling/redis-server';
+import { afterEach, describe, expect, test } from 'vitest';
+import { type RedisStore, type RedisStoreOptions, redisStore } from '../src/index.js';
+import { useRedis } from './redis.js';
+
+describe.skipIf(!hasRedis())('with a real redis-server', () => {
+  const redis = useRedis();
+  const opened: { close(): Promise<void> }[] = [];
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((c) => c.close()));
+  });
+  let run = 0;
+  const entry = (value: string, grace = false) => {
+    const now = Date.now();
+    return grace
+      ? { value, expiresAt: now + 60_000, staleUntil: now + 120_000 }
+      : { value, expiresAt: now + 60_000 };
+  };
+
+  function stores(n: number, options: RedisStoreOptions = {}): RedisStore[] {
+    const prefix = `edges:${run++}:`;
+    const all = Array.from({ length: n }, () =>
+      redisStore({ port: redis.server.port, prefix, ...options }),
+    );
+    opened.push(...all);
+    return all;
+  }
+
+  function cacheOf(store: RedisStore): Cache {
+    return createCache({ store, ttl: '1h' });
+  }
+
+  // a's load of user:1 reads v1, then `between` runs, then the load ends.
+  async function racingLoad(a: Cache, between: () => Promise<unknown>): Promise<void> {
+    const read = deferred<void>();
+    const finish = deferred<void>();
+    const loading = a.getOrSet('user:1', async () => {
+      read.resolve();
+      await finish.promise;
+      return 'v1';
+    });
+    await read.promise;
+    await between();
+    finish.resolve();
+    await loading;
+    await a.flush();
+  }
+
+  test('a writer’s own pattern delete does not lift another’s clear from its loads', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    const a = cacheOf(aStore);
+    const b = cacheOf(bStore);
+    await racingLoad(a, async () => {
+      await b.clear(); // B: DB updated, everything invalidated
+      await a.deletePattern('session:*'); // A deletes something unrelated
+    });
+    // The load began before B's clear: it must be refused.
+    expect(await bStore.get('user:1')).toBeUndefined();
+  });
+
+  test('a writer’s delete outside its cache’s write barrier (a multilevel repair) does not lift another’s fence', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    const a = cacheOf(aStore);
+    const b = cacheOf(bStore);
+    await racingLoad(a, async () => {
+      await b.set('user:1', 'v2'); // B: DB updated to v2, cache written
+      await aStore.delete('user:1'); // A's repair of an earlier failed delete
+    });
+    expect((await bStore.get('user:1'))?.value).not.toBe('v1');
+  });
+
+  test('expire then set of one key, issued in one tick, leave the set value fresh (issue order)', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    await aStore.set('k', entry('v1', true));
+    await Promise.all([aStore.expire(['k']), aStore.set('k', entry('v2', true))]);
+    const found = await bStore.get('k');
+    expect(found?.value).toBe('v2');
+    expect(found?.expiresAt).toBeGreaterThan(Date.now());
+  });
+
+  test('a soft invalidation of an entry Redis cannot decode (a lone surrogate) invalidates it hard', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    await aStore.set('k', entry('broken emoji \uD83D', true));
+    const count = await aStore.expire(['k']);
+    const found = await bStore.get('k');
+    // Either expired (expiresAt 0) or removed; never left fresh.
+    expect(found === undefined || found.expiresAt === 0).toBe(true);
+    expect(count).toBe(1);
+  });
+
+  test('a load’s write issued before a delete on a store that does not know the Redis clock yet does not land after it', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    const since = performance.timeOrigin + performance.now();
+    await Promise.all([aStore.set('k', entry('loaded'), { since }), aStore.delete('k')]);
+    expect(await bStore.get('k')).toBeUndefined();
+  });
+
+  test('a write resent after a reconnect to a server that forgot its scripts does not land after a later delete', async () => {
+    const [aStore, bStore] = stores(2, { timeout: 5_000 }) as [RedisStore, RedisStore];
+    await aStore.set('k', entry('v0')); // the script is known now
+    const client = aStore.client as import('ioredis').Redis;
+    const id = await client.client('ID');
+    // Hold writes at the server so the EVALSHA stays in flight.
+    await redis.raw.call('CLIENT', 'PAUSE', '1500', 'WRITE');
+    const first = aStore.set('k', entry('v1')).catch((e) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await redis.raw.script('FLUSH'); // as a failover to a replica (or a restart) would
+    await redis.raw.call('CLIENT', 'KILL', 'ID', String(id));
+    await new Promise<void>((r) => client.once('ready', () => r()));
+    // After the reconnect, this process deletes the key (issued after the write).
+    const second = aStore.delete('k');
+    await Promise.all([first, second]);
+    expect(await bStore.get('k')).toBeUndefined();
+  });
+});
