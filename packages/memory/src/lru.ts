@@ -9,7 +9,7 @@ export class Lru<V> extends Slots<V> {
   declare private head: number;
   declare private tail: number;
 
-  /** `max` entries at most; with `maxSize`, sizes given to {@link Lru.set} sum to at most it. */
+  /** `max` entries at most; with `maxSize`, sizes given to {@link Slots.set} sum to at most it. */
   constructor(max: number, maxSize?: number) {
     super(max, maxSize, max);
     this.head = 0;
@@ -32,40 +32,31 @@ export class Lru<V> extends Slots<V> {
     return this.values[slot];
   }
 
-  /**
-   * Stores the value as most recently used until `until` (ms epoch), evicting least recently used
-   * entries as needed; `size` counts towards `maxSize`. Returns `false`, storing nothing, when
-   * `until` is not after now (or is NaN).
-   */
-  set(key: string, value: V, until: number, size: number): boolean {
-    const offset = this.offsetOf(until);
-    if (offset < 0) return false;
-    let slot = this.index[key];
-    if (slot === undefined) {
-      slot = this.allocate();
-      this.claim(key, slot);
-      if (this.count === 1) {
-        this.tail = slot;
-      } else {
-        this.prev[this.head] = slot;
-        this.next[slot] = this.head;
-      }
-      this.head = slot;
-    } else if (slot !== this.head) {
-      this.moveToHead(slot);
+  protected insert(key: string, size: number): number {
+    const slot = this.allocate();
+    this.claim(key, slot);
+    if (this.count === 1) {
+      this.tail = slot;
+    } else {
+      this.prev[this.head] = slot;
+      this.next[slot] = this.head;
     }
-    this.values[slot] = value;
-    this.expireAt(slot, offset);
-    const sizes = this.sizes;
-    if (sizes !== undefined) {
-      this.totalSize += size - sizes[slot]!;
-      sizes[slot] = size;
-      while (this.totalSize > this.maxSize) {
-        this.remove(this.keys[this.tail]!, this.tail);
-        this.evicted();
-      }
+    this.head = slot;
+    this.resize(slot, size);
+    return slot;
+  }
+
+  protected replace(slot: number, size: number): void {
+    if (slot !== this.head) this.moveToHead(slot);
+    this.resize(slot, size);
+  }
+
+  // Least recently used entries go while the sizes (with maxSize) sum to more than it.
+  protected settle(): void {
+    while (this.totalSize > this.maxSize) {
+      this.remove(this.keys[this.tail]!, this.tail);
+      this.evicted();
     }
-    return true;
   }
 
   protected remove(key: string, slot: number): void {

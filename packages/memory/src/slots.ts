@@ -194,6 +194,35 @@ export abstract class Slots<V> {
     return true;
   }
 
+  /**
+   * Stores the value until `until` (ms epoch), `size` counting towards `maxSize`, then evicts as
+   * the policy decides (a policy may evict this very entry). Returns `false`, storing nothing,
+   * when `until` is not after now (or is NaN).
+   */
+  set(key: string, value: V, until: number, size: number): boolean {
+    const offset = this.offsetOf(until);
+    if (offset < 0) return false;
+    let slot = this.index[key];
+    if (slot === undefined) {
+      slot = this.insert(key, size);
+    } else {
+      this.replace(slot, size);
+    }
+    this.values[slot] = value;
+    this.expireAt(slot, offset);
+    this.settle();
+    return true;
+  }
+
+  /** Gives a new key a slot in the policy's order, and its `size`; returns the slot. */
+  protected abstract insert(key: string, size: number): number;
+
+  /** Marks the key in `slot` as written again, now of `size`. */
+  protected abstract replace(slot: number, size: number): void;
+
+  /** Evicts what the policy picks until the entries fit `max` and `maxSize`. */
+  protected abstract settle(): void;
+
   /** Unlinks the slot from the policy's order, then {@link Slots.release}s it. */
   protected abstract remove(key: string, slot: number): void;
 
@@ -234,6 +263,14 @@ export abstract class Slots<V> {
       this.expiry[slot] = LATER;
       this.later.set(slot, offset + this.base);
     }
+  }
+
+  /** Gives the slot its size (with `maxSize`), keeping the total. */
+  protected resize(slot: number, size: number): void {
+    const sizes = this.sizes;
+    if (sizes === undefined) return;
+    this.totalSize += size - sizes[slot]!;
+    sizes[slot] = size;
   }
 
   /** Drops the key and its value from the slot and puts the slot on the free list. */

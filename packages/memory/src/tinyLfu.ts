@@ -48,7 +48,7 @@ export class TinyLfu<V> extends Slots<V> {
   declare private windowWeight: number;
   declare private protectedWeight: number;
 
-  /** `max` entries at most; with `maxSize`, sizes given to {@link TinyLfu.set} sum to at most it. */
+  /** `max` entries at most; with `maxSize`, sizes given to {@link Slots.set} sum to at most it. */
   constructor(max: number, maxSize?: number) {
     // One slot more than the entries held: a new key takes it until the policy evicts one.
     super(max + 1, maxSize, max + 1 + 3);
@@ -91,35 +91,27 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   /**
-   * Stores the value until `until` (ms epoch) and counts a sighting of the key, evicting as the
-   * policy decides (possibly this very entry, when it is new and seen less often than the entry
-   * it would replace); `size` counts towards `maxSize`. Returns `false`, storing nothing, when
-   * `until` is not after now (or is NaN).
+   * A new key enters the window, and counts a sighting; {@link TinyLfu.settle} may then evict it,
+   * when it is seen less often than the entry it would replace.
    */
-  set(key: string, value: V, until: number, size: number): boolean {
-    const offset = this.offsetOf(until);
-    if (offset < 0) return false;
-    let slot = this.index[key];
-    if (slot === undefined) {
-      slot = this.take();
-      this.claim(key, slot);
-      const hash = hashOf(key);
-      this.sketch.increment(hash);
-      this.hashes[slot] = hash;
-      this.regions[slot] = WINDOW;
-      this.linkFirst(slot, this.max + WINDOW);
-      this.weigh(slot, this.weightOf(slot));
-      this.resize(slot, size);
-      if (this.hits + this.misses >= this.period) this.climb();
-    } else {
-      this.sketch.increment(this.hashes[slot]!);
-      this.resize(slot, size);
-      this.touch(slot);
-    }
-    this.values[slot] = value;
-    this.expireAt(slot, offset);
-    this.evict();
-    return true;
+  protected insert(key: string, size: number): number {
+    const slot = this.take();
+    this.claim(key, slot);
+    const hash = hashOf(key);
+    this.sketch.increment(hash);
+    this.hashes[slot] = hash;
+    this.regions[slot] = WINDOW;
+    this.linkFirst(slot, this.max + WINDOW);
+    this.weigh(slot, this.weightOf(slot));
+    this.resize(slot, size);
+    if (this.hits + this.misses >= this.period) this.climb();
+    return slot;
+  }
+
+  protected replace(slot: number, size: number): void {
+    this.sketch.increment(this.hashes[slot]!);
+    this.resize(slot, size);
+    this.touch(slot);
   }
 
   protected remove(key: string, slot: number): void {
@@ -173,7 +165,7 @@ export class TinyLfu<V> extends Slots<V> {
 
   // Brings the whole within its limits: the window's overflow goes on probation, each key kept
   // only if seen more often than the ones it displaces; then least recent keys go.
-  private evict(): void {
+  protected settle(): void {
     while (this.windowWeight > this.windowMax) {
       const candidate = this.prev[this.max + WINDOW]!;
       this.move(candidate, PROBATION);
@@ -230,12 +222,11 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   // Gives the slot its new size (with maxSize), keeping the totals of the store and its region.
-  private resize(slot: number, size: number): void {
+  protected override resize(slot: number, size: number): void {
     const sizes = this.sizes;
     if (sizes === undefined) return;
-    this.totalSize += size - sizes[slot]!;
     this.weigh(slot, size - sizes[slot]!);
-    sizes[slot] = size;
+    super.resize(slot, size);
   }
 
   private weigh(slot: number, delta: number): void {
