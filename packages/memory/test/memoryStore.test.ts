@@ -144,12 +144,20 @@ describe('maxSize', () => {
     expect(store.get('a')?.value).toBe('a');
   });
 
-  test('rejects an entry larger than maxSize with a StoreError and keeps the old one', () => {
-    const store = sized(10);
-    store.set('a', entry('small'));
-    expect(() => store.set('a', entry('far too large'))).toThrow(StoreError);
-    expect(store.get('a')?.value).toBe('small');
-  });
+  test.each(['lru', 'tinylfu'] as const)(
+    '%s: rejects an entry larger than maxSize with a StoreError and keeps the old one',
+    (policy) => {
+      const store = memoryStore({
+        maxSize: 10,
+        sizeOf: (e) => (e.value as string).length,
+        policy,
+      });
+      store.set('a', entry('small'));
+      expect(() => store.set('a', entry('far too large'))).toThrow(StoreError);
+      expect(store.get('a')?.value).toBe('small');
+      expect(store.bytes).toBe(5);
+    },
+  );
 
   test.each(['lru', 'tinylfu'] as const)(
     '%s: rejects an entry larger than maxEntrySize with a StoreError, keeping the others',
@@ -169,11 +177,19 @@ describe('maxSize', () => {
     },
   );
 
-  test('maxEntrySize works without maxSize, and needs sizeOf', () => {
-    const store = memoryStore({ maxEntrySize: 3, sizeOf: (e) => (e.value as string).length });
+  test.each(['lru', 'tinylfu'] as const)('%s: maxEntrySize works without maxSize', (policy) => {
+    const store = memoryStore({
+      maxEntrySize: 3,
+      sizeOf: (e) => (e.value as string).length,
+      policy,
+    });
     store.set('a', entry('abc'));
     expect(() => store.set('b', entry('abcd'))).toThrow(StoreError);
     expect(store.size).toBe(1);
+    expect(store.get('a')?.value).toBe('abc');
+  });
+
+  test('maxEntrySize needs sizeOf', () => {
     const error = catchError(() => memoryStore({ maxEntrySize: 3 }));
     expect((error as InvalidArgumentError).argument).toBe('sizeOf');
     expect(
