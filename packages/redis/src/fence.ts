@@ -123,6 +123,9 @@ return {1, stamp(now)}`,
   { ordered: true },
 );
 
+/** How many keys one script of a pipelined `setMany` fences. */
+const FENCES_PER_SCRIPT = 1_000;
+
 /** A TTL as a script argument: `''` for none. */
 function ttlArg(ttl: number | undefined): string | number {
   return ttl === undefined ? '' : ttl;
@@ -171,19 +174,28 @@ export class Fences {
     await this.#run(FENCING_SET, this.#fencingArgs(write));
   }
 
-  /** Queues {@link write}s in a pipeline; {@link settle} their answers. */
-  queue(client: Redis, pipeline: ReturnType<Redis['pipeline']>, writes: FenceWrite[]): void {
-    for (const write of writes) FENCING_SET.queue(client, pipeline, ...this.#fencingArgs(write));
+  /**
+   * Queues in a pipeline the fences of `keys` (one script per 1,000 keys), to go before their
+   * writes; {@link settle} their answers. Returns how many commands it queued.
+   */
+  queue(client: Redis, pipeline: ReturnType<Redis['pipeline']>, keys: string[]): number {
+    let queued = 0;
+    for (let from = 0; from < keys.length; from += FENCES_PER_SCRIPT) {
+      const fences = keys.slice(from, from + FENCES_PER_SCRIPT).map((key) => this.#fenceOf(key));
+      FENCE_KEYS.queue(client, pipeline, fences, [this.#ttl, this.#writer]);
+      queued++;
+    }
+    return queued;
   }
 
   /**
-   * Learns the clock from the answers of {@link queue}d writes; answers the first error (a
-   * write the server did not know the script of did not run: see `LuaScript`).
+   * Learns the clock from the answers of {@link queue}d fences; answers the first error (a
+   * script the server did not know did not run: see `LuaScript`).
    */
   settle(client: Redis, results: [Error | null, unknown][]): Error | undefined {
     let failed: Error | undefined;
     for (const [error, answer] of results) {
-      if (error) failed ??= FENCING_SET.failure(error, client);
+      if (error) failed ??= FENCE_KEYS.failure(error, client);
       else this.#observe(answer);
     }
     return failed;

@@ -194,28 +194,31 @@ export class RedisStore implements CacheStore {
       );
       return;
     }
+    // Fenced in the same pipeline, before the writes: a few scripts for all the keys (one per
+    // 1,000), then plain SETs. A load's write between a fence and its SET is refused.
     const fences = this.#fences;
-    const isFenced = (write: (typeof writes)[number]) =>
+    const fenced = (write: (typeof writes)[number]) =>
       fences !== undefined && !write.key.startsWith(RESERVED_PREFIX);
-    const plain = writes.filter((write) => !isFenced(write));
-    const removed = writes.filter((write) => isFenced(write) && write.ttl === 0);
-    const fenced = writes.filter((write) => isFenced(write) && write.ttl !== 0);
+    const removed = writes.filter((write) => write.ttl === 0 && fenced(write));
+    const kept = writes.filter((write) => !(write.ttl === 0 && fenced(write)));
+    let queued = 0;
     const [results] = await Promise.all([
       this.#connection.run((client) => {
         const pipeline = (client as Redis).pipeline();
-        for (const { redisKey, text, ttl } of plain) {
+        const keys = kept.filter(fenced).map((write) => write.key);
+        queued = fences?.queue(client as Redis, pipeline, keys) ?? 0;
+        for (const { redisKey, text, ttl } of kept) {
           if (ttl === 0) pipeline.unlink(redisKey);
           else if (ttl === undefined) pipeline.set(redisKey, text);
           else pipeline.set(redisKey, text, 'PX', ttl);
         }
-        fences?.queue(client as Redis, pipeline, fenced);
         return pipeline.exec();
       }),
       removed.length > 0 ? fences?.delete(removed.map((write) => write.key)) : undefined,
     ]);
     const failed =
-      results?.slice(0, plain.length).find(([error]) => error)?.[0] ??
-      fences?.settle(this.client as Redis, results?.slice(plain.length) ?? []);
+      fences?.settle(this.client as Redis, results?.slice(0, queued) ?? []) ??
+      results?.slice(queued).find(([error]) => error)?.[0];
     if (failed) {
       throw new StoreError(this.name, `setMany failed: ${failed.message}`, { cause: failed });
     }
