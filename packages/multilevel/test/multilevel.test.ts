@@ -275,14 +275,20 @@ describe('bus races', () => {
     expect(bL1.get('j')).toBeUndefined();
   });
 
-  test('a write that timed out on the shared tier is repaired at its next answer, not 100 ms later', async () => {
+  // Under fake timers: `key` held 'old' in both tiers, and its delete failed on L2 (down).
+  async function deleteFailedOnL2(key: string) {
     vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
     const l2 = memoryStore();
     const broken = breakable(l2);
     const a = multilevel({ tiers: [memoryStore(), broken] });
-    await a.set('k', entry('old'));
+    await a.set(key, entry('old'));
     broken.down = true;
-    await expect(a.delete('k')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    await expect(a.delete(key)).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    return { a, l2, broken };
+  }
+
+  test('a write that timed out on the shared tier is repaired at its next answer, not 100 ms later', async () => {
+    const { a, l2, broken } = await deleteFailedOnL2('k');
     broken.down = false; // one call failed; the next is answered
     await vi.advanceTimersByTimeAsync(1);
     expect(await a.get('elsewhere')).toBeUndefined();
@@ -291,27 +297,15 @@ describe('bus races', () => {
   });
 
   test('a failed delete of a user key holding "__cache:" after its start is repaired like any other', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
-    const l2 = memoryStore();
-    const broken = breakable(l2);
-    const a = multilevel({ tiers: [memoryStore(), broken] });
     const key = 'page:/search?q=__cache:x'; // only a leading `__cache:` is the cache's own
-    await a.set(key, entry('old'));
-    broken.down = true;
-    await expect(a.delete(key)).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    const { l2, broken } = await deleteFailedOnL2(key);
     broken.down = false;
     await vi.advanceTimersByTimeAsync(10_000);
     expect(l2.get(key)).toBeUndefined();
   });
 
   test('a repair that waited out an outage runs as soon as the shared tier answers, not after its backoff', async () => {
-    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] });
-    const l2 = memoryStore();
-    const broken = breakable(l2);
-    const a = multilevel({ tiers: [memoryStore(), broken] });
-    await a.set('k', entry('old'));
-    broken.down = true;
-    await expect(a.delete('k')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+    const { a, l2, broken } = await deleteFailedOnL2('k');
     // Repairs fail 100, 200, 400, 800 and 1,600 ms apart: the next one waits 3.2 s (an answer may
     // hurry it once a quarter of that has passed).
     await vi.advanceTimersByTimeAsync(100 + 200 + 400 + 800 + 1_600 + 850);

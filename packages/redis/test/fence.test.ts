@@ -1,29 +1,22 @@
 // Fences (X1 across processes): a load that read the database before another process's update
 // must not store what it read after that process's invalidation. Two caches on one Redis, each
 // with its own store and connection, stand for two processes; the database is a variable.
-import { type Cache, createCache } from '@cache/core';
+import type { Cache } from '@cache/core';
 import { deferred } from '@cache/test-suite';
 import { hasRedis } from '@cache-tooling/redis-server';
-import { afterEach, describe, expect, test } from 'vitest';
-import { type RedisStore, type RedisStoreOptions, redisStore } from '../src/index.js';
+import { describe, expect, test } from 'vitest';
+import type { RedisStore, RedisStoreOptions } from '../src/index.js';
 import { RedisClock } from '../src/redisClock.js';
-import { useRedis } from './redis.js';
+import { useCachePairs, useRedis } from './redis.js';
 
 describe.skipIf(!hasRedis())('with a real redis-server', () => {
   const redis = useRedis();
-  const opened: Cache[] = [];
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((cache) => cache.close()));
-  });
-  let run = 0;
+  const pair = useCachePairs(redis, 'fence');
   const entry = (value: string) => ({ value, expiresAt: Date.now() + 60_000 });
 
   function twoProcesses(options: RedisStoreOptions = {}): [Cache, Cache, RedisStore] {
-    const prefix = `fence:${run++}:`;
-    const stores = [0, 1].map(() => redisStore({ port: redis.server.port, prefix, ...options }));
-    const [a, b] = stores.map((store) => createCache({ store, ttl: '1h' }));
-    opened.push(a!, b!);
-    return [a!, b!, stores[0]!];
+    const { caches, stores } = pair(options, { ttl: '1h' });
+    return [...caches, stores[0]];
   }
 
   // a loads `key`, reading the database before b updates it and invalidates with `invalidate`;

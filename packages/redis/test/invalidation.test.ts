@@ -5,28 +5,19 @@ import { type Cache, createCache } from '@cache/core';
 import { deferred } from '@cache/test-suite';
 import { forkFixture } from '@cache-tooling/config/processes';
 import { hasRedis } from '@cache-tooling/redis-server';
-import { afterEach, describe, expect, test, vi } from 'vitest';
+import { describe, expect, test, vi } from 'vitest';
 import { redisStore } from '../src/index.js';
-import { useRedis } from './redis.js';
+import { useCachePairs, useClosing, useRedis } from './redis.js';
 
 describe.skipIf(!hasRedis())('with a real redis-server', () => {
   const redis = useRedis();
-  const opened: Cache[] = [];
-  afterEach(async () => {
-    await Promise.all(opened.splice(0).map((cache) => cache.close()));
-  });
-
+  const pair = useCachePairs(redis, 'inv');
+  const opened = useClosing();
   let run = 0;
 
   /** Two caches on one Redis (a fresh prefix per test), as two instances of an app. */
   function twoCaches(): [Cache, Cache] {
-    const prefix = `inv:${run++}:`;
-    const make = () => {
-      const cache = createCache({ store: redisStore({ port: redis.server.port, prefix }) });
-      opened.push(cache);
-      return cache;
-    };
-    return [make(), make()];
+    return pair().caches;
   }
 
   describe('tags on Redis', () => {
@@ -84,8 +75,10 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     });
 
     test('the same holds when the loading process’s clock runs 10 s ahead: Redis stamps the order', async () => {
-      const [, b] = twoCaches();
-      const prefix = `inv:${run - 1}:`;
+      const {
+        caches: [, b],
+        prefix,
+      } = pair();
       await b.set('warm', 1, { tags: ['reports'] });
       await b.invalidateTags(['reports']); // a record exists, as in any running app
       const child = forkFixture(new URL('./fixtures/skewedLoader.ts', import.meta.url), [
