@@ -31,7 +31,7 @@ export class TagRetries {
 
   /** The store answered a call: if rounds have been failing, one runs now (see RetryLoop). */
   answered(): void {
-    if (this.#waiting.size > 0) this.#loop.answered();
+    this.#loop.answered();
   }
 
   /** Stops trying. */

@@ -49,7 +49,7 @@ export class Outbox {
 
   /** The shared tiers answered a call: if rounds have been failing, one runs now (see RetryLoop). */
   answered(): void {
-    if (this.#waiting.length > 0) this.#loop.answered();
+    this.#loop.answered();
   }
 
   /** Stops trying. */

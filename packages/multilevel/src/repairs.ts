@@ -71,7 +71,7 @@ export class Repairs {
 
   /** The shared tiers answered a call: if rounds have been failing, one runs now (see RetryLoop). */
   answered(): void {
-    if (this.#failed.size > 0) this.#loop.answered();
+    this.#loop.answered();
   }
 
   /** Stops trying. */

@@ -170,8 +170,11 @@ export class Fences {
   }
 
   /** Stores the entry (an explicit write) and fences its key. */
-  async write(write: FenceWrite): Promise<void> {
-    await this.#run(FENCING_SET, this.#fencingArgs(write));
+  async write({ redisKey, key, text, ttl }: FenceWrite): Promise<void> {
+    await this.#run(FENCING_SET, [
+      [redisKey, this.#fenceOf(key)],
+      [this.#ttl, this.#writer, text, ttlArg(ttl)],
+    ]);
   }
 
   /**
@@ -237,13 +240,6 @@ export class Fences {
   /** Fences every key (before, and after, a clear or pattern delete). */
   async all(): Promise<void> {
     await this.#run(FENCE_ALL, [[this.#fenceOfAll()], [this.#ttl, this.#writer]]);
-  }
-
-  #fencingArgs({ redisKey, key, text, ttl }: FenceWrite): [string[], (string | number)[]] {
-    return [
-      [redisKey, this.#fenceOf(key)],
-      [this.#ttl, this.#writer, text, ttlArg(ttl)],
-    ];
   }
 
   #fenceOf(key: string): string {

@@ -60,17 +60,13 @@ export class LuaScript {
   async run(client: RedisClient, ...[keys, args]: ScriptArgs): Promise<unknown> {
     // A Cluster's nodes each learn scripts of their own, and ioredis picks the node per call.
     if (isCluster(client)) return client.eval(this.source, keys.length, ...keys, ...args);
-    const scripts = knownBy(client);
-    if (!scripts.has(this.sha)) {
-      scripts.add(this.sha); // the server will know it once this EVAL reaches it
-      return client.eval(this.source, keys.length, ...keys, ...args);
-    }
+    if (!this.#known(client)) return client.eval(this.source, keys.length, ...keys, ...args);
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {
       if (!isNoScript(error)) throw error;
       if (this.#ordered) throw this.failure(error as Error, client);
-      scripts.delete(this.sha);
+      knownBy(client).delete(this.sha);
       return client.eval(this.source, keys.length, ...keys, ...args);
     }
   }
@@ -80,12 +76,17 @@ export class LuaScript {
    * through {@link failure}.
    */
   queue(client: RedisClient, pipeline: ChainableCommander, ...[keys, args]: ScriptArgs): void {
+    if (this.#known(client)) pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
+    else pipeline.eval(this.source, keys.length, ...keys, ...args);
+  }
+
+  // Whether `client`'s server knows the script; if not, it will once the EVAL the caller sends
+  // now reaches it, so later calls send EVALSHA.
+  #known(client: RedisClient): boolean {
     const scripts = knownBy(client);
-    if (scripts.has(this.sha)) pipeline.evalsha(this.sha, keys.length, ...keys, ...args);
-    else {
-      scripts.add(this.sha);
-      pipeline.eval(this.source, keys.length, ...keys, ...args);
-    }
+    if (scripts.has(this.sha)) return true;
+    scripts.add(this.sha);
+    return false;
   }
 
   /**
