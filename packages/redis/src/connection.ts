@@ -31,6 +31,18 @@ export interface RedisConnectionOptions extends RedisOptions {
   breaker?: CircuitBreakerOptions | false;
 }
 
+/**
+ * ioredis options of the clients a store or bus creates, so that they are back soon after Redis
+ * is: reconnection attempts at most 1 s apart (ioredis 6 waits up to 5 s), and, while a
+ * restarted server loads its data, a check every 100 ms of whether it is done (ioredis waits the
+ * server's whole estimate, at least 1 s, up to 10 s). Until a client is back, its process's
+ * writes, and the invalidations they carry, cannot reach the others.
+ */
+export const BACK_SOON: Pick<RedisOptions, 'retryStrategy' | 'maxLoadingRetryTime'> = {
+  retryStrategy: (times) => Math.min(50 * 2 ** (times - 1), 1000) + Math.floor(Math.random() * 50),
+  maxLoadingRetryTime: 100,
+};
+
 /** A warning about the Redis server's configuration. */
 export interface RedisWarning {
   /** `'E_NOEVICTION'`: the server has a `maxmemory` and refuses writes instead of evicting. */
@@ -124,7 +136,13 @@ export class RedisConnection {
     } else {
       // No offline queue: while Redis is unreachable a command must fail now, not wait for a
       // reconnection that may never come. The first connection is awaited by #run instead.
-      const created = { enableOfflineQueue: false, maxRetriesPerRequest: 1, ...redisOptions };
+      // Back soon after an outage (see BACK_SOON).
+      const created = {
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 1,
+        ...BACK_SOON,
+        ...redisOptions,
+      };
       this.client = url ? new Redis(url, created) : new Redis(created);
       this.#owned = true;
     }

@@ -1,6 +1,6 @@
 import { InvalidArgumentError, jsonSerializer, SerializationError } from '@cache/core';
 import { hasRedis } from '@cache-tooling/redis-server';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { type RedisStore, redisLock, redisStore } from '../src/index.js';
 import { entry, storeContract } from './contract.js';
@@ -27,6 +27,24 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
   storeContract('a single node', () => store);
 
   describe('redisStore on a single node', () => {
+    test('a client the store creates comes back soon after an outage; options passed win', async () => {
+      const { retryStrategy, maxLoadingRetryTime } = store.client.options as RedisOptions;
+      // Attempts at most ~1 s apart, however long the outage (ioredis 6 waits up to 5 s).
+      expect(
+        Math.max(...[1, 5, 10, 50].map((times) => Number(retryStrategy?.(times)))),
+      ).toBeLessThan(1_050);
+      // While a restarted Redis loads its data, asked again every 100 ms (ioredis: up to 10 s).
+      expect(maxLoadingRetryTime).toBe(100);
+      const own = redisStore({ port: redis.server.port, maxLoadingRetryTime: 2_000 });
+      try {
+        expect((own.client.options as { maxLoadingRetryTime?: number }).maxLoadingRetryTime).toBe(
+          2_000,
+        );
+      } finally {
+        await own.close();
+      }
+    });
+
     test('keys live in Redis under the prefix with a PX expiry at staleUntil', async () => {
       const now = Date.now();
       await store.set('k', entry(1, { expiresAt: now + 10_000, staleUntil: now + 60_000 }));
