@@ -320,6 +320,9 @@ export class MultilevelStore implements CacheStore {
       pending = still;
     }
     if (failures === this.#tiers.length) throw this.#allFailed('getMany');
+    if (failures > 0 && pending.some((index) => keys[index]!.includes(RESERVED_PREFIX))) {
+      throw this.#unknownRecord('getMany');
+    }
     this.#state.stats.misses += pending.length;
     for (const index of pending) result[index] = stale[index];
     return result;
@@ -511,6 +514,7 @@ export class MultilevelStore implements CacheStore {
         if (stale === undefined || graceEnd(entry) > graceEnd(stale)) stale = entry;
       }
       if (failures === this.#tiers.length) throw this.#allFailed('get');
+      if (failures > 0 && key.includes(RESERVED_PREFIX)) throw this.#unknownRecord('get');
       this.#state.stats.misses++;
       return stale;
     } finally {
@@ -892,6 +896,17 @@ export class MultilevelStore implements CacheStore {
     return new StoreError(this.name, `${operation} failed on every tier`, {
       code: 'E_TIER_FAILED',
     });
+  }
+
+  // A record of the cache's own (a tag's last invalidation) that no tier holds fresh while a
+  // tier failed is unknown, not absent: read as absent, it would say "never invalidated", and an
+  // entry a tag invalidation voided would be served again from L1 while Redis is down.
+  #unknownRecord(operation: string): StoreError {
+    return new StoreError(
+      this.name,
+      `${operation} of a cache record failed on a tier that may hold it`,
+      { code: 'E_TIER_FAILED' },
+    );
   }
 
   #emit<E extends keyof MultilevelEvents>(event: E, payload: MultilevelEvents[E]): void {

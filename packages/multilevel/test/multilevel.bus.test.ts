@@ -59,6 +59,31 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       expect(await a.cache.getOrSet('k', async () => 'reloaded')).toBe('reloaded');
     });
 
+    test('while Redis is down, an L1 entry voided by a tag is not served when L1 lost the tag record', async () => {
+      const own = await startRedis();
+      const l1 = memoryStore();
+      const l2 = redisStore({ port: own.port });
+      const bus = redisBus({ client: l2.client, channel: 'down' });
+      const store = multilevel({ tiers: [l1, l2], bus });
+      const cache = createCache({ store, tagRecheck: 1 });
+      cache.on('error', () => {});
+      try {
+        await cache.set('k', 'before', { tags: ['t'] });
+        const before = l2.get('k');
+        expect(await cache.invalidateTags(['t'])).toBe(true);
+        // L1 still holds the voided entry (say, a copy from before), and no longer the record
+        // (L1 is bounded and evicted it); then Redis dies.
+        l1.set('k', (await before)!);
+        await own.kill();
+        l1.delete(`${RESERVED_PREFIX}tag:t`);
+        await new Promise((resolve) => setTimeout(resolve, 5)); // past tagRecheck
+        expect(await cache.get('k')).toBeUndefined();
+      } finally {
+        await cache.close().catch(() => {});
+        await own.stop();
+      }
+    });
+
     test('closing the cache closes its bus: the subscriber connection is gone', async () => {
       const a = await instance('close');
       const raw = new Redis(server.port);
