@@ -61,6 +61,18 @@ export interface Reconnect {
   replayed?: number;
 }
 
+/**
+ * A worker's store lost Redis (`up: false`: its client closed, or its circuit breaker opened)
+ * or has it again (`up: true`: the client is ready, or the breaker closed). While cut off, the
+ * worker's writes cannot reach the others: their invalidations go out once it is back.
+ */
+export interface Link {
+  type: 'link';
+  worker: number;
+  at: number;
+  up: boolean;
+}
+
 /** A bus message that evicted keys from a worker's L1 (to tell when an invalidation arrived). */
 export interface Received {
   type: 'received';
@@ -145,6 +157,7 @@ export type Entry =
   | Load
   | Lease
   | Reconnect
+  | Link
   | Received
   | BusError
   | Heap

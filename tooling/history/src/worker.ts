@@ -43,6 +43,14 @@ cache.on('error', () => {}); // failures show in the operations' answers
 // ('reconnect'). Either way this worker is no longer cut off.
 bus.on('reconnect', () => log.add({ type: 'reconnect', worker, at: now() }));
 bus.on('resume', (replayed) => log.add({ type: 'reconnect', worker, at: now(), replayed }));
+// When this worker's store is cut off from Redis and back: its writes' invalidations can only
+// reach the others once it is back.
+const link = (up: boolean) => log.add({ type: 'link', worker, at: now(), up });
+l2.client.on('ready', () => link(true));
+l2.client.on('close', () => link(false));
+l2.on('breaker', (state) => {
+  if (state !== 'half-open') link(state === 'closed');
+});
 store.on('invalidate', ({ message }) => log.add({ type: 'received', worker, at: now(), message }));
 store.on('error', ({ tier, operation, error }) => {
   if (tier !== -1) return; // a tier's failure shows in the operation's answer

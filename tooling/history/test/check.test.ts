@@ -101,6 +101,19 @@ describe('stale reads', () => {
     expect(result.stale[0]).toMatchObject({ phase: 'recovery', delay: 20, violation: false });
     expect(rules([...entries, write(1, 1, 1000, 1200), read(2, 0, 1600)])).toEqual(['stale-read']);
   });
+
+  test("a write made while its writer was cut off from Redis counts from the writer's return", () => {
+    const link = (at: number, up: boolean): Entry => ({ type: 'link', worker: 1, at, up });
+    const cutOff = [link(900, false), link(1500, true), write(1, 1, 1000, 1010)];
+    const result = checkHistory([...cutOff, read(2, 0, 1400), read(2, 0, 1520)], options);
+    expect(result.stale.map((s) => [s.phase, s.delay])).toEqual([['recovery', 20]]);
+    expect(result.violations).toEqual([]);
+    expect(rules([...cutOff, read(2, 0, 1600)])).toEqual(['stale-read']);
+    // Cut off before the write, back before it resolved: nothing delays it.
+    expect(
+      rules([link(900, false), link(950, true), write(1, 1, 1000, 1010), read(2, 0, 1100)]),
+    ).toEqual(['stale-read']);
+  });
 });
 
 describe('loads and leases', () => {

@@ -1,4 +1,4 @@
-import { BUS_FAULTS, type Entry, type Nemesis, type Reconnect } from '../history.js';
+import { BUS_FAULTS, type Entry, type Link, type Nemesis, type Reconnect } from '../history.js';
 
 /** A span during which one worker may have missed invalidations. */
 export interface BlindSpan {
@@ -43,4 +43,33 @@ export function blindSpans(
 /** The span of `spans` that holds `at`, if any. */
 export function spanAt(spans: readonly BlindSpan[], at: number): BlindSpan | undefined {
   return spans.find((span) => at >= span.start && at <= span.end);
+}
+
+/**
+ * For each worker, the spans during which its store was cut off from Redis (from a `link` down
+ * to the next up; until the end of the history when it never came back): a write made then
+ * cannot reach the other processes before the worker is back.
+ */
+export function cutOffSpans(entries: readonly Entry[]): (worker: number) => BlindSpan[] {
+  const links = new Map<number, Link[]>();
+  for (const entry of entries) {
+    if (entry.type !== 'link') continue;
+    links.set(entry.worker, [...(links.get(entry.worker) ?? []), entry]);
+  }
+  const spans = new Map<number, BlindSpan[]>();
+  for (const [worker, list] of links) {
+    list.sort((a, b) => a.at - b.at);
+    const found: BlindSpan[] = [];
+    let down: number | undefined;
+    for (const { at, up } of list) {
+      if (!up) down ??= at;
+      else if (down !== undefined) {
+        found.push({ start: down, end: at });
+        down = undefined;
+      }
+    }
+    if (down !== undefined) found.push({ start: down, end: Number.POSITIVE_INFINITY });
+    spans.set(worker, found);
+  }
+  return (worker) => spans.get(worker) ?? [];
 }

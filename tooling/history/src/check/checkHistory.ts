@@ -9,6 +9,7 @@ import {
   unleasedLoads,
 } from './loads.js';
 import { type StalenessOptions, type StaleRead, staleReads } from './staleness.js';
+import { storeBackDelays } from './storeBack.js';
 import { checkWriteBehind, type WriteBehindResult } from './writeBehind.js';
 
 /** Bounds of {@link checkHistory}. */
@@ -41,6 +42,8 @@ export interface CheckResult {
   lockHolder: LockHolderCycle[];
   writeBehind: WriteBehindResult;
   heap: HeapTrend[];
+  /** ms from Redis back after a fault to each cut-off worker's store back (see storeBackDelays). */
+  storeBack: number[];
   violations: Violation[];
 }
 
@@ -116,6 +119,7 @@ export function checkHistory(entries: readonly Entry[], options: CheckOptions): 
     lockHolder,
     writeBehind,
     heap,
+    storeBack: storeBackDelays(entries),
     violations,
   };
 }

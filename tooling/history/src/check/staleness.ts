@@ -1,5 +1,5 @@
 import type { Entry, Load, Op } from '../history.js';
-import { blindSpans, spanAt } from './blind.js';
+import { blindSpans, cutOffSpans, spanAt } from './blind.js';
 
 /** Bounds of {@link staleReads}, in ms. */
 export interface StalenessOptions {
@@ -28,7 +28,11 @@ export interface StaleRead {
   read: Op;
   /** The write that replaced the version read, the earliest to count. */
   write: Op;
-  /** ms from when the write counts as visible (it resolved; or the reader reconnected) to the read's start. */
+  /**
+   * ms from when the write counts as visible to the read's start: when it resolved, or when its
+   * writer was back if the writer was cut off from Redis meanwhile, or when the reader reconnected
+   * if it was cut off then.
+   */
   delay: number;
   phase: Phase;
   /** Whether `delay` exceeds the bound of the phase. */
@@ -78,6 +82,12 @@ export function staleReads(entries: readonly Entry[], options: StalenessOptions)
     byKey.set(key, { list, maxVersion });
   }
   const blind = blindSpans(entries, options.reconnectWait);
+  const cutOff = cutOffSpans(entries);
+  // When a write can reach the others at the earliest: when it resolved, or, if its worker was
+  // cut off from Redis meanwhile, when the worker was back (its invalidation is retried then).
+  const sent = (write: Op) =>
+    cutOff(write.worker).find((span) => span.start <= write.end && span.end >= write.start)?.end ??
+    write.end;
   const found: StaleRead[] = [];
   for (const read of entries) {
     if (read.type !== 'op' || (read.f !== 'read' && read.f !== 'getOrSet')) continue;
@@ -106,7 +116,8 @@ export function staleReads(entries: readonly Entry[], options: StalenessOptions)
       const write = list[i]!;
       if (write.end >= read.start || (best && write.end >= best.visible)) break;
       if (write.version! <= version || landsUntil > write.start) continue;
-      const visible = spanAt(spans, write.end)?.end ?? write.end;
+      const out = sent(write);
+      const visible = Math.max(out, spanAt(spans, out)?.end ?? out);
       if (visible < read.start && (best === undefined || visible < best.visible)) {
         best = { write, visible };
       }

@@ -69,6 +69,7 @@ export function resultTable(result: CheckResult): string {
     '| --- | ---: |',
     `| write-behind: keys / resolved writes | ${writeBehind.keys} / ${writeBehind.writes} |`,
     `| write-behind: lost rows / stale rows | ${writeBehind.lost.length} / ${writeBehind.stale.length} |`,
+    `| store back after Redis, per cut-off worker and fault: p50 / p99 / max (ms) | ${delays(result.storeBack)} |`,
     `| loads sharing one lease | ${result.sharedLeases.length} |`,
     `| loads without a lease (lock timed out or failed) | ${result.unleasedLoads} |`,
     ...result.heap.map(
