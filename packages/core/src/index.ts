@@ -51,6 +51,7 @@ export type {
 } from './events.js';
 export { escapeGlob, globToRegExp } from './glob.js';
 export type { LatencyPercentiles } from './latencyWindow.js';
+export { mergeTagRecord } from './mergeTagRecord.js';
 export type {
   CacheOptions,
   GetOptions,

@@ -234,8 +234,8 @@ export class TagRecords {
   /**
    * Runs `invalidation` (taking a stamp and writing records) after the ones queued before it
    * have settled: records are written in the order of their stamps, so that a soft
-   * invalidation, which reads the records before writing its own, never writes over a newer one
-   * made by this process.
+   * invalidation, which reads the records before writing its own where the store does not merge
+   * them, never writes over a newer one made by this process.
    */
   inTurn<T>(invalidation: () => Promise<T>): Promise<T> {
     const run = this.#turn.then(invalidation);
@@ -245,14 +245,17 @@ export class TagRecords {
 
   /**
    * Records invalidations made by this process at `at`: hard ones, or soft ones after the hard
-   * ones at `hards` (one per tag, see {@link TagRecords.hardStamps}).
+   * ones at `hards` (one per tag, see {@link TagRecords.hardStamps}). With `'merged'` (the
+   * store merges records, see `CacheStore.mergeTagRecords`), what it ends with may be newer than
+   * this invalidation (another process's, landed first), so the tags are read from it again.
    */
-  invalidated(tags: string[], at: number, hards?: number[]): void {
+  invalidated(tags: string[], at: number, hards?: number[] | 'merged'): void {
     this.#generation++;
     if (at > this.#seen) this.#seen = at;
     if (this.#known === undefined) return;
     for (let i = 0; i < tags.length; i++) {
-      this.#remember(tags[i]!, recordStamps(tagRecord(at, hards?.[i], 0)));
+      if (hards === 'merged') this.#known.delete(tags[i]!);
+      else this.#remember(tags[i]!, recordStamps(tagRecord(at, hards?.[i], 0)));
     }
   }
 

@@ -102,6 +102,14 @@ export interface CacheStore {
    * clocks; without it, the process's wall clock stamps them.
    */
   stamp?(): Promise<number>;
+  /**
+   * Writes the cache's tag records (keys under `__cache:tag:`) unless what is stored is newer:
+   * each key ends with what `mergeTagRecord` of `@cache/core` makes of the stored record and the
+   * new one (the later stamp of each kind, the longer life), atomically per key against every
+   * other write of it, by any process. Tag invalidations write through it, so one that lands
+   * late never lowers another's stamps; without it they read the record and write it over.
+   */
+  mergeTagRecords?(records: [key: string, entry: CacheEntry][]): MaybePromise<void>;
   /** Releases connections and timers; the store is unusable afterwards. */
   close?(): Promise<void>;
   /**

@@ -148,23 +148,30 @@ export async function invalidateTagsOnce(
 
 async function writeTagRecords(engine: Engine, tags: string[], soft: boolean): Promise<boolean> {
   const { gateway, telemetry, tagRecords, policy } = engine;
+  // A store that merges records keeps the later stamps whatever order writes land in, so a soft
+  // invalidation need not read the records first (see `CacheStore.mergeTagRecords`).
+  const merging = typeof gateway.store.mergeTagRecords === 'function';
   const at = await gateway.write('invalidate', undefined, () => tagRecords.invalidationStamp());
   if (at === FAILED) return false;
-  // A soft one keeps the last hard invalidation of each tag in force, read after the stamp.
-  const hards = soft
-    ? await gateway.write('invalidate', undefined, () => tagRecords.hardStamps(tags))
-    : undefined;
+  // Otherwise a soft one keeps the last hard invalidation of each tag in force, read after the stamp.
+  const hards =
+    soft && !merging
+      ? await gateway.write('invalidate', undefined, () => tagRecords.hardStamps(tags))
+      : undefined;
   if (hards === FAILED) return false;
   const expiresAt = Date.now() + policy.tagTtl;
+  // Merged, a soft record carries no hard stamp (0): the store keeps the one it holds.
   const records = tags.map((tag, i): [string, CacheEntry] => [
     tagKey(tag),
-    tagRecord(at, hards?.[i], expiresAt),
+    tagRecord(at, soft ? (hards?.[i] ?? 0) : undefined, expiresAt),
   ]);
-  tagRecords.invalidated(tags, at, hards);
+  tagRecords.invalidated(tags, at, merging ? 'merged' : hards);
   const done = await gateway.write('set', undefined, (store) =>
-    store.setMany
-      ? store.setMany(records)
-      : Promise.all(records.map(([k, e]) => store.set(k, e))).then(() => undefined),
+    merging
+      ? store.mergeTagRecords!(records)
+      : store.setMany
+        ? store.setMany(records)
+        : Promise.all(records.map(([k, e]) => store.set(k, e))).then(() => undefined),
   );
   if (done === FAILED) return false;
   if (telemetry.listening.invalidate) {

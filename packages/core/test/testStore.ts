@@ -6,6 +6,7 @@ import {
   expired,
   globToRegExp,
   type InvalidationMessage,
+  mergeTagRecord,
   RESERVED_PREFIX,
   type Serializer,
   StoreError,
@@ -15,7 +16,8 @@ import {
  * A minimal Map-backed store for core's tests (core cannot depend on @cache/memory, which
  * depends on it). `async` answers with promises like a remote store; `down` makes every call
  * fail like a dead server; with a serializer it stores text like Redis does; `expire: false`
- * leaves out `expire` and `expirePrefix` (soft invalidation).
+ * leaves out `expire` and `expirePrefix` (soft invalidation); `merge: true` adds
+ * `mergeTagRecords` (a `'set'` to {@link TestStore.pause}).
  */
 export class TestStore implements CacheStore {
   readonly name = 'test';
@@ -24,9 +26,17 @@ export class TestStore implements CacheStore {
   reads = 0;
   readonly expire?: (keys: string[]) => number | Promise<number>;
   readonly expirePrefix?: (prefix: string) => void | Promise<void>;
+  readonly mergeTagRecords?: (records: [string, CacheEntry][]) => void | Promise<void>;
+  /** Calls held by {@link TestStore.pause} so far. */
+  held = 0;
 
   constructor(
-    readonly options: { async?: boolean; serializer?: Serializer; expire?: boolean } = {},
+    readonly options: {
+      async?: boolean;
+      serializer?: Serializer;
+      expire?: boolean;
+      merge?: boolean;
+    } = {},
     data?: Map<string, CacheEntry | string>,
   ) {
     this.data = data ?? new Map();
@@ -37,6 +47,18 @@ export class TestStore implements CacheStore {
         this.#answer('delete', () => {
           for (const key of [...this.data.keys()]) {
             if (key.startsWith(prefix) && !key.startsWith(RESERVED_PREFIX)) this.#expireOne(key);
+          }
+        });
+    }
+    if (options.merge) {
+      this.mergeTagRecords = (records) =>
+        this.#answer('set', () => {
+          for (const [key, entry] of records) {
+            const stored = this.data.get(key);
+            const old = typeof stored === 'string' ? this.#decode(stored) : stored;
+            const merged = mergeTagRecord(old, entry);
+            const { serializer } = this.options;
+            this.data.set(key, serializer ? serializer.serialize(merged) : merged);
           }
         });
     }
@@ -141,7 +163,10 @@ export class TestStore implements CacheStore {
 
   #answer<T>(operation: string, work: () => T): T | Promise<T> {
     const paused = this.#paused.get(operation);
-    if (paused !== undefined) return paused.then(() => this.#answer(operation, work));
+    if (paused !== undefined) {
+      this.held++;
+      return paused.then(() => this.#answer(operation, work));
+    }
     if (this.down) {
       const error = new StoreError(this.name, 'connection refused', {
         code: 'E_STORE_UNAVAILABLE',

@@ -19,19 +19,19 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     ...runner,
     name: 'fromKeyv(new Keyv())',
     createStore: () => fromKeyv(new Keyv()),
-    capabilities: { expire: false },
+    capabilities: { expire: false, mergeTagRecords: false },
   });
   storeTestSuite({
     ...runner,
     name: 'fromKeyv(new KeyvRedis(url))',
     createStore: () => fromKeyv(new KeyvRedis(server().url)),
-    capabilities: { expire: false },
+    capabilities: { expire: false, mergeTagRecords: false },
   });
   storeTestSuite({
     ...runner,
     name: "fromKeyv(createKeyv(url, { namespace: 'cache' }))",
     createStore: () => fromKeyv(createKeyv(server().url, { namespace: 'cache' })),
-    capabilities: { expire: false },
+    capabilities: { expire: false, mergeTagRecords: false },
   });
 
   describe('fromKeyv', () => {

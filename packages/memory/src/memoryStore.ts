@@ -5,6 +5,7 @@ import {
   expired,
   globToRegExp,
   InvalidArgumentError,
+  mergeTagRecord,
   RESERVED_PREFIX,
   SerializationError,
   type Serializer,
@@ -181,6 +182,15 @@ export class MemoryStore implements CacheStore {
   /** Stores every entry, in order. */
   setMany(entries: [key: string, entry: CacheEntry][]): void {
     for (const [key, entry] of entries) this.set(key, entry);
+  }
+
+  /**
+   * Writes the cache's tag records unless what is held is newer: each key ends with
+   * `mergeTagRecord` of `@cache/core` of the held record and the new one (the later stamps, the
+   * longer life). Synchronous, so no other write of the key comes between the read and the write.
+   */
+  mergeTagRecords(records: [key: string, entry: CacheEntry][]): void {
+    for (const [key, entry] of records) this.set(key, mergeTagRecord(this.get(key), entry));
   }
 
   /** Removes the key; returns whether it was held. */

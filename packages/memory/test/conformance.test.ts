@@ -1,5 +1,5 @@
 import { jsonSerializer } from '@cache/core';
-import { storeTestSuite } from '@cache/test-suite';
+import { storeTestSuite, tagRaceSuite } from '@cache/test-suite';
 import { afterEach, beforeEach, describe, expect, test } from 'vitest';
 import { memoryStore } from '../src/index.js';
 
@@ -33,3 +33,17 @@ storeTestSuite({
   createStore: () =>
     memoryStore({ policy: 'tinylfu', maxSize: 1_000_000, sizeOf: () => 1, maxEntrySize: 10 }),
 });
+
+// One store shared by two caches: the suite gives the first its own tag records, as a process has.
+for (const clone of [false, true]) {
+  tagRaceSuite({
+    describe,
+    test,
+    expect,
+    name: `memoryStore({ clone: ${clone} }) shared by two caches`,
+    createStores: () => {
+      const shared = memoryStore({ clone });
+      return [shared, shared];
+    },
+  });
+}

@@ -249,6 +249,10 @@ export class MultilevelStore implements CacheStore {
     if (tiers.every((tier) => typeof tier.expirePrefix === 'function')) {
       this.expirePrefix = (prefix) => this.#expirePrefix(prefix);
     }
+    const merging = localTiers < tiers.length ? tiers.slice(localTiers) : tiers;
+    if (merging.every((tier) => typeof tier.mergeTagRecords === 'function')) {
+      this.mergeTagRecords = (records) => this.#mergeTagRecords(records);
+    }
   }
 
   /** The tiers, fastest first. */
@@ -376,6 +380,31 @@ export class MultilevelStore implements CacheStore {
    * records), in every tier and every process. Present only when every tier has `expirePrefix`.
    */
   readonly expirePrefix?: (prefix: string) => Promise<void>;
+
+  /**
+   * Merges tag records (see `CacheStore.mergeTagRecords`) into the shared tiers, and removes
+   * them from the local ones, whose copy may be older than what the shared tiers hold (another
+   * process's record landed there first): merged into it, the copy would be lower than the
+   * shared record, so it is read from there again. With no shared tier, every tier merges. Then
+   * published on the bus like any write of the keys. Present only when the tiers that merge all can.
+   */
+  readonly mergeTagRecords?: (records: [key: string, entry: CacheEntry][]) => Promise<void>;
+
+  async #mergeTagRecords(records: [key: string, entry: CacheEntry][]): Promise<void> {
+    const keys = records.map(([key]) => key);
+    const shared = this.#localTiers < this.#tiers.length;
+    await this.#writing(keys, 'mergeTagRecords', async (store, tier): Promise<void> => {
+      if (shared && tier < this.#localTiers) {
+        await (store.deleteMany
+          ? store.deleteMany(keys)
+          : Promise.all(keys.map((key) => store.delete(key))));
+        return;
+      }
+      await store.mergeTagRecords!(
+        records.map(([key, entry]): [string, CacheEntry] => [key, this.#capped(key, entry, tier)]),
+      );
+    });
+  }
 
   async #expire(keys: string[]): Promise<number> {
     const counts = await this.#writing(

@@ -1,6 +1,6 @@
 import { memoryStore } from '@cache/memory';
-import { type RedisStore, redisStore } from '@cache/redis';
-import { storeTestSuite } from '@cache/test-suite';
+import { type RedisStore, redisBus, redisStore } from '@cache/redis';
+import { storeTestSuite, tagRaceSuite } from '@cache/test-suite';
 import { hasRedis, type RedisServer, startRedis } from '@cache-tooling/redis-server';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from 'vitest';
 import { multilevel } from '../src/index.js';
@@ -36,4 +36,25 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       return multilevel({ tiers: [memoryStore(), l2] });
     },
   });
+
+  // Two processes, each with its own L1 over one Redis: a late tag record lowers no other's,
+  // neither in Redis nor in the L1 of the process whose write came late.
+  let race = 0;
+  for (const bus of [false, true]) {
+    tagRaceSuite({
+      ...runner,
+      name: `two multilevel([memory, redis]) ${bus ? 'with' : 'without'} a bus`,
+      createStores: async () => {
+        const prefix = `race:${race++}:`;
+        const process = async () => {
+          const l2 = redisStore({ port: server.port, prefix });
+          if (!bus) return multilevel({ tiers: [memoryStore(), l2] });
+          const relay = redisBus({ client: l2.client, channel: prefix });
+          await relay.subscribe(() => {});
+          return multilevel({ tiers: [memoryStore(), l2], bus: relay });
+        };
+        return [await process(), await process()];
+      },
+    });
+  }
 });

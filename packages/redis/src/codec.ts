@@ -1,5 +1,5 @@
 import type { CacheEntry, Serializer } from '@cache/core';
-import { defaultSerializer, SerializationError } from '@cache/core';
+import { defaultSerializer, InvalidArgumentError, SerializationError } from '@cache/core';
 
 // One Redis string per entry, in one of two formats:
 // - JSON: `[expiresAt, value, staleUntil, tags, version, createdAt]` (absent trailing members
@@ -15,6 +15,16 @@ const JSON_ARRAY = 0x5b; // '['
 /** Returns when the entry may be dropped: `staleUntil ?? expiresAt`. */
 export function physicalExpiry(entry: CacheEntry): number {
   return entry.staleUntil ?? entry.expiresAt;
+}
+
+/** Returns the `PX` of an entry: `undefined` for no expiry, `0` when it is already past it. */
+export function ttlOf(entry: CacheEntry, now: number): number | undefined {
+  const until = physicalExpiry(entry);
+  if (until === Number.POSITIVE_INFINITY) return undefined;
+  if (!Number.isFinite(until)) {
+    throw new InvalidArgumentError('entry.expiresAt', 'expected a number of ms since the epoch');
+  }
+  return Math.max(0, Math.ceil(until - now));
 }
 
 /** Encodes `entry` into the text stored in Redis. */

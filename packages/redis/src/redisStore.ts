@@ -8,7 +8,7 @@ import {
   StoreError,
 } from '@cache/core';
 import type { Redis } from 'ioredis';
-import { decodeEntry, encodeEntry, physicalExpiry } from './codec.js';
+import { decodeEntry, encodeEntry, ttlOf } from './codec.js';
 import {
   isCluster,
   type RedisClient,
@@ -21,6 +21,7 @@ import { EXPIRE } from './expireScript.js';
 import { Fences } from './fence.js';
 import { groupBySlot } from './slot.js';
 import { STAMP } from './stamp.js';
+import { mergeTagRecords } from './tagRecordMerge.js';
 
 /** Options of {@link redisStore}. */
 export interface RedisStoreOptions extends RedisConnectionOptions {
@@ -225,6 +226,19 @@ export class RedisStore implements CacheStore {
   }
 
   /**
+   * Writes the cache's tag records unless what Redis holds is newer: one Lua script per call
+   * (per slot on a Cluster) merges each into the stored record, atomically against every other
+   * process's write of it (see `mergeTagRecord` of `@cache/core`), and stores the result in the
+   * JSON format whatever the serializer. A record another serializer's `set` wrote is decoded
+   * here and merged again unless it changed meanwhile (see `tagRecordMerge.ts`). Like every
+   * write of the cache's own records, it fences nothing.
+   */
+  async mergeTagRecords(records: [key: string, entry: CacheEntry][]): Promise<void> {
+    if (records.length === 0) return;
+    await mergeTagRecords(this.#connection, this.prefix, this.serializer, records);
+  }
+
+  /**
    * A stamp off the Redis server's clock (ms since the epoch, with microseconds), above every
    * one it gave before to any process sharing this prefix (kept under `__cache:stamp`).
    */
@@ -417,16 +431,6 @@ export class RedisStore implements CacheStore {
   close(): Promise<void> {
     return this.#connection.close();
   }
-}
-
-/** Returns the `PX` of an entry: `undefined` for no expiry, `0` when it is already past it. */
-function ttlOf(entry: CacheEntry, now: number): number | undefined {
-  const until = physicalExpiry(entry);
-  if (until === Number.POSITIVE_INFINITY) return undefined;
-  if (!Number.isFinite(until)) {
-    throw new InvalidArgumentError('entry.expiresAt', 'expected a number of ms since the epoch');
-  }
-  return Math.max(0, Math.ceil(until - now));
 }
 
 /**

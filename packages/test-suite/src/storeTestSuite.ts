@@ -16,6 +16,8 @@ export interface StoreCapabilities {
   deletePattern?: boolean;
   /** The store implements `expire` and `expirePrefix` (soft invalidation). @default true */
   expire?: boolean;
+  /** The store implements `mergeTagRecords` (tag records merged, never lowered). @default true */
+  mergeTagRecords?: boolean;
 }
 
 /** The pieces {@link storeTestSuite} runs with: the test runner's functions and the store. */
@@ -50,6 +52,11 @@ function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
   return { value, expiresAt: Date.now() + MINUTE, ...extra };
 }
 
+/** A tag record of `@cache/core` (see its `mergeTagRecord`): `createdAt` is the last hard stamp. */
+function record(value: number, expiresAt: number, createdAt?: number): CacheEntry {
+  return createdAt === undefined ? { value, expiresAt } : { value, expiresAt, createdAt };
+}
+
 /**
  * Registers the conformance tests of the {@link CacheStore} contract: every store runs them with
  * its own `createStore`. Results are awaited whether the store answers synchronously or not, and
@@ -70,7 +77,7 @@ function fresh<V>(value: V, extra?: Partial<CacheEntry<V>>): CacheEntry<V> {
 export function storeTestSuite(options: StoreTestSuiteOptions): void {
   const { describe, test, expect, beforeEach, afterEach, createStore } = options;
   const { many = true, richValues = true, deletePattern = true } = options.capabilities ?? {};
-  const { expire = true } = options.capabilities ?? {};
+  const { expire = true, mergeTagRecords = true } = options.capabilities ?? {};
   let store: CacheStore;
 
   describe(options.name, () => {
@@ -372,6 +379,44 @@ export function storeTestSuite(options: StoreTestSuiteOptions): void {
           expect((await store.get(key))?.expiresAt, key).toBe(0);
         }
         expect((await store.get(RECORD))?.expiresAt).toBeGreaterThan(0);
+      });
+    }
+
+    if (mergeTagRecords) {
+      test('mergeTagRecords keeps the later stamp of each kind, whatever order records land in', async () => {
+        const until = Date.now() + MINUTE;
+        const merge = (value: number, createdAt?: number) =>
+          store.mergeTagRecords!([[RECORD, record(value, until, createdAt)]]);
+        // Fractional stamps, as a store's stamps are, must come back exactly.
+        await merge(1764567890123.456, 0);
+        expect(await store.get(RECORD)).toEqual(record(1764567890123.456, until, 0));
+        await merge(1764567890100.5);
+        expect(await store.get(RECORD)).toEqual(record(1764567890123.456, until, 1764567890100.5));
+        await merge(1764567890200.25, 0);
+        expect(await store.get(RECORD)).toEqual(record(1764567890200.25, until, 1764567890100.5));
+        await merge(1764567890150);
+        expect(await store.get(RECORD)).toEqual(record(1764567890200.25, until, 1764567890150));
+        await merge(1764567890300.125);
+        expect(await store.get(RECORD)).toEqual(record(1764567890300.125, until));
+        await merge(1764567890250, 0);
+        expect(await store.get(RECORD)).toEqual(record(1764567890300.125, until));
+      });
+
+      test('mergeTagRecords keeps the longer life, and merges over what set wrote', async () => {
+        const now = Date.now();
+        const other = `${RECORD}:other`;
+        await store.set(RECORD, record(10, now + 2 * MINUTE, 5));
+        await store.set(other, record(10, now + MINUTE));
+        await store.mergeTagRecords!([
+          [RECORD, record(20, now + MINUTE)],
+          [other, { ...record(5, now + MINUTE), staleUntil: now + 3 * MINUTE }],
+        ]);
+        expect(await store.get(RECORD)).toEqual(record(20, now + 2 * MINUTE));
+        expect(await store.get(other)).toEqual({
+          ...record(10, now + MINUTE),
+          staleUntil: now + 3 * MINUTE,
+        });
+        await store.mergeTagRecords!([]);
       });
     }
 

@@ -1,0 +1,93 @@
+import { describe, expect, test, vi } from 'vitest';
+import { createCache, type InvalidateOptions, mergeTagRecord } from '../src/index.js';
+import { TestStore } from './testStore.js';
+
+// Two processes sharing one store that merges tag records: two handles of the same data, so
+// that each cache has tag records (and a turn for its invalidations) of its own, as a process does.
+function twoProcesses(async: boolean) {
+  const data = new Map();
+  const first = new TestStore({ async, merge: true }, data);
+  const second = new TestStore({ async, merge: true }, data);
+  const a = createCache({ store: first, ttl: '1m' });
+  const b = createCache({ store: second, ttl: '1m' });
+  return { first, a, b };
+}
+
+const modes: [string, InvalidateOptions | undefined][] = [
+  ['soft', { mode: 'expire' }],
+  ['hard', undefined],
+];
+
+describe.each([
+  ['synchronous', false],
+  ['asynchronous', true],
+])('over a %s store that merges tag records', (_, async) => {
+  test.each(modes)(
+    "a %s tag invalidation whose record lands after another process's hard one leaves it in force",
+    async (_mode, options) => {
+      const { first, a, b } = twoProcesses(async);
+      // The first process's record write is held until the second has invalidated the tag hard.
+      const resume = first.pause('set');
+      const late = a.invalidateTags(['team'], options);
+      await vi.waitFor(() => expect(first.held).toBe(1));
+      // Written after the first invalidation took its stamp, before the hard one: void.
+      await b.set('k', 'between', { tags: ['team'] });
+      expect(await b.invalidateTags(['team'])).toBe(true);
+      resume();
+      expect(await late).toBe(true);
+      expect(await a.get('k')).toBeUndefined();
+      expect(await b.get('k')).toBeUndefined();
+    },
+  );
+});
+
+describe('mergeTagRecord', () => {
+  const until = 1_000;
+  test('keeps the later last stamp and the later hard stamp, whichever record holds each', () => {
+    // Soft at 30 over hard at 20: the hard one stays in force.
+    expect(
+      mergeTagRecord(
+        { value: 20, expiresAt: until },
+        { value: 30, expiresAt: until, createdAt: 0 },
+      ),
+    ).toEqual({
+      value: 30,
+      expiresAt: until,
+      createdAt: 20,
+    });
+    // Hard at 20 landing after soft at 30 (which kept hard 10): both stamps kept.
+    expect(
+      mergeTagRecord(
+        { value: 30, expiresAt: until, createdAt: 10 },
+        { value: 20, expiresAt: until },
+      ),
+    ).toEqual({ value: 30, expiresAt: until, createdAt: 20 });
+    // An older hard record lands late: nothing is lowered; hard again, no createdAt.
+    expect(
+      mergeTagRecord({ value: 40, expiresAt: until }, { value: 20, expiresAt: until }),
+    ).toEqual({
+      value: 40,
+      expiresAt: until,
+    });
+  });
+
+  test('keeps the longer life, and takes a new record as it is over none', () => {
+    const record = { value: 5, expiresAt: until, createdAt: 0 };
+    expect(mergeTagRecord(undefined, record)).toBe(record);
+    expect(
+      mergeTagRecord(
+        { value: 9, expiresAt: 10, staleUntil: 3 * until },
+        { value: 5, expiresAt: until },
+      ),
+    ).toEqual({ value: 9, expiresAt: 10, staleUntil: 3 * until });
+  });
+});
+
+test('a soft tag invalidation over a store that merges tag records reads none', async () => {
+  const store = new TestStore({ merge: true });
+  const cache = createCache({ store, ttl: '1m' });
+  await cache.invalidateTags(['team']);
+  const reads = store.reads;
+  expect(await cache.invalidateTags(['team'], { mode: 'expire' })).toBe(true);
+  expect(store.reads).toBe(reads);
+});
