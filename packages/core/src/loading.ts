@@ -315,6 +315,14 @@ async function load<T>(
       return loaded.value as T;
     }
   }
+  // A refresh that a mutation voided before its loader ran would load for nobody: its callers
+  // have their value, and its result would not be stored. It leaves the key to the next load,
+  // which would otherwise run beside it.
+  if (ahead !== undefined && flight.voided) {
+    lease?.release();
+    flights.land(flight);
+    return ahead.value;
+  }
   // The loader reads its source from now on: a store that keeps fences refuses the value if
   // another process invalidated the key after this moment.
   const since = performance.timeOrigin + performance.now();

@@ -223,6 +223,48 @@ describe('found by the model-based tests (test/model.test.ts)', () => {
   });
 });
 
+describe('found by the model-based tests, seed -2022505942 (C3)', () => {
+  test('a refresh whose read a delete voided does not call the loader beside the next load', async () => {
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store, ttl: '1m', refresh: { ahead: 0.5 } });
+    // Past the refresh threshold: a hit refreshes it.
+    store.data.set('k', { value: 'old', expiresAt: Date.now() + 10_000 });
+    const gate = deferred<string>();
+    let calls = 0;
+    let running = 0;
+    let most = 0;
+    const loader = async () => {
+      calls++;
+      most = Math.max(most, ++running);
+      try {
+        return await gate.promise;
+      } finally {
+        running--;
+      }
+    };
+    // The first read finds the old entry, but answers only after a delete of the key.
+    const found = deferred<CacheEntry | undefined>();
+    const get = store.get.bind(store);
+    store.get = (_key: string) => {
+      store.get = get;
+      return found.promise;
+    };
+    const first = cache.getOrSetMany(['k'], async (keys) => Promise.all(keys.map(loader)));
+    await cache.delete('k');
+    found.resolve({ value: 'old', expiresAt: Date.now() + 10_000 });
+    // It began before the delete resolved: the old value may be its answer. Its refresh (due)
+    // reads for nobody now: the delete voided it.
+    expect(await first).toEqual([{ status: 'fulfilled', value: 'old' }]);
+    const second = cache.getOrSet('k', loader); // a miss: loads
+    await new Promise((resolve) => setImmediate(resolve));
+    gate.resolve('new');
+    expect(await second).toBe('new');
+    await cache.flush();
+    expect(most).toBe(1);
+    expect(calls).toBe(1);
+  });
+});
+
 describe('found by review', () => {
   test('a caller who comes after a soft-timeout answer once grace is over waits at most until the hard timeout', async () => {
     vi.useFakeTimers();
