@@ -18,6 +18,14 @@ export interface BatchContext<T> {
   of(key: string): LoaderContext<T>;
 }
 
+/**
+ * A key's loader context that may no longer need its load: `superseded()` answers what to
+ * resolve the key with instead (a newer load of it), or `undefined` to load it.
+ */
+export interface Supersedable<T> {
+  superseded?: (() => Promise<T> | undefined) | undefined;
+}
+
 interface Waiting<T> {
   readonly context: LoaderContext<T>;
   readonly resolve: (value: T) => void;
@@ -57,6 +65,14 @@ export class Batch<T> {
     const waiting = this.#waiting;
     this.#expected -= waiting.size;
     this.#waiting = new Map();
+    // A key whose load a mutation voided since it asked, and which a newer load serves.
+    for (const [key, { context, resolve, reject }] of waiting) {
+      const instead = (context as Supersedable<T>).superseded?.();
+      if (instead === undefined) continue;
+      waiting.delete(key);
+      instead.then(resolve, reject);
+    }
+    if (waiting.size === 0) return;
     const keys = [...waiting.keys()];
     let results: ReturnType<BatchLoader<T>>;
     try {

@@ -1,3 +1,4 @@
+import type { Supersedable } from './batch.js';
 import { channels, isTraced, traced } from './channels.js';
 import { parseTtl } from './duration.js';
 import type { Engine } from './engine.js';
@@ -315,14 +316,26 @@ async function load<T>(
       return loaded.value as T;
     }
   }
-  // A refresh that a mutation voided before its loader ran would load for nobody: its callers
-  // have their value, and its result would not be stored. It leaves the key to the next load,
-  // which would otherwise run beside it.
-  if (ahead !== undefined && flight.voided) {
+  // A load that a mutation voided (or a tag invalidation made unjoinable) before its loader ran
+  // leaves the key to a newer load instead of running beside it: a refresh's callers have their
+  // value, and the callers of another join the newer load, which started after them. A voided
+  // refresh loads for nobody (its result would not be stored) even alone. A batch loader checks
+  // again when its call goes out (see Batch).
+  const superseded = (): Promise<T> | undefined => {
+    if (!flight.voided && flight.suspect === undefined) return undefined;
+    const newer = flights.join(flight.id, engine.clock.now()) as LoadFlight<T> | undefined;
+    if (newer !== undefined) {
+      return ahead !== undefined ? Promise.resolve(ahead.value) : join(engine, view, newer);
+    }
+    return flight.voided && ahead !== undefined ? Promise.resolve(ahead.value) : undefined;
+  };
+  const instead = superseded();
+  if (instead !== undefined) {
     lease?.release();
     flights.land(flight);
-    return ahead.value;
+    return instead;
   }
+  context.superseded = superseded;
   // The loader reads its source from now on: a store that keeps fences refuses the value if
   // another process invalidated the key after this moment.
   const since = performance.timeOrigin + performance.now();
@@ -436,8 +449,9 @@ export function written(engine: Engine, key: string, entry: CacheEntry): void {
   }
 }
 
-class Context<T> implements LoaderContext<T> {
+class Context<T> implements LoaderContext<T>, Supersedable<T> {
   ttl: number | undefined;
+  superseded: (() => Promise<T> | undefined) | undefined;
   tags: string[] | undefined;
   skipped = false;
   /** The lease of the shared lock this load runs under, if any. */

@@ -223,6 +223,22 @@ describe('found by the model-based tests (test/model.test.ts)', () => {
   });
 });
 
+// A loader answering `answer`, counting its calls and the most running at once.
+function countingLoader<T>(answer: Promise<T>) {
+  const calls = { total: 0, most: 0 };
+  let running = 0;
+  const load = async () => {
+    calls.total++;
+    calls.most = Math.max(calls.most, ++running);
+    try {
+      return await answer;
+    } finally {
+      running--;
+    }
+  };
+  return { load, calls };
+}
+
 describe('found by the model-based tests, seed -2022505942 (C3)', () => {
   test('a refresh whose read a delete voided does not call the loader beside the next load', async () => {
     const store = new TestStore({ async: true });
@@ -230,18 +246,7 @@ describe('found by the model-based tests, seed -2022505942 (C3)', () => {
     // Past the refresh threshold: a hit refreshes it.
     store.data.set('k', { value: 'old', expiresAt: Date.now() + 10_000 });
     const gate = deferred<string>();
-    let calls = 0;
-    let running = 0;
-    let most = 0;
-    const loader = async () => {
-      calls++;
-      most = Math.max(most, ++running);
-      try {
-        return await gate.promise;
-      } finally {
-        running--;
-      }
-    };
+    const { load: loader, calls } = countingLoader(gate.promise);
     // The first read finds the old entry, but answers only after a delete of the key.
     const found = deferred<CacheEntry | undefined>();
     const get = store.get.bind(store);
@@ -260,8 +265,43 @@ describe('found by the model-based tests, seed -2022505942 (C3)', () => {
     gate.resolve('new');
     expect(await second).toBe('new');
     await cache.flush();
-    expect(most).toBe(1);
-    expect(calls).toBe(1);
+    expect(calls).toEqual({ total: 1, most: 1 });
+  });
+});
+
+describe('found by the model-based tests, seed 899508998 (C3)', () => {
+  test('a batch load a tag invalidation made unjoinable joins the newer load instead of calling the loader beside it', async () => {
+    const store = new TestStore({ async: true });
+    const cache = createCache({ store, ttl: '1m' });
+    await cache.set('u:1', 'v1', { tags: ['blue'] });
+    await cache.set('u:2', 'v2');
+    const gate = deferred<string>();
+    const { load, calls } = countingLoader(gate.promise);
+    // The batch's read of u:1 answers only after the invalidation of its tag.
+    const found = deferred<CacheEntry | undefined>();
+    const entry = await store.get('u:1');
+    const get = store.get.bind(store);
+    store.get = (key: string) => {
+      if (key !== 'u:1') return get(key);
+      store.get = get;
+      return found.promise;
+    };
+    const many = cache.getOrSetMany(['u:1', 'u:2'], (keys) => Promise.all(keys.map(load)));
+    await cache.invalidateTags(['blue']);
+    found.resolve(entry);
+    // u:1 asks the batch loader (u:2 was fresh: the call goes out on the next turn); meanwhile
+    // a getOrSet of u:1 starts its own load, as the batch's is no longer joinable.
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+    const single = cache.getOrSet('u:1', load);
+    for (let i = 0; i < 50; i++) await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    gate.resolve('new');
+    expect(await single).toBe('new');
+    expect(await many).toEqual([
+      { status: 'fulfilled', value: 'new' },
+      { status: 'fulfilled', value: 'v2' },
+    ]);
+    expect(calls).toEqual({ total: 1, most: 1 });
   });
 });
 
