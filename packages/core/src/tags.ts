@@ -259,6 +259,18 @@ export class TagRecords {
     }
   }
 
+  /**
+   * Drops what this process holds of `tags`, and what reads of them under way will find: the
+   * store merged their records (see {@link TagRecords.invalidated}), and a read made while the
+   * merge was under way may have found the records from before it, which no one may trust once
+   * the invalidation resolved. They are read from the store again.
+   */
+  merged(tags: string[]): void {
+    this.#generation++;
+    if (this.#known === undefined) return;
+    for (const tag of tags) this.#known.delete(tag);
+  }
+
   /** How many tags this process holds the record of (at most 10,000). */
   get size(): number {
     return this.#known?.size ?? 0;

@@ -173,6 +173,9 @@ async function writeTagRecords(engine: Engine, tags: string[], soft: boolean): P
         ? store.setMany(records)
         : Promise.all(records.map(([k, e]) => store.set(k, e))).then(() => undefined),
   );
+  // Whatever this process read of the records meanwhile is from before the merge (or a failed
+  // one's part that landed): forgotten, so that no read after this one resolved trusts it.
+  if (merging) tagRecords.merged(tags);
   if (done === FAILED) return false;
   if (telemetry.listening.invalidate) {
     const store = gateway.store.name;

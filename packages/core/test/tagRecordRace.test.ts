@@ -91,3 +91,19 @@ test('a soft tag invalidation over a store that merges tag records reads none', 
   expect(await cache.invalidateTags(['team'], { mode: 'expire' })).toBe(true);
   expect(store.reads).toBe(reads);
 });
+
+// C2 over a store that merges tag records and relays invalidations (so the cache keeps what it
+// reads of records): a record read while the merge was under way is the one from before it.
+test('C2: a tag record read while a merged invalidation is written is not trusted once it landed', async () => {
+  const store = new TestStore({ async: true, merge: true });
+  const cache = createCache({ store, ttl: '1m' });
+  await cache.set('k', 'before', { tags: ['team'] });
+  const resume = store.pause('set');
+  const invalidation = cache.invalidateTags(['team']);
+  await vi.waitFor(() => expect(store.held).toBe(1));
+  // Concurrent with the invalidation, either answer is right; it reads the record from before.
+  await cache.get('k');
+  resume();
+  expect(await invalidation).toBe(true);
+  expect(await cache.get('k')).toBeUndefined();
+});
