@@ -324,7 +324,7 @@ export class MultilevelStore implements CacheStore {
       pending = still;
     }
     if (failures === this.#tiers.length) throw this.#allFailed('getMany');
-    if (failures > 0 && pending.some((index) => keys[index]!.includes(RESERVED_PREFIX))) {
+    if (failures > 0 && pending.some((index) => keys[index]!.startsWith(RESERVED_PREFIX))) {
       throw this.#unknownRecord('getMany');
     }
     this.#state.stats.misses += pending.length;
@@ -543,7 +543,7 @@ export class MultilevelStore implements CacheStore {
         if (stale === undefined || graceEnd(entry) > graceEnd(stale)) stale = entry;
       }
       if (failures === this.#tiers.length) throw this.#allFailed('get');
-      if (failures > 0 && key.includes(RESERVED_PREFIX)) throw this.#unknownRecord('get');
+      if (failures > 0 && key.startsWith(RESERVED_PREFIX)) throw this.#unknownRecord('get');
       this.#state.stats.misses++;
       return stale;
     } finally {

@@ -157,6 +157,17 @@ describe('a failing tier', () => {
     expect(store.stats().tierErrors).toEqual([0, 1]);
   });
 
+  test('does not fail a read of a user key that only contains the reserved prefix', async () => {
+    // Only the cache's own records (keys starting with `__cache:`) are unknown rather than absent.
+    const l2 = breakable(memoryStore());
+    const store = multilevel({ tiers: [memoryStore(), l2] });
+    store.on('error', () => {});
+    l2.down = true;
+    expect(await store.get('user:__cache:1')).toBeUndefined();
+    expect(await store.getMany(['user:__cache:1'])).toEqual([undefined]);
+    await expect(store.get('__cache:tag:t')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+  });
+
   test('lets createCache fall back to the loader and report the dropped write', async () => {
     const l1 = breakable(memoryStore());
     const l2 = breakable(memoryStore());
