@@ -186,6 +186,18 @@ describe('a failing tier', () => {
   });
 });
 
+describe('tag records', () => {
+  test('with no shared tier, outlive recordTtl: an entry a tag voided stays void', async () => {
+    vi.useFakeTimers();
+    const l1 = memoryStore();
+    const cache = createCache({ store: multilevel({ tiers: [l1] }), ttl: '1h' });
+    await cache.set('k', 'v', { tags: ['t'] });
+    expect(await cache.invalidateTags(['t'])).toBe(true);
+    vi.advanceTimersByTime(6_000); // past recordTtl (5 s), well within the entry's hour
+    expect(await cache.get('k')).toBeUndefined();
+  });
+});
+
 describe('serialization', () => {
   test('L1 keeps live values while a serializing tier below stores text', async () => {
     const l1 = memoryStore();
