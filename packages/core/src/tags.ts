@@ -245,18 +245,47 @@ export class TagRecords {
 
   /**
    * Records invalidations made by this process at `at`: hard ones, or soft ones after the hard
-   * ones at `hards` (one per tag, see {@link TagRecords.hardStamps}). With `'merged'` (the
-   * store merges records, see `CacheStore.mergeTagRecords`), what it ends with may be newer than
-   * this invalidation (another process's, landed first), so the tags are read from it again.
+   * ones at `hards` (one per tag, see {@link TagRecords.hardStamps}). Over a store that merges
+   * records, see {@link TagRecords.merging} instead.
    */
-  invalidated(tags: string[], at: number, hards?: number[] | 'merged'): void {
+  invalidated(tags: string[], at: number, hards?: number[]): void {
     this.#generation++;
     if (at > this.#seen) this.#seen = at;
     if (this.#known === undefined) return;
     for (let i = 0; i < tags.length; i++) {
-      if (hards === 'merged') this.#known.delete(tags[i]!);
-      else this.#remember(tags[i]!, recordStamps(tagRecord(at, hards?.[i], 0)));
+      this.#remember(tags[i]!, recordStamps(tagRecord(at, hards?.[i], 0)));
     }
+  }
+
+  /**
+   * Records an invalidation made by this process at `at` (hard unless `soft`) over a store that
+   * merges records (see `CacheStore.mergeTagRecords`): until the merge lands, and if it fails
+   * until the store is read again (after `recheck`, or a message), each tag is held in process
+   * as invalidated at least then, over what was known of it, so that this process serves nothing
+   * it voided meanwhile. Once it landed, see {@link TagRecords.merged}.
+   */
+  merging(tags: string[], at: number, soft: boolean): void {
+    this.#generation++;
+    if (at > this.#seen) this.#seen = at;
+    if (this.#known === undefined) return;
+    for (const tag of tags) {
+      const known = this.#known.get(tag);
+      this.#remember(tag, {
+        at: Math.max(at, known?.at ?? 0),
+        hard: Math.max(soft ? 0 : at, known?.hard ?? 0),
+      });
+    }
+  }
+
+  /**
+   * The merge of this process's invalidation of `tags` landed (see {@link TagRecords.merging}):
+   * the store's records may be newer than what this process holds (another process's
+   * invalidation, merged in), so they are read from it again, and no read under way is kept.
+   */
+  merged(tags: string[]): void {
+    this.#generation++;
+    if (this.#known === undefined) return;
+    for (const tag of tags) this.#known.delete(tag);
   }
 
   /** How many tags this process holds the record of (at most 10,000). */

@@ -165,7 +165,8 @@ async function writeTagRecords(engine: Engine, tags: string[], soft: boolean): P
     tagKey(tag),
     tagRecord(at, soft ? (hards?.[i] ?? 0) : undefined, expiresAt),
   ]);
-  tagRecords.invalidated(tags, at, merging ? 'merged' : hards);
+  if (merging) tagRecords.merging(tags, at, soft);
+  else tagRecords.invalidated(tags, at, hards);
   const done = await gateway.write('set', undefined, (store) =>
     merging
       ? store.mergeTagRecords!(records)
@@ -173,6 +174,9 @@ async function writeTagRecords(engine: Engine, tags: string[], soft: boolean): P
         ? store.setMany(records)
         : Promise.all(records.map(([k, e]) => store.set(k, e))).then(() => undefined),
   );
+  // Landed, the merged records may hold newer stamps (another process's): read them again. A
+  // merge that failed stays held in process (see `TagRecords.merging`).
+  if (merging && done !== FAILED) tagRecords.merged(tags);
   if (done === FAILED) return false;
   if (telemetry.listening.invalidate) {
     const store = gateway.store.name;

@@ -1,5 +1,11 @@
 import { describe, expect, test, vi } from 'vitest';
-import { createCache, type InvalidateOptions, mergeTagRecord } from '../src/index.js';
+import {
+  type CacheEntry,
+  createCache,
+  type InvalidateOptions,
+  mergeTagRecord,
+  StoreError,
+} from '../src/index.js';
 import { TestStore } from './testStore.js';
 
 // Two processes sharing one store that merges tag records: two handles of the same data, so
@@ -91,3 +97,42 @@ test('a soft tag invalidation over a store that merges tag records reads none', 
   expect(await cache.invalidateTags(['team'], { mode: 'expire' })).toBe(true);
   expect(store.reads).toBe(reads);
 });
+
+// C2 over a store that merges tag records and relays invalidations (so the cache keeps what it
+// reads of records): a record read while the merge was under way is the one from before it.
+test('C2: a tag record read while a merged invalidation is written is not trusted once it landed', async () => {
+  const store = new TestStore({ async: true, merge: true });
+  const cache = createCache({ store, ttl: '1m' });
+  await cache.set('k', 'before', { tags: ['team'] });
+  const resume = store.pause('set');
+  const invalidation = cache.invalidateTags(['team']);
+  await vi.waitFor(() => expect(store.held).toBe(1));
+  // Concurrent with the invalidation, either answer is right; it reads the record from before.
+  await cache.get('k');
+  resume();
+  expect(await invalidation).toBe(true);
+  expect(await cache.get('k')).toBeUndefined();
+});
+
+// C2 when the merge fails while reads still work (Redis refusing writes at maxmemory, a script
+// error): the invalidation resolves false and is retried, and meanwhile its own process, which
+// keeps what it knows of records, serves nothing it voided, as over a store that does not merge.
+test.each(modes)(
+  'C2: a %s tag invalidation whose merge failed still holds in its own process',
+  async (_mode, options) => {
+    const store = new TestStore({ async: true, merge: true });
+    const merge = store.mergeTagRecords!;
+    let refuse = true;
+    (store as { mergeTagRecords: typeof merge }).mergeTagRecords = (
+      records: [string, CacheEntry][],
+    ) => (refuse ? Promise.reject(new StoreError('test', 'OOM: writes refused')) : merge(records));
+    const cache = createCache({ store, ttl: '1m' });
+    cache.on('error', () => {});
+    await cache.set('k', 'before', { tags: ['team'] });
+    expect(await cache.invalidateTags(['team'], options)).toBe(false);
+    // Soft too: the entry has no grace, so expired it is gone.
+    expect(await cache.get('k')).toBeUndefined();
+    refuse = false;
+    await cache.close();
+  },
+);

@@ -51,7 +51,8 @@ export interface MultilevelOptions {
   /**
    * Cap on how long the local tiers keep the cache's own records (keys with `__cache:`, such as
    * tag records): with `createCache`'s `tagRecheck`, it bounds how long a lost bus message can
-   * hide another process's tag invalidation. @default '5s'
+   * hide another process's tag invalidation. No cap when every tier is local: they hold the
+   * only copy. @default '5s'
    */
   recordTtl?: Duration;
 }
@@ -324,7 +325,7 @@ export class MultilevelStore implements CacheStore {
       pending = still;
     }
     if (failures === this.#tiers.length) throw this.#allFailed('getMany');
-    if (failures > 0 && pending.some((index) => keys[index]!.includes(RESERVED_PREFIX))) {
+    if (failures > 0 && pending.some((index) => keys[index]!.startsWith(RESERVED_PREFIX))) {
       throw this.#unknownRecord('getMany');
     }
     this.#state.stats.misses += pending.length;
@@ -543,7 +544,7 @@ export class MultilevelStore implements CacheStore {
         if (stale === undefined || graceEnd(entry) > graceEnd(stale)) stale = entry;
       }
       if (failures === this.#tiers.length) throw this.#allFailed('get');
-      if (failures > 0 && key.includes(RESERVED_PREFIX)) throw this.#unknownRecord('get');
+      if (failures > 0 && key.startsWith(RESERVED_PREFIX)) throw this.#unknownRecord('get');
       this.#state.stats.misses++;
       return stale;
     } finally {
@@ -668,10 +669,12 @@ export class MultilevelStore implements CacheStore {
 
   // The copy a tier keeps: physically gone after the tier's cap, logically unchanged. The cache's
   // own records live in the local tiers for recordTtl at most: a copy that a lost message left
-  // there is read again from the shared tiers soon after.
+  // there is read again from the shared tiers soon after. With no shared tier, a local tier
+  // holds the only record: gone, it would read as "never invalidated".
   #capped(key: string, entry: CacheEntry, tier: number): CacheEntry {
     let cap = this.#caps[tier];
-    if (tier < this.#localTiers && key.includes(RESERVED_PREFIX)) {
+    const shared = this.#localTiers < this.#tiers.length;
+    if (shared && tier < this.#localTiers && key.includes(RESERVED_PREFIX)) {
       cap = Math.min(cap ?? Number.POSITIVE_INFINITY, this.#recordCap);
     }
     if (cap === undefined) return entry;

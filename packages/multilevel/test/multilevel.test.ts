@@ -157,6 +157,17 @@ describe('a failing tier', () => {
     expect(store.stats().tierErrors).toEqual([0, 1]);
   });
 
+  test('does not fail a read of a user key that only contains the reserved prefix', async () => {
+    // Only the cache's own records (keys starting with `__cache:`) are unknown rather than absent.
+    const l2 = breakable(memoryStore());
+    const store = multilevel({ tiers: [memoryStore(), l2] });
+    store.on('error', () => {});
+    l2.down = true;
+    expect(await store.get('user:__cache:1')).toBeUndefined();
+    expect(await store.getMany(['user:__cache:1'])).toEqual([undefined]);
+    await expect(store.get('__cache:tag:t')).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+  });
+
   test('lets createCache fall back to the loader and report the dropped write', async () => {
     const l1 = breakable(memoryStore());
     const l2 = breakable(memoryStore());
@@ -172,6 +183,18 @@ describe('a failing tier', () => {
     expect(await cache.set('k', 'v')).toBe(false);
     expect(errors.mock.calls.at(-1)![0].error).toMatchObject({ code: 'E_TIER_FAILED' });
     expect(await l2.get('k')).toMatchObject({ value: 'v' });
+  });
+});
+
+describe('tag records', () => {
+  test('with no shared tier, outlive recordTtl: an entry a tag voided stays void', async () => {
+    vi.useFakeTimers();
+    const l1 = memoryStore();
+    const cache = createCache({ store: multilevel({ tiers: [l1] }), ttl: '1h' });
+    await cache.set('k', 'v', { tags: ['t'] });
+    expect(await cache.invalidateTags(['t'])).toBe(true);
+    vi.advanceTimersByTime(6_000); // past recordTtl (5 s), well within the entry's hour
+    expect(await cache.get('k')).toBeUndefined();
   });
 });
 

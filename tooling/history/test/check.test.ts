@@ -104,7 +104,8 @@ describe('stale reads', () => {
 
   test("a write made while its writer was cut off from Redis counts from the writer's return", () => {
     const link = (at: number, up: boolean): Entry => ({ type: 'link', worker: 1, at, up });
-    const cutOff = [link(900, false), link(1500, true), write(1, 1, 1000, 1010)];
+    const kill: Nemesis = { type: 'nemesis', kind: 'redis-kill', start: 900, end: 1450 };
+    const cutOff = [kill, link(900, false), link(1500, true), write(1, 1, 1000, 1010)];
     const result = checkHistory([...cutOff, read(2, 0, 1400), read(2, 0, 1520)], options);
     expect(result.stale.map((s) => [s.phase, s.delay])).toEqual([['recovery', 20]]);
     expect(result.violations).toEqual([]);
@@ -112,6 +113,32 @@ describe('stale reads', () => {
     // Cut off before the write, back before it resolved: nothing delays it.
     expect(
       rules([link(900, false), link(950, true), write(1, 1, 1000, 1010), read(2, 0, 1100)]),
+    ).toEqual(['stale-read']);
+  });
+
+  test('a writer cut off from Redis and never back hides none of its writes for good', () => {
+    const link = (at: number, up: boolean): Entry => ({ type: 'link', worker: 1, at, up });
+    const kill: Nemesis = { type: 'nemesis', kind: 'redis-kill', start: 900, end: 1450 };
+    // Redis is back at 1450; worker 1's store never is: its write waits past any reconnection.
+    expect(rules([kill, link(900, false), write(1, 1, 1000, 1010), read(2, 0, 60_000)])).toEqual([
+      'stale-read',
+    ]);
+  });
+
+  test('a writer cut off from Redis is excused nothing for its own reads', () => {
+    const link = (at: number, up: boolean): Entry => ({ type: 'link', worker: 1, at, up });
+    const kill: Nemesis = { type: 'nemesis', kind: 'redis-kill', start: 900, end: 1450 };
+    // Redis is back at 1450, worker 1's store at 3000: its own read at 2000 saw its old version.
+    expect(
+      rules([kill, link(900, false), link(3000, true), write(1, 1, 1000, 1010), read(1, 0, 2000)]),
+    ).toEqual(['stale-read']);
+  });
+
+  test('a writer cut off from Redis with no Redis fault is excused nothing', () => {
+    const link = (at: number, up: boolean): Entry => ({ type: 'link', worker: 1, at, up });
+    // Its breaker opened on its own (a defect, or load): the write counts from its answer.
+    expect(
+      rules([link(900, false), link(1500, true), write(1, 1, 1000, 1010), read(2, 0, 1400)]),
     ).toEqual(['stale-read']);
   });
 });

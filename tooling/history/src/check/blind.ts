@@ -1,4 +1,11 @@
-import { BUS_FAULTS, type Entry, type Link, type Nemesis, type Reconnect } from '../history.js';
+import {
+  BUS_FAULTS,
+  type Entry,
+  type Link,
+  type Nemesis,
+  type NemesisKind,
+  type Reconnect,
+} from '../history.js';
 
 /** A span during which one worker may have missed invalidations. */
 export interface BlindSpan {
@@ -45,12 +52,27 @@ export function spanAt(spans: readonly BlindSpan[], at: number): BlindSpan | und
   return spans.find((span) => at >= span.start && at <= span.end);
 }
 
+/** Kinds that cut the workers' stores off from Redis itself, not only from the bus. */
+const REDIS_FAULTS: readonly NemesisKind[] = ['redis-kill', 'redis-pause'];
+
 /**
- * For each worker, the spans during which its store was cut off from Redis (from a `link` down
- * to the next up; until the end of the history when it never came back): a write made then
- * cannot reach the other processes before the worker is back.
+ * For each worker, the spans during which its store was cut off from Redis by a Redis fault
+ * (from a `link` down to the next up): a write made then cannot reach the other processes
+ * before the worker is back. A span counts only while a Redis fault explains it, and until
+ * `reconnectWait` ms after that fault ended at most, as for a reader (see {@link blindSpans}): a
+ * store cut off with no fault, never back, or back late is what the check is there to catch.
  */
-export function cutOffSpans(entries: readonly Entry[]): (worker: number) => BlindSpan[] {
+export function cutOffSpans(
+  entries: readonly Entry[],
+  reconnectWait = Number.POSITIVE_INFINITY,
+): (worker: number) => BlindSpan[] {
+  const faults = entries.filter(
+    (entry): entry is Nemesis => entry.type === 'nemesis' && REDIS_FAULTS.includes(entry.kind),
+  );
+  const excused = (start: number, end: number): BlindSpan | undefined => {
+    const fault = faults.find((f) => f.start <= end && f.end >= start);
+    return fault && { start, end: Math.min(end, fault.end + reconnectWait) };
+  };
   const links = new Map<number, Link[]>();
   for (const entry of entries) {
     if (entry.type !== 'link') continue;
@@ -69,7 +91,10 @@ export function cutOffSpans(entries: readonly Entry[]): (worker: number) => Blin
       }
     }
     if (down !== undefined) found.push({ start: down, end: Number.POSITIVE_INFINITY });
-    spans.set(worker, found);
+    spans.set(
+      worker,
+      found.flatMap(({ start, end }) => excused(start, end) ?? []),
+    );
   }
   return (worker) => spans.get(worker) ?? [];
 }

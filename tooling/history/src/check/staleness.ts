@@ -82,7 +82,7 @@ export function staleReads(entries: readonly Entry[], options: StalenessOptions)
     byKey.set(key, { list, maxVersion });
   }
   const blind = blindSpans(entries, options.reconnectWait);
-  const cutOff = cutOffSpans(entries);
+  const cutOff = cutOffSpans(entries, options.reconnectWait);
   // When a write can reach the others at the earliest: when it resolved, or, if its worker was
   // cut off from Redis meanwhile, when the worker was back (its invalidation is retried then).
   const sent = (write: Op) =>
@@ -116,7 +116,8 @@ export function staleReads(entries: readonly Entry[], options: StalenessOptions)
       const write = list[i]!;
       if (write.end >= read.start || (best && write.end >= best.visible)) break;
       if (write.version! <= version || landsUntil > write.start) continue;
-      const out = sent(write);
+      // Its own writer hears a write at once, cut off or not (C1, C2 in one process).
+      const out = write.worker === read.worker ? write.end : sent(write);
       const visible = Math.max(out, spanAt(spans, out)?.end ?? out);
       if (visible < read.start && (best === undefined || visible < best.visible)) {
         best = { write, visible };
