@@ -191,9 +191,13 @@ async function operate(): Promise<void> {
 }
 
 let running = true;
+// Set while the heap sample's forced full GC (harness work, ~10 ms) is settled: operations wait
+// until the I/O that queued up meanwhile (bus messages) was read, as after any other pause.
+let sampling: Promise<void> | undefined;
 
 async function operations(): Promise<void> {
   while (running) {
+    if (sampling) await sampling;
     await operate();
     await delay(pick(settings.pause));
   }
@@ -220,8 +224,16 @@ async function behindWrites(): Promise<void> {
 async function sampleHeap(): Promise<void> {
   const gc = (globalThis as { gc?: () => void }).gc;
   while (running && gc) {
+    let settled!: () => void;
+    sampling = new Promise((resolve) => {
+      settled = resolve;
+    });
     gc();
     log.add({ type: 'heap', worker, at: now(), bytes: process.memoryUsage().heapUsed });
+    // Timers that came due during the GC run before the poll phase: let it run first.
+    await new Promise((resolve) => setImmediate(resolve));
+    sampling = undefined;
+    settled();
     await delay(settings.heapInterval);
   }
 }
