@@ -13,6 +13,8 @@ import { MeterProvider } from '@opentelemetry/sdk-metrics';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { instrumentCache } from '../src/index.js';
 
+const TTL = 1_500;
+
 describe.skipIf(!hasRedis())('with a real redis-server', () => {
   let server: RedisServer;
   let http: Server;
@@ -49,7 +51,9 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     const bus = redisBus({ client: l2.client, channel: 'otel-bus' });
     const store = multilevel({ tiers: [l1, l2], bus });
     open.push(store);
-    return { l1, l2, bus, cache: createCache({ store, ttl: 300, grace: '1h' }) };
+    // A TTL the first reads fit in even on a busy machine (a's load, the bus, b's two reads), yet
+    // short enough to wait out once Redis is down.
+    return { l1, l2, bus, cache: createCache({ store, ttl: TTL, grace: '1h' }) };
   }
 
   // The value of the Prometheus sample whose name and labels match, 0 when absent.
@@ -113,7 +117,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
 
       // Redis dies; once the entry is stale, a failing database is answered from L1 under grace.
       await server.kill();
-      await new Promise((resolve) => setTimeout(resolve, 350)); // past the 300 ms TTL
+      await new Promise((resolve) => setTimeout(resolve, TTL + 50)); // past the TTL
       const dbDown = async () => {
         throw new Error('db down');
       };
