@@ -152,16 +152,27 @@ export class Fences {
   // Names this store's fences: its own never refuse its loads.
   readonly #writer = randomUUID();
   #reading: Promise<void> | undefined;
+  readonly #onReady = () => void this.#readClock().catch(() => {});
   /** Loads' writes refused so far. */
   refused = 0;
 
-  /** Fences for keys under `prefix`, lasting `ttl` ms. Reads the Redis clock at once. */
+  /**
+   * Fences for keys under `prefix`, lasting `ttl` ms. Reads the Redis clock at once, and again
+   * whenever the client is ready (connected or reconnected): a first reading that timed out
+   * while the client connected, or a server that changed, would otherwise leave loads' writes
+   * refused until one of them asks for a reading.
+   */
   constructor(connection: RedisConnection, prefix: string, ttl: number) {
     this.#connection = connection;
     this.#prefix = prefix;
     this.#ttl = String(ttl);
-    // Read early, so that the first load's write need not wait for a reading.
-    void this.#readClock().catch(() => {});
+    this.#onReady();
+    connection.client.on('ready', this.#onReady);
+  }
+
+  /** Stops following the client's reconnections. */
+  close(): void {
+    this.#connection.client.off('ready', this.#onReady);
   }
 
   /** How long fences last, in ms. */

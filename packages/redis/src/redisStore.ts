@@ -429,6 +429,7 @@ export class RedisStore implements CacheStore {
 
   /** Stops using Redis: quits the client if the store created it, leaves a given one open. */
   close(): Promise<void> {
+    this.#fences?.close();
     return this.#connection.close();
   }
 }

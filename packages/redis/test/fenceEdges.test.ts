@@ -2,8 +2,10 @@
 // own fencing never hides another's, soft invalidation and loads' writes keep issue order, an
 // entry Redis cannot decode is still invalidated, and a script resent after a reconnect never
 // runs after the commands issued since.
+import { once } from 'node:events';
 import { type Cache, createCache } from '@cache/core';
 import { deferred } from '@cache/test-suite';
+import { startTcpProxy } from '@cache-tooling/postgres-server';
 import { hasRedis } from '@cache-tooling/redis-server';
 import { afterEach, describe, expect, test } from 'vitest';
 import { type RedisStore, type RedisStoreOptions, redisStore } from '../src/index.js';
@@ -117,5 +119,25 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     const second = aStore.delete('k');
     await Promise.all([first, second]);
     expect(await bStore.get('k')).toBeUndefined();
+  });
+  test("a first reading of the Redis clock that timed out while the client connected is taken again once it is ready: the first load's write is stored", async () => {
+    const proxy = await startTcpProxy({ port: redis.server.port });
+    try {
+      await proxy.disconnect();
+      const store = redisStore({ port: proxy.port, prefix: `edges:${run++}:`, timeout: 200 });
+      opened.push(store);
+      // The store reads the clock at once: that reading times out (200 ms) while it connects.
+      await new Promise((resolve) => setTimeout(resolve, 400));
+      const ready = once(store.client, 'ready');
+      await proxy.restore();
+      await ready;
+      const cache = cacheOf(store);
+      expect(await cache.getOrSet('k', async () => 'loaded')).toBe('loaded');
+      await cache.flush();
+      expect(store.stats().refusedWrites).toBe(0);
+      expect((await store.get('k'))?.value).toBe('loaded');
+    } finally {
+      await proxy.close();
+    }
   });
 });
