@@ -45,7 +45,9 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     const l2: RedisStore = redisStore({
       port: server.port,
       prefix: 'otel:',
-      timeout: 500,
+      // Generous for a busy machine: a write that timed out would leave b nothing to read. Once
+      // Redis is killed, calls fail at once (the connection is lost), whatever the timeout.
+      timeout: 5_000,
       breaker: { threshold: 3, resetTimeout: 100 },
     });
     const bus = redisBus({ client: l2.client, channel: 'otel-bus' });
@@ -88,7 +90,9 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       await a.cache.flush();
       await received;
       // b finds it in Redis (tier 1) and copies it into its L1; then both hit their L1 (tier 0).
-      expect(await b.cache.getOrSet('user:1', async () => 'not called')).toBe('Ada');
+      // On failure, a's store counters tell why its write is not in Redis (timeout, refused).
+      const why = () => `a's store: ${JSON.stringify(a.l2.stats())}`;
+      expect(await b.cache.getOrSet('user:1', async () => 'not called'), why()).toBe('Ada');
       expect(await b.cache.getOrSet('user:1', async () => 'not called')).toBe('Ada');
       expect(await a.cache.getOrSet('user:1', async () => 'not called')).toBe('Ada');
 
