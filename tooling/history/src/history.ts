@@ -131,6 +131,9 @@ export const NEMESIS_KINDS: readonly NemesisKind[] = [
 /** Kinds that cut workers off from Redis or from the bus. */
 export const BUS_FAULTS: readonly NemesisKind[] = ['redis-kill', 'redis-pause', 'pubsub-kill'];
 
+/** Kinds that cut the workers' stores off from Redis itself, not only from the bus. */
+export const REDIS_FAULTS: readonly NemesisKind[] = ['redis-kill', 'redis-pause'];
+
 /**
  * One fault: from `start` (injected) to `end` (healed). `worker` is the worker killed; for
  * `lock-holder-kill`, `key` is the key whose loader it was running.

@@ -3,7 +3,7 @@ import {
   type Entry,
   type Link,
   type Nemesis,
-  type NemesisKind,
+  REDIS_FAULTS,
   type Reconnect,
 } from '../history.js';
 
@@ -51,9 +51,6 @@ export function blindSpans(
 export function spanAt(spans: readonly BlindSpan[], at: number): BlindSpan | undefined {
   return spans.find((span) => at >= span.start && at <= span.end);
 }
-
-/** Kinds that cut the workers' stores off from Redis itself, not only from the bus. */
-const REDIS_FAULTS: readonly NemesisKind[] = ['redis-kill', 'redis-pause'];
 
 /**
  * For each worker, the spans during which its store was cut off from Redis by a Redis fault

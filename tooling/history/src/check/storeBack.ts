@@ -1,4 +1,4 @@
-import type { Entry, Nemesis } from '../history.js';
+import { type Entry, REDIS_FAULTS } from '../history.js';
 import { cutOffSpans } from './blind.js';
 
 /**
@@ -12,7 +12,7 @@ export function storeBackDelays(entries: readonly Entry[]): number[] {
   for (const entry of entries) if (entry.type === 'link') workers.add(entry.worker);
   const delays: number[] = [];
   for (const fault of entries) {
-    if (fault.type !== 'nemesis' || !isRedisFault(fault)) continue;
+    if (fault.type !== 'nemesis' || !REDIS_FAULTS.includes(fault.kind)) continue;
     for (const worker of workers) {
       const span = cutOff(worker).find((s) => s.start <= fault.end && s.end >= fault.start);
       if (span !== undefined && Number.isFinite(span.end)) {
@@ -21,8 +21,4 @@ export function storeBackDelays(entries: readonly Entry[]): number[] {
     }
   }
   return delays;
-}
-
-function isRedisFault(fault: Nemesis): boolean {
-  return fault.kind === 'redis-kill' || fault.kind === 'redis-pause';
 }
