@@ -19,8 +19,14 @@ interface Writing {
  */
 export class RecentWrites {
   readonly #writing = new Map<string, Writing>();
-  // Landed writes: key → until when it is followed, in the order they landed (so by `until`).
+  // Landed writes: key → until when it is followed.
   readonly #landed = new Map<string, number>();
+  // The same, in the order they landed (so by `until`), from index #first on: the entries that
+  // no longer match #landed (forgotten, or landed again since) are skipped when they come up.
+  // A Map iterated from its front after many deletions walks their holes on every call.
+  #order: string[] = [];
+  #untils: number[] = [];
+  #first = 0;
   readonly #window: number;
   readonly #redo: (key: string) => void;
 
@@ -53,12 +59,36 @@ export class RecentWrites {
       this.#writing.delete(key);
       this.#landed.delete(key);
       if (writing.heard) this.#redo(key);
-      else this.#landed.set(key, now + this.#window);
+      else this.#land(key, now + this.#window);
     }
-    for (const [key, until] of this.#landed) {
-      if (until > now && this.#landed.size <= MOST_KEYS) break;
-      this.#landed.delete(key);
+    this.#forget(now);
+  }
+
+  #land(key: string, until: number): void {
+    this.#landed.set(key, until);
+    this.#order.push(key);
+    this.#untils.push(until);
+  }
+
+  // Forgets the landed writes whose window has passed, and the oldest beyond MOST_KEYS.
+  #forget(now: number): void {
+    const order = this.#order;
+    const untils = this.#untils;
+    let first = this.#first;
+    while (first < order.length) {
+      const until = untils[first]!;
+      const queued = order.length - first;
+      if (until > now && this.#landed.size <= MOST_KEYS && queued <= 2 * MOST_KEYS) break;
+      const key = order[first]!;
+      if (this.#landed.get(key) === until) this.#landed.delete(key);
+      first++;
     }
+    if (first > 1024 && first * 2 > order.length) {
+      this.#order = order.slice(first);
+      this.#untils = untils.slice(first);
+      first = 0;
+    }
+    this.#first = first;
   }
 
   /**

@@ -58,4 +58,31 @@ describe('RecentWrites', () => {
     recent.ended(['b']);
     expect(recent.size).toBe(1);
   });
+
+  test('a key that lands again is followed for the window of its last landing', () => {
+    vi.useFakeTimers();
+    const { recent, redone } = follow(1000);
+    recent.started(['a']);
+    recent.ended(['a']);
+    vi.advanceTimersByTime(600);
+    recent.started(['a']);
+    recent.ended(['a']);
+    vi.advanceTimersByTime(500);
+    recent.started(['b']);
+    recent.ended(['b']);
+    recent.heard(['a']);
+    expect(redone).toEqual(['a']);
+  });
+
+  test('at most 10,000 landed writes are followed: the oldest are forgotten first', () => {
+    const { recent, redone } = follow(60_000);
+    const keys = Array.from({ length: 10_005 }, (_, i) => `k${i}`);
+    for (const key of keys) {
+      recent.started([key]);
+      recent.ended([key]);
+    }
+    expect(recent.size).toBe(10_000);
+    recent.heard(['k0', 'k4', 'k5', 'k10004']);
+    expect(redone).toEqual(['k5', 'k10004']);
+  });
 });

@@ -1,13 +1,14 @@
 // BENCH_BASELINE=<path to another checkout of this repository>: tables (d), (g) and (i) add rows
 // for our code as that checkout has it ("… (before)"), measured in the same run as the current
 // code, each in worker processes of its own, so that before and after get paired per-round
-// ratios. The checkout's packages load from their TypeScript sources (packages/<name>/src/
-// index.ts) by absolute path, through tsx like the rest; their own imports of each other resolve
-// in that checkout (it needs its own `pnpm install`). Without the variable nothing changes.
+// ratios. The checkout's packages load from their builds (packages/<name>/dist/index.js) by
+// absolute path, as ours do; their own imports of each other resolve in that checkout (it needs
+// its own `pnpm install` and `pnpm build`). Without the variable nothing changes.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { assertBuilt } from './built.js';
 
 const ENV = 'BENCH_BASELINE';
 
@@ -22,8 +23,13 @@ export function baselinePath(): string | undefined {
   if (!existsSync(`${absolute}/packages/core/src/index.ts`)) {
     throw new Error(`${ENV}=${path} is not a checkout of this repository (no packages/core/src)`);
   }
+  if (checked !== absolute) assertBuilt(absolute);
+  checked = absolute;
   return absolute;
 }
+
+// The baseline checkout found built, checked once per process.
+let checked: string | undefined;
 
 /** The row name of `name` measured on the baseline's code. */
 export function before(name: string): string {
@@ -43,13 +49,13 @@ export function withBefore(names: string[], ours: string[]): string[] {
 
 /**
  * Imports package `name` (`core`, `memory`, `multilevel`, `redis`, …) from the baseline
- * checkout's sources. Type it with the current package's types: `importBaseline<typeof
+ * checkout's build. Type it with the current package's types: `importBaseline<typeof
  * import('@cache/core')>('core')`.
  */
 export async function importBaseline<T>(name: string): Promise<T> {
   const root = baselinePath();
   if (root === undefined) throw new Error(`${ENV} is not set`);
-  return (await import(pathToFileURL(`${root}/packages/${name}/src/index.ts`).href)) as T;
+  return (await import(pathToFileURL(`${root}/packages/${name}/dist/index.js`).href)) as T;
 }
 
 /** For a table's caption: which code the "(before)" rows run, or '' without a baseline. */

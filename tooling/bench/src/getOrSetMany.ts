@@ -4,6 +4,7 @@
 // L2-warm (Redis holds them, this process's L1 does not: a fresh process reading them). Keys/s
 // over ROUNDS batches (median of the batches' rates), loader calls and Redis commands per batch
 // (INFO commandstats deltas, with the background writes of the batch).
+
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type Cache, createCache } from '@cache/core';
@@ -12,8 +13,11 @@ import { multilevel } from '@cache/multilevel';
 import { redisStore } from '@cache/redis';
 import { startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
+import { assertBuilt } from './built.js';
 import { median, table } from './harness.js';
 import { commandsPerCall } from './multilevelMiss.js';
+
+assertBuilt();
 
 const BATCH = Number(process.env.MANY_BATCH ?? 100);
 const ROUNDS = Number(process.env.MANY_ROUNDS ?? (process.env.BENCH_QUICK === '1' ? 3 : 15));

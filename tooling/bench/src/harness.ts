@@ -148,7 +148,7 @@ export async function probe(suite: string, name: string): Promise<number> {
 
 async function start(suite: string, name: string, mode = 'run'): Promise<ChildProcess> {
   const worker = fork(WORKER, [suite, name, mode], {
-    execArgv: ['--expose-gc', '--conditions=@cache/source', '--import', 'tsx'],
+    execArgv: ['--expose-gc', '--import', 'tsx'],
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const [message] = (await Promise.race([

@@ -2,6 +2,7 @@
 // core to itself), five routes returning the same JSON, and a constant and a cached route on Koa
 // and on Fastify in the same child, driven in turn by autocannon from this process. BENCH_QUICK=1
 // shortens every run (for trying the bench, not for results).
+
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
@@ -9,6 +10,9 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { assertBuilt } from './built.js';
+
+assertBuilt();
 
 const quick = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = 50;
@@ -103,7 +107,7 @@ function load(url: string, seconds: number): Promise<autocannon.Result> {
 
 async function main(): Promise<void> {
   const child = fork(fileURLToPath(import.meta.url), ['serve'], {
-    execArgv: ['--conditions=@cache/source', '--import', 'tsx'],
+    execArgv: ['--import', 'tsx'],
   });
   const [{ ports }] = (await once(child, 'message')) as [{ ports: Record<Server, number> }];
   const url = (server: Server, path: string) => `http://127.0.0.1:${ports[server]}${path}`;

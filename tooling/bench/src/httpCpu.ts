@@ -7,12 +7,16 @@
 // route cached by another version of packages/http/src (a copy inside packages/http, so that its
 // imports resolve), paired with ours in the same rounds: `git archive <commit> packages/http/src`.
 // BENCH_REQUESTS and BENCH_ROUNDS override the defaults.
+
 import { fork } from 'node:child_process';
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
+import { assertBuilt } from './built.js';
+
+assertBuilt();
 
 const quick = process.env.BENCH_QUICK === '1';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? (quick ? 5_000 : 40_000));
@@ -114,7 +118,7 @@ async function main(): Promise<void> {
   const rows: string[][] = [];
   for (const framework of FRAMEWORKS) {
     const child = fork(fileURLToPath(import.meta.url), ['serve', framework], {
-      execArgv: ['--conditions=@cache/source', '--import', 'tsx'],
+      execArgv: ['--import', 'tsx'],
     });
     try {
       const [{ port }] = (await once(child, 'message')) as [{ port: number }];

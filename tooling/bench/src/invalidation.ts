@@ -4,12 +4,16 @@
 // (into its L1), A calls invalidateTags(['catalog']); measured: how long that call takes, when
 // the bus message reaches B, and when B serves none of the keys any more, with B idle and with
 // B reading all 10k in a loop. INV_ROUNDS (default 7) rounds; the median, min and max.
+
 import { startRedis } from '@cache-tooling/redis-server';
 import {
   type InvalidationNode,
   startNode,
 } from '../../../packages/multilevel/test/fixtures/nodes.js';
+import { assertBuilt } from './built.js';
 import { table } from './harness.js';
+
+assertBuilt();
 
 const COUNT = 10_000;
 const ROUNDS = Number(process.env.INV_ROUNDS ?? 7);

@@ -1,7 +1,9 @@
 // `pnpm bench` from the repository root runs every table; `pnpm bench get set` runs some of them.
 // BENCH_QUICK=1 shortens every run (for trying the harness, not for results).
+
 import { readFileSync } from 'node:fs';
 import { baselineCaption } from './baseline.js';
+import { assertBuilt } from './built.js';
 import {
   PEERS as GET_OR_SET_PEERS,
   getOrSetNames,
@@ -39,6 +41,8 @@ import { multilevelL2Table, multilevelTable } from './multilevel.js';
 import { multilevelMissTable } from './multilevelMiss.js';
 import { redisClusterTable, redisTable } from './redis.js';
 import { listenerCost } from './subscribers.js';
+
+assertBuilt();
 
 const quick = process.env.BENCH_QUICK === '1';
 const method: Method = quick

@@ -6,6 +6,7 @@
 // order; p50 and p99 are the medians of the rounds', max the largest, "waited" the reads that
 // took 10 ms or more (that waited for a loader) per round, median. The reference row is an L1
 // hit: the same reads with a TTL of an hour.
+
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CacheOptions, createCache } from '@cache/core';
@@ -13,7 +14,10 @@ import { memoryStore } from '@cache/memory';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
+import { assertBuilt } from './built.js';
 import { median, table } from './harness.js';
+
+assertBuilt();
 
 const KEYS = Number(process.env.REFRESH_KEYS ?? 200);
 const TTL_MS = Number(process.env.REFRESH_TTL ?? 1_000);

@@ -4,6 +4,7 @@
 // its own, so that the peak RSS it reports is that contender's. WB_WRITES (default 1M) sets the
 // writes per write-behind run, WB_NAIVE_MS (default 10 s) how long the naive loop runs,
 // WB_MAX_BATCH (default 1000) and WB_CONCURRENCY (default 2) the write-behind options.
+
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { createCache } from '@cache/core';
@@ -15,7 +16,10 @@ import { startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { postgresWriter } from '../../../packages/write-behind/examples/postgresWriter.js';
+import { assertBuilt } from './built.js';
 import { table } from './harness.js';
+
+assertBuilt();
 
 interface Settings {
   pg: pg.PoolConfig;
@@ -112,7 +116,7 @@ function run(name: Name, settings: Settings): Promise<Outcome> {
   const file = fileURLToPath(import.meta.url);
   return new Promise((resolve, reject) => {
     const process = fork(file, [name, JSON.stringify(settings)], {
-      execArgv: ['--conditions=@cache/source', '--import', 'tsx'],
+      execArgv: ['--import', 'tsx'],
     });
     process.once('message', (outcome: Outcome) => resolve(outcome));
     process.once('exit', (code) => reject(new Error(`${name} exited with ${code}`)));
