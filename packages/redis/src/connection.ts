@@ -126,6 +126,14 @@ export class RedisConnection {
     this.#corked = undefined;
   };
   readonly #detach: () => void;
+  // Batches held back until the end of the tick or the next command (see hold).
+  #held: (() => void)[] = [];
+  readonly #release = () => {
+    const held = this.#held;
+    if (held.length === 0) return;
+    this.#held = [];
+    for (const send of held) send();
+  };
 
   constructor(options: RedisConnectionOptions, { checkMemoryPolicy = true } = {}) {
     const { client, url, timeout, breaker, ...redisOptions } = options;
@@ -211,6 +219,17 @@ export class RedisConnection {
       }
     }
     return sent;
+  }
+
+  /**
+   * Holds back a batch of commands that `send` issues (through this connection) until the end of
+   * the tick, or until any other command goes out through this connection first: the batch keeps
+   * its place in the issue order (a load's write held back still goes out before a delete of the
+   * key issued after it), while a tick's writes share one command.
+   */
+  hold(send: () => void): void {
+    this.#held.push(send);
+    if (this.#held.length === 1) process.nextTick(this.#release);
   }
 
   #flushBatch(): void {
@@ -327,6 +346,7 @@ export class RedisConnection {
   }
 
   #run<T>(operation: () => Promise<T>): Promise<T> {
+    if (this.#held.length > 0) this.#release();
     if (this.#closed) {
       return Promise.reject(
         new StoreError(NAME, 'the store is closed', { code: 'E_STORE_CLOSED' }),

@@ -45,26 +45,32 @@ end
 `;
 
 /**
- * A load's write. KEYS: the key, its fence, the fence of every key. ARGV: how long fences last,
- * the writer's id, the entry's text, its TTL in ms ('' for none), the Redis time its load began
- * (at the latest). Refused when another writer fenced the key (or every key) at or after the
- * load's start, or when the load began longer ago than fences last (nothing can tell what
- * happened meanwhile). Answers {stored (1/0), now}.
+ * The loads' writes of one tick. KEYS: the fence of every key, then each write's key and fence.
+ * ARGV: how long fences last, the writer's id, then each write's entry text, TTL in ms ('' for
+ * none) and the Redis time its load began (at the latest). A write is refused when another
+ * writer fenced its key (or every key) at or after its load's start, or when the load began
+ * longer ago than fences last (nothing can tell what happened meanwhile). Answers {a '1' (stored)
+ * or '0' per write, now}.
  */
-const FENCED_SET = new LuaScript(
+const FENCED_SETS = new LuaScript(
   `${PRELUDE}
-local since = tonumber(ARGV[5])
-local stored = 0
-if now - since < tonumber(ARGV[1]) and fencedByOthers(KEYS[2]) < since
-    and fencedByOthers(KEYS[3]) < since then
-  if ARGV[4] == '' then
-    redis.call('SET', KEYS[1], ARGV[3])
-  else
-    redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
+local limit = tonumber(ARGV[1])
+local all = fencedByOthers(KEYS[1])
+local stored = {}
+for i = 1, (#KEYS - 1) / 2 do
+  local since = tonumber(ARGV[3 * i + 2])
+  stored[i] = '0'
+  if now - since < limit and all < since and fencedByOthers(KEYS[2 * i + 1]) < since then
+    local ttl = ARGV[3 * i + 1]
+    if ttl == '' then
+      redis.call('SET', KEYS[2 * i], ARGV[3 * i])
+    else
+      redis.call('SET', KEYS[2 * i], ARGV[3 * i], 'PX', ttl)
+    end
+    stored[i] = '1'
   end
-  stored = 1
 end
-return {stored, stamp(now)}`,
+return {table.concat(stored), stamp(now)}`,
   { ordered: true },
 );
 
@@ -123,7 +129,7 @@ return {1, stamp(now)}`,
   { ordered: true },
 );
 
-/** How many keys one script of a pipelined `setMany` fences. */
+/** How many keys one script fences, or how many loads' writes it makes. */
 const FENCES_PER_SCRIPT = 1_000;
 
 /** A TTL as a script argument: `''` for none. */
@@ -139,6 +145,14 @@ interface FenceWrite {
   ttl: number | undefined;
 }
 
+/** A load's write waiting for the end of its tick, with the Redis time its load began (at the latest). */
+interface LoadedWrite {
+  write: FenceWrite;
+  since: string;
+  done: () => void;
+  failed: (error: unknown) => void;
+}
+
 /**
  * The fences of one store (a view of it is another writer, as another cache would be): explicit
  * writes and deletes fence their keys, a clear fences every key, and a load's write is refused
@@ -152,6 +166,8 @@ export class Fences {
   // Names this store's fences: its own never refuse its loads.
   readonly #writer = randomUUID();
   #reading: Promise<void> | undefined;
+  // Loads' writes of this tick, not sent yet.
+  #loaded: LoadedWrite[] = [];
   readonly #onReady = () => void this.#readClock().catch(() => {});
   /** Loads' writes refused so far. */
   refused = 0;
@@ -221,19 +237,50 @@ export class Fences {
    * later than it was), or the load is older than fences last. Refused too while the Redis clock
    * is not known yet (a reading is under way): waiting for it would send the write after the
    * others of its tick, and a refused load's write only means that the next read loads again.
+   * The loads' writes of a tick go out as one script at its end, or before the next command of
+   * the connection if one comes first (see `RedisConnection.hold`).
    */
-  async writeLoaded(write: FenceWrite, since: number): Promise<void> {
+  writeLoaded(write: FenceWrite, since: number): Promise<void> {
     if (!this.#clock.known) {
       void this.#readClock().catch(() => {});
       this.refused++;
-      return;
+      return Promise.resolve();
     }
-    const stored = await this.#run(FENCED_SET, [
-      [write.redisKey, this.#fenceOf(write.key), this.#fenceOfAll()],
-      [this.#ttl, this.#writer, write.text, ttlArg(write.ttl), this.#redisTimeOf(since).toFixed(3)],
-    ]);
-    if (stored === 0) this.refused++;
+    const at = this.#redisTimeOf(since).toFixed(3);
+    return new Promise((done, failed) => {
+      this.#loaded.push({ write, since: at, done, failed });
+      if (this.#loaded.length === 1) this.#connection.hold(this.#sendLoaded);
+    });
   }
+
+  // Sends the loads' writes held back (one script per FENCES_PER_SCRIPT), in the order issued.
+  readonly #sendLoaded = () => {
+    const loaded = this.#loaded;
+    this.#loaded = [];
+    for (let from = 0; from < loaded.length; from += FENCES_PER_SCRIPT) {
+      const writes = loaded.slice(from, from + FENCES_PER_SCRIPT);
+      const keys = [this.#fenceOfAll()];
+      const args: (string | number)[] = [this.#ttl, this.#writer];
+      for (const { write, since } of writes) {
+        keys.push(write.redisKey, this.#fenceOf(write.key));
+        args.push(write.text, ttlArg(write.ttl), since);
+      }
+      this.#connection
+        .run((client) => FENCED_SETS.run(client, keys, args))
+        .then(
+          (answer) => {
+            const stored = String(this.#observe(answer));
+            writes.forEach((loaded, i) => {
+              if (stored[i] !== '1') this.refused++;
+              loaded.done();
+            });
+          },
+          (error: unknown) => {
+            for (const loaded of writes) loaded.failed(error);
+          },
+        );
+    }
+  };
 
   /** Deletes the keys (one script: a single node) and fences them; answers how many existed. */
   delete(keys: string[]): Promise<number> {
@@ -264,13 +311,14 @@ export class Fences {
   // Runs a script (answering {result, Redis time}) and learns the Redis clock from its answer.
   async #run(script: LuaScript, [keys, args]: [string[], (string | number)[]]): Promise<number> {
     const answer = await this.#connection.send((client) => script.run(client, keys, args));
-    return this.#observe(answer);
+    return Number(this.#observe(answer));
   }
 
-  #observe(answer: unknown): number {
-    const [result, time] = answer as [number, string];
+  // Learns the Redis clock from a script's answer {result, Redis time}; returns the result.
+  #observe(answer: unknown): unknown {
+    const [result, time] = answer as [unknown, string];
     this.#clock.observe(Number(time));
-    return Number(result);
+    return result;
   }
 
   // The Redis time of local moment `moment`, at the latest; an old reading is renewed meanwhile.

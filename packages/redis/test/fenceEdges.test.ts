@@ -96,10 +96,39 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     expect(count).toBe(1);
   });
 
+  // A local moment, as core passes a load's start.
+  const moment = () => performance.timeOrigin + performance.now();
+
+  test('the loads’ writes of one tick go out as one script, each stored or refused on its own', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    await aStore.set('warm', entry('w')); // the store knows the Redis clock
+    const since = moment();
+    await bStore.delete('k3'); // another writer fences k3 after the loads began
+    const commands = aStore.stats().commands;
+    const keys = ['k0', 'k1', 'k2', 'k3', 'k4'];
+    await Promise.all(keys.map((key) => aStore.set(key, entry(`loaded ${key}`), { since })));
+    expect(aStore.stats().commands - commands).toBe(1);
+    const found = await Promise.all(keys.map(async (key) => (await bStore.get(key))?.value));
+    expect(found).toEqual(['loaded k0', 'loaded k1', 'loaded k2', undefined, 'loaded k4']);
+    expect(aStore.stats().refusedWrites).toBe(1);
+  });
+
+  test.each([
+    ['a write', (store: RedisStore) => store.set('k', entry('written')), 'written'],
+    ['a delete', (store: RedisStore) => store.delete('k'), undefined],
+  ])(
+    'a load’s write held back for its tick goes out before %s of its key issued after it',
+    async (_, after, expected) => {
+      const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+      await aStore.set('warm', entry('w')); // the store knows the Redis clock
+      await Promise.all([aStore.set('k', entry('loaded'), { since: moment() }), after(aStore)]);
+      expect((await bStore.get('k'))?.value).toBe(expected);
+    },
+  );
+
   test('a load’s write issued before a delete on a store that does not know the Redis clock yet does not land after it', async () => {
     const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
-    const since = performance.timeOrigin + performance.now();
-    await Promise.all([aStore.set('k', entry('loaded'), { since }), aStore.delete('k')]);
+    await Promise.all([aStore.set('k', entry('loaded'), { since: moment() }), aStore.delete('k')]);
     expect(await bStore.get('k')).toBeUndefined();
   });
 
