@@ -2,13 +2,13 @@
 // for our code as that checkout has it ("… (before)"), measured in the same run as the current
 // code, each in worker processes of its own, so that before and after get paired per-round
 // ratios. The checkout's packages load from their builds (packages/<name>/dist/index.js) by
-// absolute path, as ours do; their own imports of each other resolve in that checkout (it needs
-// its own `pnpm install` and `pnpm build`). Without the variable nothing changes.
+// absolute path, as ours do, built first; their own imports of each other resolve in that
+// checkout (it needs its own `pnpm install`). Without the variable nothing changes.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { assertBuilt } from './built.js';
+import { buildPackages } from './built.js';
 
 const ENV = 'BENCH_BASELINE';
 
@@ -23,13 +23,9 @@ export function baselinePath(): string | undefined {
   if (!existsSync(`${absolute}/packages/core/src/index.ts`)) {
     throw new Error(`${ENV}=${path} is not a checkout of this repository (no packages/core/src)`);
   }
-  if (checked !== absolute) assertBuilt(absolute);
-  checked = absolute;
+  buildPackages(absolute);
   return absolute;
 }
-
-// The baseline checkout found built, checked once per process.
-let checked: string | undefined;
 
 /** The row name of `name` measured on the baseline's code. */
 export function before(name: string): string {

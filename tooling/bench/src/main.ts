@@ -3,7 +3,7 @@
 
 import { readFileSync } from 'node:fs';
 import { baselineCaption } from './baseline.js';
-import { assertBuilt } from './built.js';
+import { buildPackages } from './built.js';
 import {
   PEERS as GET_OR_SET_PEERS,
   getOrSetNames,
@@ -42,7 +42,7 @@ import { multilevelMissTable } from './multilevelMiss.js';
 import { redisClusterTable, redisTable } from './redis.js';
 import { listenerCost } from './subscribers.js';
 
-assertBuilt();
+buildPackages();
 
 const quick = process.env.BENCH_QUICK === '1';
 const method: Method = quick

@@ -16,10 +16,10 @@ import { startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { postgresWriter } from '../../../packages/write-behind/examples/postgresWriter.js';
-import { assertBuilt } from './built.js';
+import { buildPackages } from './built.js';
 import { table } from './harness.js';
 
-assertBuilt();
+buildPackages();
 
 interface Settings {
   pg: pg.PoolConfig;
