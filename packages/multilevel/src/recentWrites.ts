@@ -1,11 +1,14 @@
 /** The most landed writes followed at once; beyond it the oldest is forgotten. */
 const MOST_KEYS = 10_000;
 
-/** Writes of one key under way. */
-interface Writing {
-  count: number;
+/** A key followed: its writes under way, and its last landing still followed. */
+interface Followed {
+  /** Writes of the key under way. */
+  writing: number;
   /** Another process's write of the key was heard while one of these writes was under way. */
   heard: boolean;
+  /** Until when its last landed write is followed (ms since the epoch); 0: none is. */
+  until: number;
 }
 
 /**
@@ -18,15 +21,17 @@ interface Writing {
  * processes writing one key settle after a delete each.
  */
 export class RecentWrites {
-  readonly #writing = new Map<string, Writing>();
-  // Landed writes: key → until when it is followed.
-  readonly #landed = new Map<string, number>();
-  // The same, in the order they landed (so by `until`), from index #first on: the entries that
-  // no longer match #landed (forgotten, or landed again since) are skipped when they come up.
-  // A Map iterated from its front after many deletions walks their holes on every call.
+  // One record per key, from its first write's start until its last landing is forgotten: a
+  // write costs one insertion and one deletion, whatever it overlaps.
+  readonly #followed = new Map<string, Followed>();
+  // Landings still followed, in the order they landed (so by `until`), from index #first on: the
+  // entries that no longer match their key's record (forgotten, or landed again since) are
+  // skipped when they come up. (A Map iterated from its front after many deletions walks their
+  // holes on every call.)
   #order: string[] = [];
   #untils: number[] = [];
   #first = 0;
+  #landings = 0;
   readonly #window: number;
   readonly #redo: (key: string) => void;
 
@@ -38,15 +43,15 @@ export class RecentWrites {
 
   /** How many keys are followed. */
   get size(): number {
-    return this.#writing.size + this.#landed.size;
+    return this.#followed.size;
   }
 
   /** Writes of `keys` start. */
   started(keys: readonly string[]): void {
     for (const key of keys) {
-      const writing = this.#writing.get(key);
-      if (writing === undefined) this.#writing.set(key, { count: 1, heard: false });
-      else writing.count++;
+      const followed = this.#followed.get(key);
+      if (followed === undefined) this.#followed.set(key, { writing: 1, heard: false, until: 0 });
+      else followed.writing++;
     }
   }
 
@@ -54,23 +59,57 @@ export class RecentWrites {
   ended(keys: readonly string[]): void {
     const now = Date.now();
     for (const key of keys) {
-      const writing = this.#writing.get(key);
-      if (writing === undefined || --writing.count > 0) continue;
-      this.#writing.delete(key);
-      this.#landed.delete(key);
-      if (writing.heard) this.#redo(key);
-      else this.#land(key, now + this.#window);
+      const followed = this.#followed.get(key);
+      if (followed === undefined || --followed.writing > 0) continue;
+      this.#unland(followed);
+      if (followed.heard) {
+        this.#followed.delete(key);
+        this.#redo(key);
+        continue;
+      }
+      followed.until = now + this.#window;
+      this.#landings++;
+      this.#order.push(key);
+      this.#untils.push(followed.until);
     }
     this.#forget(now);
   }
 
-  #land(key: string, until: number): void {
-    this.#landed.set(key, until);
-    this.#order.push(key);
-    this.#untils.push(until);
+  /**
+   * Another process cleared or deleted by pattern the keys `matches` accepts (all of them when
+   * this process may have missed messages).
+   */
+  heardWhere(matches: (key: string) => boolean): void {
+    this.heard([...this.#followed.keys()].filter(matches));
   }
 
-  // Forgets the landed writes whose window has passed, and the oldest beyond MOST_KEYS.
+  /** Another process wrote or deleted `keys`. */
+  heard(keys: readonly string[]): void {
+    if (this.#followed.size === 0) return;
+    const now = Date.now();
+    for (const key of keys) {
+      const followed = this.#followed.get(key);
+      if (followed === undefined) continue;
+      if (followed.writing > 0) {
+        followed.heard = true;
+        this.#unland(followed);
+        continue;
+      }
+      const until = followed.until;
+      this.#unland(followed);
+      this.#followed.delete(key);
+      if (until > now) this.#redo(key);
+    }
+  }
+
+  // The key's last landing is no longer followed.
+  #unland(followed: Followed): void {
+    if (followed.until === 0) return;
+    followed.until = 0;
+    this.#landings--;
+  }
+
+  // Forgets the landings whose window has passed, and the oldest beyond MOST_KEYS.
   #forget(now: number): void {
     const order = this.#order;
     const untils = this.#untils;
@@ -78,9 +117,13 @@ export class RecentWrites {
     while (first < order.length) {
       const until = untils[first]!;
       const queued = order.length - first;
-      if (until > now && this.#landed.size <= MOST_KEYS && queued <= 2 * MOST_KEYS) break;
+      if (until > now && this.#landings <= MOST_KEYS && queued <= 2 * MOST_KEYS) break;
       const key = order[first]!;
-      if (this.#landed.get(key) === until) this.#landed.delete(key);
+      const followed = this.#followed.get(key);
+      if (followed !== undefined && followed.until === until) {
+        this.#unland(followed);
+        if (followed.writing === 0) this.#followed.delete(key);
+      }
       first++;
     }
     if (first > 1024 && first * 2 > order.length) {
@@ -89,27 +132,5 @@ export class RecentWrites {
       first = 0;
     }
     this.#first = first;
-  }
-
-  /**
-   * Another process cleared or deleted by pattern the keys `matches` accepts (all of them when
-   * this process may have missed messages).
-   */
-  heardWhere(matches: (key: string) => boolean): void {
-    this.heard([...this.#writing.keys(), ...this.#landed.keys()].filter(matches));
-  }
-
-  /** Another process wrote or deleted `keys`. */
-  heard(keys: readonly string[]): void {
-    if (this.#writing.size === 0 && this.#landed.size === 0) return;
-    const now = Date.now();
-    for (const key of keys) {
-      const writing = this.#writing.get(key);
-      if (writing !== undefined) writing.heard = true;
-      const until = this.#landed.get(key);
-      if (until === undefined) continue;
-      this.#landed.delete(key);
-      if (until > now && writing === undefined) this.#redo(key);
-    }
   }
 }

@@ -11,8 +11,15 @@ describe('RecentWrites', () => {
     return { recent: new RecentWrites(window, (key) => redone.push(key)), redone };
   }
 
-  test('a write heard while under way is redone once it ends, once', () => {
+  test.each([
+    ['', false],
+    [' (a key written again after an earlier write landed)', true],
+  ])('a write heard while under way is redone once it ends, once%s', (_, landedBefore) => {
     const { recent, redone } = follow();
+    if (landedBefore) {
+      recent.started(['k']);
+      recent.ended(['k']);
+    }
     recent.started(['k']);
     recent.heard(['k']);
     expect(redone).toEqual([]);
@@ -20,6 +27,7 @@ describe('RecentWrites', () => {
     expect(redone).toEqual(['k']);
     recent.heard(['k']);
     expect(redone).toEqual(['k']);
+    expect(recent.size).toBe(0);
   });
 
   test('a write heard within the window after it landed is redone at once; after it, not', () => {
