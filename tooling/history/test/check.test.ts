@@ -94,6 +94,13 @@ describe('stale reads', () => {
     expect(after.violations.map((v) => v.rule)).toEqual(['stale-read']);
   });
 
+  test('a write made after the reader reconnected is bus-up staleness, not a missed one', () => {
+    const fault: Nemesis = { type: 'nemesis', kind: 'redis-kill', start: 1000, end: 2000 };
+    const entries = [fault, { type: 'reconnect', worker: 2, at: 2100 } as Entry];
+    const result = checkHistory([...entries, write(1, 1, 2200, 2210), read(2, 0, 2215)], options);
+    expect(result.stale[0]).toMatchObject({ phase: 'bus-up', delay: 5, violation: false });
+  });
+
   test('a write that resolved while the reader was cut off counts from its reconnection', () => {
     const fault: Nemesis = { type: 'nemesis', kind: 'pubsub-kill', start: 1000, end: 1000 };
     const entries = [fault, { type: 'reconnect', worker: 2, at: 1500 } as Entry];

@@ -10,7 +10,10 @@ export interface StalenessOptions {
    * until the worker reconnected): L1 copies are then bounded by the L1 TTL only.
    */
   faultBound: number;
-  /** How long after a worker reconnected its reads count as "after reconnect" rather than "bus up". */
+  /**
+   * How long after a worker reconnected its reads of writes that resolved before it was back
+   * count as "after reconnect" rather than "bus up".
+   */
   recoveryWindow: number;
   /** How long after a fault ends a worker's bus reconnection still counts as the end of that fault. */
   reconnectWait: number;
@@ -125,8 +128,13 @@ export function staleReads(entries: readonly Entry[], options: StalenessOptions)
     }
     if (best === undefined) continue;
     const during = spanAt(spans, read.start);
+    // Soon after the reader reconnected, of a write it may have missed (one that resolved
+    // before it was back): a write made since reached it over the bus as any other.
     const after = spans.some(
-      (span) => read.start > span.end && read.start <= span.end + options.recoveryWindow,
+      (span) =>
+        read.start > span.end &&
+        read.start <= span.end + options.recoveryWindow &&
+        best.write.end <= span.end,
     );
     const phase: Phase =
       during !== undefined
