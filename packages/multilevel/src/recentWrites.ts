@@ -9,6 +9,8 @@ interface Followed {
   heard: boolean;
   /** Until when its last landed write is followed (ms since the epoch); 0: none is. */
   until: number;
+  /** Which landing that is (its number in the queue of landings); 0: none. */
+  landing: number;
 }
 
 /**
@@ -25,13 +27,15 @@ export class RecentWrites {
   // write costs one insertion and one deletion, whatever it overlaps.
   readonly #followed = new Map<string, Followed>();
   // Landings still followed, in the order they landed (so by `until`), from index #first on: the
-  // entries that no longer match their key's record (forgotten, or landed again since) are
-  // skipped when they come up. (A Map iterated from its front after many deletions walks their
-  // holes on every call.)
+  // entries that no longer match their key's record (forgotten, or landed again since: told by
+  // the landing's number, as two landings of a key in one millisecond share their `until`) are
+  // skipped when they come up, and dropped all at once when they outnumber the others. (A Map
+  // iterated from its front after many deletions walks their holes on every call.)
   #order: string[] = [];
-  #untils: number[] = [];
+  #numbers: number[] = [];
   #first = 0;
   #landings = 0;
+  #lastLanding = 0;
   readonly #window: number;
   readonly #redo: (key: string) => void;
 
@@ -50,8 +54,9 @@ export class RecentWrites {
   started(keys: readonly string[]): void {
     for (const key of keys) {
       const followed = this.#followed.get(key);
-      if (followed === undefined) this.#followed.set(key, { writing: 1, heard: false, until: 0 });
-      else followed.writing++;
+      if (followed === undefined) {
+        this.#followed.set(key, { writing: 1, heard: false, until: 0, landing: 0 });
+      } else followed.writing++;
     }
   }
 
@@ -68,9 +73,10 @@ export class RecentWrites {
         continue;
       }
       followed.until = now + this.#window;
+      followed.landing = ++this.#lastLanding;
       this.#landings++;
       this.#order.push(key);
-      this.#untils.push(followed.until);
+      this.#numbers.push(followed.landing);
     }
     this.#forget(now);
   }
@@ -106,31 +112,50 @@ export class RecentWrites {
   #unland(followed: Followed): void {
     if (followed.until === 0) return;
     followed.until = 0;
+    followed.landing = 0;
     this.#landings--;
   }
 
   // Forgets the landings whose window has passed, and the oldest beyond MOST_KEYS.
   #forget(now: number): void {
     const order = this.#order;
-    const untils = this.#untils;
+    const numbers = this.#numbers;
     let first = this.#first;
     while (first < order.length) {
-      const until = untils[first]!;
-      const queued = order.length - first;
-      if (until > now && this.#landings <= MOST_KEYS && queued <= 2 * MOST_KEYS) break;
       const key = order[first]!;
       const followed = this.#followed.get(key);
-      if (followed !== undefined && followed.until === until) {
+      if (followed !== undefined && followed.landing === numbers[first]) {
+        if (followed.until > now && this.#landings <= MOST_KEYS) break;
         this.#unland(followed);
         if (followed.writing === 0) this.#followed.delete(key);
       }
       first++;
     }
-    if (first > 1024 && first * 2 > order.length) {
-      this.#order = order.slice(first);
-      this.#untils = untils.slice(first);
-      first = 0;
-    }
     this.#first = first;
+    // Entries of landings no longer followed, behind a followed one, are dropped once they
+    // outnumber the others (so the queue stays within about twice the landings followed).
+    if (order.length - first > 2 * this.#landings + 1024) this.#compact();
+    else if (first > 1024 && first * 2 > order.length) {
+      this.#order = order.slice(first);
+      this.#numbers = numbers.slice(first);
+      this.#first = 0;
+    }
+  }
+
+  // Keeps only the entries of landings still followed, in their order.
+  #compact(): void {
+    const order: string[] = [];
+    const numbers: number[] = [];
+    for (let i = this.#first; i < this.#order.length; i++) {
+      const key = this.#order[i]!;
+      const number = this.#numbers[i]!;
+      if (this.#followed.get(key)?.landing === number) {
+        order.push(key);
+        numbers.push(number);
+      }
+    }
+    this.#order = order;
+    this.#numbers = numbers;
+    this.#first = 0;
   }
 }

@@ -94,3 +94,45 @@ describe('RecentWrites', () => {
     expect(redone).toEqual(['k5', 'k10004']);
   });
 });
+
+describe('RecentWrites (as the two-map version it replaced)', () => {
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  function follow(window = 1000) {
+    const redone: string[] = [];
+    return { recent: new RecentWrites(window, (key) => redone.push(key)), redone };
+  }
+
+  test('a key landed once stays followed while another key lands again and again within the window', () => {
+    const { recent, redone } = follow(60_000);
+    recent.started(['a']);
+    recent.ended(['a']);
+    for (let i = 0; i < 20_000; i++) {
+      recent.started(['b']);
+      recent.ended(['b']);
+    }
+    expect(recent.size).toBe(2);
+    recent.heard(['a']);
+    expect(redone).toEqual(['a']);
+  });
+
+  test('beyond 10,000 landings the oldest is forgotten, not a key that landed again last (in the same millisecond)', () => {
+    vi.useFakeTimers();
+    const { recent, redone } = follow(60_000);
+    recent.started(['a']);
+    recent.ended(['a']);
+    for (let i = 0; i < 9_999; i++) {
+      recent.started([`k${i}`]);
+      recent.ended([`k${i}`]);
+    }
+    // Lands again: the oldest landing is now k0's, which the 10,001st forgets.
+    recent.started(['a']);
+    recent.ended(['a']);
+    recent.started(['k9999']);
+    recent.ended(['k9999']);
+    recent.heard(['a', 'k0']);
+    expect(redone).toEqual(['a']);
+  });
+});
