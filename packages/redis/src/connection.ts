@@ -477,6 +477,8 @@ export class RedisConnection {
   /** Stops using the client; quits it when the store created it. */
   async close(): Promise<void> {
     if (this.#closed) return;
+    // Batches held back were issued before the close: they go out first, as they would have.
+    this.#release();
     this.#closed = true;
     clearTimeout(this.#probeTimer);
     this.#detach();

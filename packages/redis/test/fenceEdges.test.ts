@@ -132,6 +132,21 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     },
   );
 
+  test('loads’ writes held back for their tick still go out when the store is closed later in it', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    await aStore.set('warm', entry('w')); // the store knows the Redis clock
+    const since = moment();
+    const settled = await Promise.allSettled([
+      aStore.set('first', entry('loaded'), { since }), // goes at once; the next is held back
+      aStore.set('k', entry('loaded'), { since }),
+      aStore.close(),
+    ]);
+    expect(
+      settled.map((result) => (result.status === 'rejected' ? result.reason.code : 'ok')),
+    ).toEqual(['ok', 'ok', 'ok']);
+    expect((await bStore.get('k'))?.value).toBe('loaded');
+  });
+
   test('a load’s write issued before a delete on a store that does not know the Redis clock yet does not land after it', async () => {
     const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
     await Promise.all([aStore.set('k', entry('loaded'), { since: moment() }), aStore.delete('k')]);
