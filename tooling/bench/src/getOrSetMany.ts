@@ -13,11 +13,8 @@ import { multilevel } from '@cache/multilevel';
 import { redisStore } from '@cache/redis';
 import { startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
-import { buildPackages } from './built.js';
 import { median, table } from './harness.js';
 import { commandsPerCall } from './multilevelMiss.js';
-
-buildPackages();
 
 const BATCH = Number(process.env.MANY_BATCH ?? 100);
 const ROUNDS = Number(process.env.MANY_ROUNDS ?? (process.env.BENCH_QUICK === '1' ? 3 : 15));

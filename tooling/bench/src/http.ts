@@ -10,9 +10,6 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { buildPackages } from './built.js';
-
-buildPackages();
 
 const quick = process.env.BENCH_QUICK === '1';
 const CONNECTIONS = 50;

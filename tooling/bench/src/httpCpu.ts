@@ -14,9 +14,6 @@ import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
-import { buildPackages } from './built.js';
-
-buildPackages();
 
 const quick = process.env.BENCH_QUICK === '1';
 const REQUESTS = Number(process.env.BENCH_REQUESTS ?? (quick ? 5_000 : 40_000));

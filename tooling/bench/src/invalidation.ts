@@ -10,10 +10,7 @@ import {
   type InvalidationNode,
   startNode,
 } from '../../../packages/multilevel/test/fixtures/nodes.js';
-import { buildPackages } from './built.js';
 import { table } from './harness.js';
-
-buildPackages();
 
 const COUNT = 10_000;
 const ROUNDS = Number(process.env.INV_ROUNDS ?? 7);

@@ -3,7 +3,6 @@
 
 import { readFileSync } from 'node:fs';
 import { baselineCaption } from './baseline.js';
-import { buildPackages } from './built.js';
 import {
   PEERS as GET_OR_SET_PEERS,
   getOrSetNames,
@@ -41,8 +40,6 @@ import { multilevelL2Table, multilevelTable } from './multilevel.js';
 import { multilevelMissTable } from './multilevelMiss.js';
 import { redisClusterTable, redisTable } from './redis.js';
 import { listenerCost } from './subscribers.js';
-
-buildPackages();
 
 const quick = process.env.BENCH_QUICK === '1';
 const method: Method = quick

@@ -14,10 +14,7 @@ import { memoryStore } from '@cache/memory';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { createCache as createCacheManager } from 'cache-manager';
-import { buildPackages } from './built.js';
 import { median, table } from './harness.js';
-
-buildPackages();
 
 const KEYS = Number(process.env.REFRESH_KEYS ?? 200);
 const TTL_MS = Number(process.env.REFRESH_TTL ?? 1_000);

@@ -16,10 +16,7 @@ import { startRedis } from '@cache-tooling/redis-server';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { postgresWriter } from '../../../packages/write-behind/examples/postgresWriter.js';
-import { buildPackages } from './built.js';
 import { table } from './harness.js';
-
-buildPackages();
 
 interface Settings {
   pg: pg.PoolConfig;
