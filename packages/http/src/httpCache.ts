@@ -501,7 +501,9 @@ export class HttpCache<Req> {
 function acceptable(response: StoredResponse, asked: RequestDirectives, now: number): boolean {
   if (asked.noCache) return false;
   const age = response.age + now - response.storedAt;
-  if (asked.maxAge !== undefined && age > asked.maxAge) return false;
+  // `max-age=0` asks for a response no older than the request itself (a browser's reload sends
+  // it): one stored within the same millisecond is 0 ms old, but is not that either.
+  if (asked.maxAge !== undefined && (age > asked.maxAge || asked.maxAge === 0)) return false;
   if (asked.minFresh !== undefined && response.expires - now < asked.minFresh) return false;
   if (response.expires <= now) {
     return (

@@ -12,7 +12,7 @@ export interface RequestDirectivePolicy {
   noStore?: boolean;
   /** `no-cache` and `Pragma: no-cache`: revalidate with the handler before answering. @default true */
   noCache?: boolean;
-  /** `max-age=N`: a stored response older than N seconds is refreshed first. @default true */
+  /** `max-age=N`: a stored response older than N seconds (`max-age=0`: any) is refreshed first. @default true */
   maxAge?: boolean;
   /** `min-fresh=N`: a stored response fresh for less than N more seconds is refreshed first. @default true */
   minFresh?: boolean;

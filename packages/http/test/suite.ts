@@ -654,6 +654,24 @@ export function httpCacheSuite(framework: Framework): void {
       expect([cached.status, cached.text]).toEqual([200, 'news 4']);
     });
 
+    test('max-age=0 refreshes even a response stored in the same millisecond', async () => {
+      const route = counted('/instant', (_, call) => ({
+        headers: { 'cache-control': 'max-age=60' },
+        body: `instant ${call}`,
+      }));
+      const { url } = await start([route]);
+      const now = vi.spyOn(Date, 'now').mockReturnValue(Date.now()); // no time passes
+      try {
+        expect((await request(`${url}/instant`)).text).toBe('instant 1');
+        const refreshed = await request(`${url}/instant`, {
+          headers: { 'cache-control': 'max-age=0' },
+        });
+        expect(refreshed.text).toBe('instant 2');
+      } finally {
+        now.mockRestore();
+      }
+    });
+
     test('requestDirectives: { noCache: false } keeps serving from the cache to clients that send no-cache', async () => {
       const route = counted('/busted', (_, call) => ({ body: `${call}` }));
       const { url } = await start([route], { requestDirectives: { noCache: false } });
