@@ -299,11 +299,15 @@ export class RedisBus implements InvalidationBus {
   }
 
   // Moves the cursor to `id` if it is newer. A cursor whose server is unknown ('') never
-  // matches one: the next reconnection distrusts.
+  // matches one: the next reconnection distrusts. A reading of the log (with its server) that
+  // comes back after a live message heard meanwhile on the subscriber connection names the
+  // server, but keeps the newer id: going back to the reading's would replay that message.
   #advance(id: string, server?: string): void {
     const cursor = this.#cursor;
     if (cursor === undefined) this.#cursor = { id, server: server ?? '' };
-    else if (server !== undefined && server !== cursor.server) this.#cursor = { id, server };
+    else if (server !== undefined && cursor.server === '') {
+      this.#cursor = { id: isAfter(id, cursor.id) ? id : cursor.id, server };
+    } else if (server !== undefined && server !== cursor.server) this.#cursor = { id, server };
     else if (isAfter(id, cursor.id)) this.#cursor = { id, server: cursor.server };
   }
 

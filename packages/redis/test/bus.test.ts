@@ -18,6 +18,21 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     });
   }
 
+  // b, which heard 'live' from a, misses 'missed' while cut off: it replays just that one.
+  async function replaysTheOneMissed(
+    a: RedisBus,
+    b: RedisBus,
+    proxy: { disconnect(): Promise<void>; restore(): Promise<void> },
+    received: BusMessage[],
+  ): Promise<void> {
+    const resumed = new Promise<number>((resolve) => b.on('resume', resolve));
+    await proxy.disconnect();
+    await a.publish({ type: 'delete', keys: ['missed'] });
+    await proxy.restore();
+    expect(await resumed).toBe(1);
+    expect(received.map(({ keys }) => keys)).toEqual([['live'], ['missed']]);
+  }
+
   describe('redisBus', () => {
     test('a message published by one instance reaches the others, not itself', async () => {
       const a = redisBus({ port: redis.server.port, channel: 'inv' });
@@ -225,17 +240,52 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
         expect(received).toEqual([]);
         expect(b.stats()).toMatchObject({ reconnects: 1, replayed: 0, gaps: 1 });
         // From then on it follows the log again: the next cut is replayed.
-        const resumed = new Promise<number>((resolve) => b.on('resume', resolve));
         await a.publish({ type: 'delete', keys: ['live'] });
         await expect.poll(() => received.length).toBe(1);
-        await proxy.disconnect();
-        await a.publish({ type: 'delete', keys: ['missed'] });
-        await proxy.restore();
-        expect(await resumed).toBe(1);
-        expect(received.map(({ keys }) => keys)).toEqual([['live'], ['missed']]);
+        await replaysTheOneMissed(a, b, proxy, received);
       } finally {
         await a.close();
         await b.close();
+        await proxy.close();
+      }
+    });
+
+    test('a live message heard before the reading of the log after a gap keeps the cursor past it', async () => {
+      const proxy = await startTcpProxy({ port: redis.server.port });
+      const a = redisBus({ port: redis.server.port, channel: 'overtaken', logLength: 1 });
+      const client = new Redis(proxy.port);
+      // b's script answers can be held back, so that its reading of the log after the gap
+      // (sent before a's next message) comes back after that message, heard on the subscriber.
+      let holdBack = 0;
+      for (const name of ['evalsha', 'eval'] as const) {
+        const send = client[name].bind(client) as (...args: unknown[]) => Promise<unknown>;
+        (client as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
+          const wait = holdBack;
+          return send(...args).then(async (answer) => {
+            if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+            return answer;
+          });
+        };
+      }
+      const b = redisBus({ client, channel: 'overtaken', logLength: 1 });
+      try {
+        const received: BusMessage[] = [];
+        await b.subscribe((message) => received.push(message));
+        await proxy.disconnect();
+        for (let i = 0; i < 300; i++) await a.publish({ type: 'delete', keys: [`k${i}`] });
+        holdBack = 300;
+        const distrusted = new Promise<void>((resolve) => b.on('reconnect', resolve));
+        await proxy.restore();
+        await distrusted; // b now reads where the log stands, its answer held back
+        await a.publish({ type: 'delete', keys: ['live'] });
+        await expect.poll(() => received.length).toBe(1);
+        await new Promise((resolve) => setTimeout(resolve, 400)); // the reading has come back
+        holdBack = 0;
+        await replaysTheOneMissed(a, b, proxy, received);
+      } finally {
+        await a.close();
+        await b.close();
+        client.disconnect();
         await proxy.close();
       }
     });
