@@ -132,14 +132,10 @@ export class RecentWrites {
       first++;
     }
     this.#first = first;
-    // Entries of landings no longer followed, behind a followed one, are dropped once they
-    // outnumber the others (so the queue stays within about twice the landings followed).
-    if (order.length - first > 2 * this.#landings + 1024) this.#compact();
-    else if (first > 1024 && first * 2 > order.length) {
-      this.#order = order.slice(first);
-      this.#numbers = numbers.slice(first);
-      this.#first = 0;
-    }
+    // The queue is rewritten once what it holds past its front, or behind it for landings no
+    // longer followed, outweighs the rest (so it stays within about twice the landings followed).
+    const queued = order.length - first;
+    if (queued > 2 * this.#landings + 1024 || (first > 1024 && first > queued)) this.#compact();
   }
 
   // Keeps only the entries of landings still followed, in their order.

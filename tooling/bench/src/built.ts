@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The repository this bench belongs to. */
-export const REPOSITORY = resolve(fileURLToPath(import.meta.url), '../../../..');
+// The repository this bench belongs to.
+const REPOSITORY = resolve(fileURLToPath(import.meta.url), '../../../..');
 
 const built = new Set<string>();
 
