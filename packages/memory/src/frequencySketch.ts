@@ -14,8 +14,8 @@ const WORDS_PER_ENTRY = 2;
  * sketch of 4-bit counters (the frequency of a key is the least of its four counters, so it is
  * never under-estimated until the counters are halved). A sighting increments only the counters
  * at that least value (conservative update), which keeps the estimates of rare keys from being
- * inflated by the keys they share counters with. After `sampleSize` sightings every counter is
- * halved, so old popularity fades.
+ * inflated by the keys they share counters with. Once `sampleSize` sightings have counted,
+ * {@link FrequencySketch.ageIfDue} halves every counter, so old popularity fades.
  */
 export class FrequencySketch {
   declare private readonly table: Uint32Array;
@@ -46,25 +46,37 @@ export class FrequencySketch {
     return least;
   }
 
-  /** Counts one more sighting of `hash` (counters stop at 15); may halve every counter. */
-  increment(hash: number): void {
+  /**
+   * Counts `count` more sightings of `hash` at once, as `count` increments one after another
+   * would: the counters at the least value rise by one per sighting, each stopping at 15, so
+   * every counter below the new estimate is raised to it. Never halves (see
+   * {@link FrequencySketch.ageIfDue}).
+   */
+  add(hash: number, count: number): void {
+    const least = this.frequency(hash);
+    const estimate = Math.min(15, least + count);
+    if (estimate === least) return;
     const table = this.table;
     const block = (spreadOf(hash) & this.blockMask) * BLOCK_WORDS;
     const picks = pickOf(hash);
-    let least = 15;
-    for (let row = 0; row < ROWS; row++) {
-      const bits = picks >>> (row << 3);
-      const count = (table[block + (row << 2) + (bits & 3)]! >>> (bits & 0x1c)) & 15;
-      if (count < least) least = count;
-    }
-    if (least === 15) return;
     for (let row = 0; row < ROWS; row++) {
       const bits = picks >>> (row << 3);
       const at = block + (row << 2) + (bits & 3);
       const word = table[at]!;
-      if (((word >>> (bits & 0x1c)) & 15) === least) table[at] = word + (1 << (bits & 0x1c));
+      const held = (word >>> (bits & 0x1c)) & 15;
+      if (held < estimate) table[at] = word + ((estimate - held) << (bits & 0x1c));
     }
-    if (++this.additions >= this.sampleSize) this.halve();
+    this.additions += estimate - least;
+  }
+
+  /** How many more sightings may count before the counters are due to halve. */
+  get remaining(): number {
+    return this.sampleSize - this.additions;
+  }
+
+  /** Halves every counter once `sampleSize` sightings have counted since the last halving. */
+  ageIfDue(): void {
+    if (this.additions >= this.sampleSize) this.halve();
   }
 
   /** Forgets every sighting. */

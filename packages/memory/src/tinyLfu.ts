@@ -18,13 +18,21 @@ const PROTECTED_SHARE = 0.8;
 const SAMPLE_FACTOR = 60;
 // The window is resized after each sample of this many times the entries in requests.
 const CLIMB_FACTOR = 10;
+// A slot's state byte: its region in the high bits, and in the low four its sightings not yet
+// added to the sketch (at most 15, where a counter of the sketch stops).
+const REGION_SHIFT = 4;
+const UNCOUNTED = 15;
 
 /**
  * A map from string keys to values that each carry an expiry time, evicting by W-TinyLFU: a new
  * key enters a small LRU window; the window's least recently used key then enters the main
  * region only if it has been seen more often lately than the main region's least recently used
  * key, which it would replace. How often keys were seen is estimated by a
- * {@link FrequencySketch}, counting hits and writes, ghosts of evicted keys included. The main
+ * {@link FrequencySketch}, counting hits and writes, ghosts of evicted keys included. A hit
+ * counts its sighting in the slot's own state byte (up to 15), which is added to the sketch when
+ * the key's count is compared or the key leaves, or before the sketch ages: a hit then touches
+ * no more memory than an LRU hit does, plus that byte, where counting it in the sketch at once
+ * cost a cache miss on every hit (and hashing work). The main
  * region is a segmented LRU: a key enters on probation and is protected once read again, so a
  * burst of keys read once (a scan) never flushes what is read often.
  *
@@ -36,12 +44,14 @@ const CLIMB_FACTOR = 10;
 export class TinyLfu<V> extends Slots<V> {
   declare private readonly limit: number;
   declare private readonly hashes: Int32Array;
-  declare private readonly regions: Uint8Array;
+  declare private readonly states: Uint8Array;
   declare private readonly sketch: FrequencySketch;
   declare private readonly climber: WindowClimber;
   declare private readonly capacityWeight: number;
   declare private readonly period: number;
   declare private hits: number;
+  // Sightings that may still be kept uncounted before the sketch is brought up to date.
+  declare private budget: number;
   declare private misses: number;
   declare private windowMax: number;
   declare private protectedMax: number;
@@ -54,13 +64,14 @@ export class TinyLfu<V> extends Slots<V> {
     super(max + 1, maxSize, max + 1 + 3);
     this.limit = max;
     this.hashes = new Int32Array(max + 1);
-    this.regions = new Uint8Array(max + 1);
+    this.states = new Uint8Array(max + 1);
     this.sketch = new FrequencySketch(max, SAMPLE_FACTOR * max);
     const capacity = maxSize ?? max;
     this.climber = new WindowClimber(capacity, maxSize === undefined ? 1 : 0);
     this.capacityWeight = capacity;
     this.period = CLIMB_FACTOR * max;
     this.hits = 0;
+    this.budget = 0;
     this.misses = 0;
     this.windowMax = 0;
     this.protectedMax = 0;
@@ -85,9 +96,38 @@ export class TinyLfu<V> extends Slots<V> {
       return undefined;
     }
     this.hits++;
-    this.sketch.increment(this.hashes[slot]!);
+    this.sight(slot);
     this.touch(slot);
     return this.values[slot];
+  }
+
+  // A sighting of a held key: kept with the slot, and added to the sketch when its count is
+  // needed (an admission, an eviction) or the sketch may be due to age, so that a hit touches no
+  // more than the slot's own bytes.
+  private sight(slot: number): void {
+    const state = this.states[slot]!;
+    if ((state & UNCOUNTED) === UNCOUNTED) return;
+    this.states[slot] = state + 1;
+    if (--this.budget <= 0) this.tallyAll();
+  }
+
+  // Adds the slot's uncounted sightings to the sketch.
+  private tally(slot: number): void {
+    const state = this.states[slot]!;
+    const uncounted = state & UNCOUNTED;
+    if (uncounted === 0) return;
+    this.states[slot] = state - uncounted;
+    this.sketch.add(this.hashes[slot]!, uncounted);
+  }
+
+  // Counts every held key's sightings, then ages the sketch if due. Each sighting counts at most
+  // once in the sketch's sample, so no halving is missed while the budget lasts; a budget of at
+  // least `limit` sightings keeps this walk over the slots rare (a halving may then come up to
+  // `limit` sightings late, against a sample of SAMPLE_FACTOR × `limit`).
+  private tallyAll(): void {
+    for (let slot = 0; slot < this.used; slot++) this.tally(slot);
+    this.sketch.ageIfDue();
+    this.budget = Math.max(this.sketch.remaining, this.limit);
   }
 
   /**
@@ -97,10 +137,9 @@ export class TinyLfu<V> extends Slots<V> {
   protected insert(key: string, size: number): number {
     const slot = this.take();
     this.claim(key, slot);
-    const hash = hashOf(key);
-    this.sketch.increment(hash);
-    this.hashes[slot] = hash;
-    this.regions[slot] = WINDOW;
+    this.hashes[slot] = hashOf(key);
+    this.states[slot] = WINDOW << REGION_SHIFT;
+    this.sight(slot);
     this.linkFirst(slot, this.max + WINDOW);
     this.weigh(slot, this.weightOf(slot));
     this.resize(slot, size);
@@ -109,12 +148,14 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   protected replace(slot: number, size: number): void {
-    this.sketch.increment(this.hashes[slot]!);
+    this.sight(slot);
     this.resize(slot, size);
     this.touch(slot);
   }
 
   protected remove(key: string, slot: number): void {
+    // The sketch remembers a key gone: seen again, it is let in as often as it was seen.
+    this.tally(slot);
     this.unlink(slot);
     this.weigh(slot, -this.weightOf(slot));
     this.release(key, slot);
@@ -127,6 +168,8 @@ export class TinyLfu<V> extends Slots<V> {
     }
     this.windowWeight = this.protectedWeight = 0;
     this.sketch.clear();
+    this.states.fill(0);
+    this.budget = this.sketch.remaining;
   }
 
   // The end of a sample of requests: the window moves by the climber's step.
@@ -143,7 +186,7 @@ export class TinyLfu<V> extends Slots<V> {
 
   // A hit: the key becomes the most recent of its region, and one on probation is protected.
   private touch(slot: number): void {
-    const region = this.regions[slot]!;
+    const region = this.regionOf(slot);
     if (region === PROBATION) {
       this.promote(slot);
     } else if (this.next[this.max + region] !== slot) {
@@ -190,13 +233,15 @@ export class TinyLfu<V> extends Slots<V> {
         this.evicted();
         return;
       }
+      this.tally(candidate);
+      this.tally(victim);
       if (sketch.frequency(this.hashes[candidate]!) <= sketch.frequency(this.hashes[victim]!)) {
         this.remove(this.keys[candidate]!, candidate);
         this.evicted();
         // The victim goes to the back of the queue, so the next candidate meets another one: a
         // key whose estimate is inflated by collisions with hot keys, and that is never read,
         // would otherwise turn away every candidate for good.
-        if (this.regions[victim] === PROBATION) this.move(victim, PROBATION);
+        if (this.regionOf(victim) === PROBATION) this.move(victim, PROBATION);
         return;
       }
       this.remove(this.keys[victim]!, victim);
@@ -216,7 +261,7 @@ export class TinyLfu<V> extends Slots<V> {
     const weight = this.weightOf(slot);
     this.weigh(slot, -weight);
     this.unlink(slot);
-    this.regions[slot] = region;
+    this.states[slot] = (region << REGION_SHIFT) | (this.states[slot]! & UNCOUNTED);
     this.linkFirst(slot, this.max + region);
     this.weigh(slot, weight);
   }
@@ -230,13 +275,17 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   private weigh(slot: number, delta: number): void {
-    const region = this.regions[slot];
+    const region = this.regionOf(slot);
     if (region === WINDOW) this.windowWeight += delta;
     else if (region === PROTECTED) this.protectedWeight += delta;
   }
 
   private weightOf(slot: number): number {
     return this.sizes === undefined ? 1 : this.sizes[slot]!;
+  }
+
+  private regionOf(slot: number): number {
+    return this.states[slot]! >>> REGION_SHIFT;
   }
 
   private linkFirst(slot: number, head: number): void {

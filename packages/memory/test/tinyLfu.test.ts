@@ -202,14 +202,38 @@ describe("policy: 'tinylfu' with maxSize and sizeOf", () => {
 });
 
 describe('FrequencySketch', () => {
-  test('counts sightings up to 15, then halves every counter after sampleSize increments', () => {
+  test('counts sightings up to 15, then halves every counter once sampleSize have counted', () => {
     const sketch = new FrequencySketch(1024, 100);
     const hot = hashOf('hot');
-    for (let i = 0; i < 20; i++) sketch.increment(hot);
+    for (let i = 0; i < 20; i++) sketch.add(hot, 1);
     expect(sketch.frequency(hot)).toBe(15);
     expect(sketch.frequency(hashOf('never seen'))).toBe(0);
-    // 15 of the 100 increments so far (the last five found every counter full).
-    for (let i = 0; i < 85; i++) sketch.increment(hashOf(`other:${i}`));
+    // 15 of the 100 sightings so far counted (the last five found every counter full).
+    for (let i = 0; i < 84; i++) sketch.add(hashOf(`other:${i}`), 1);
+    sketch.ageIfDue();
+    expect(sketch.frequency(hot)).toBe(15);
+    sketch.add(hashOf('other:84'), 1);
+    sketch.ageIfDue();
     expect(sketch.frequency(hot)).toBe(7);
+  });
+
+  test('adding n sightings at once counts as n sightings one after another', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(40), fc.integer({ min: 1, max: 20 })), { maxLength: 60 }),
+        (sightings) => {
+          const atOnce = new FrequencySketch(16, 1e9);
+          const oneByOne = new FrequencySketch(16, 1e9);
+          for (const [key, times] of sightings) {
+            atOnce.add(hashOf(`k${key}`), times);
+            for (let i = 0; i < times; i++) oneByOne.add(hashOf(`k${key}`), 1);
+          }
+          for (let key = 0; key <= 40; key++) {
+            expect(atOnce.frequency(hashOf(`k${key}`))).toBe(oneByOne.frequency(hashOf(`k${key}`)));
+          }
+          expect(atOnce.remaining).toBe(oneByOne.remaining);
+        },
+      ),
+    );
   });
 });
