@@ -96,19 +96,20 @@ export class TinyLfu<V> extends Slots<V> {
       return undefined;
     }
     this.hits++;
-    this.sight(slot);
-    this.touch(slot);
+    this.touch(slot, this.sight(slot));
     return this.values[slot];
   }
 
   // A sighting of a held key: kept with the slot, and added to the sketch when its count is
   // needed (an admission, an eviction) or the sketch may be due to age, so that a hit touches no
-  // more than the slot's own bytes.
-  private sight(slot: number): void {
+  // more than the slot's own bytes. Returns the slot's region.
+  private sight(slot: number): number {
     const state = this.states[slot]!;
-    if ((state & UNCOUNTED) === UNCOUNTED) return;
-    this.states[slot] = state + 1;
-    if (--this.budget <= 0) this.tallyAll();
+    if ((state & UNCOUNTED) !== UNCOUNTED) {
+      this.states[slot] = state + 1;
+      if (--this.budget <= 0) this.tallyAll();
+    }
+    return state >>> REGION_SHIFT;
   }
 
   // Adds the slot's uncounted sightings to the sketch.
@@ -148,9 +149,9 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   protected replace(slot: number, size: number): void {
-    this.sight(slot);
+    const region = this.sight(slot);
     this.resize(slot, size);
-    this.touch(slot);
+    this.touch(slot, region);
   }
 
   protected remove(key: string, slot: number): void {
@@ -185,8 +186,7 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   // A hit: the key becomes the most recent of its region, and one on probation is protected.
-  private touch(slot: number): void {
-    const region = this.regionOf(slot);
+  private touch(slot: number, region: number): void {
     if (region === PROBATION) {
       this.promote(slot);
     } else if (this.next[this.max + region] !== slot) {
