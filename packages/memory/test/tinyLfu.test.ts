@@ -1,8 +1,9 @@
 import type { CacheEntry } from '@cache/core';
 import fc from 'fast-check';
-import { describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { FrequencySketch, hashOf } from '../src/frequencySketch.js';
 import { type MemoryStore, memoryStore } from '../src/index.js';
+import { TinyLfu } from '../src/tinyLfu.js';
 
 const HOUR = 3_600_000;
 
@@ -197,6 +198,78 @@ describe("policy: 'tinylfu' with maxSize and sizeOf", () => {
         });
       }),
       { numRuns: 200 },
+    );
+  });
+});
+
+describe("policy: 'tinylfu' counts every sighting once", () => {
+  // What the policy holds of a key's count: the sketch's estimate plus the sightings its slot
+  // keeps aside. With a sketch large enough that these few keys share no counter, and a sample
+  // too long to halve, that is every sighting (hits and writes, counters stopping at 15).
+  const keys = Array.from({ length: 12 }, (_, i) => `k${i}`);
+  type Internals = {
+    sketch: FrequencySketch;
+    index: Record<string, number>;
+    states: Uint8Array;
+    budget: number;
+  };
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  test('after any mix of reads, writes, deletes, expiries and clears', () => {
+    vi.useFakeTimers();
+    const op = fc.oneof(
+      fc.record({ kind: fc.constantFrom('get', 'set', 'short', 'delete'), key: fc.nat(11) }),
+      fc.record({ kind: fc.constant('time passes'), key: fc.constant(0) }),
+      fc.record({ kind: fc.constant('clear'), key: fc.constant(0) }),
+      fc.record({ kind: fc.constant('tally soon'), key: fc.constant(0) }),
+    );
+    fc.assert(
+      fc.property(
+        fc.array(op, { maxLength: 300, size: 'max' }),
+        fc.integer({ min: 1, max: 6 }),
+        (ops, max) => {
+          const lfu = new TinyLfu<string>(max);
+          const internals = lfu as unknown as Internals;
+          internals.sketch = new FrequencySketch(1 << 16, Number.MAX_SAFE_INTEGER);
+          const seen = new Map<string, number>();
+          const see = (key: string) => seen.set(key, (seen.get(key) ?? 0) + 1);
+          for (const step of ops) {
+            const key = keys[step.key]!;
+            if (step.kind === 'get') {
+              if (lfu.get(key) !== undefined) see(key);
+            } else if (step.kind === 'set') {
+              lfu.set(key, key, Date.now() + HOUR, 1);
+              see(key);
+            } else if (step.kind === 'short') {
+              // Expires at the next 'time passes': a read then removes it, counting no sighting.
+              lfu.set(key, key, Date.now() + 10, 1);
+              see(key);
+            } else if (step.kind === 'time passes') {
+              vi.advanceTimersByTime(20);
+            } else if (step.kind === 'delete') {
+              lfu.delete(key);
+            } else if (step.kind === 'clear') {
+              lfu.clear();
+              seen.clear();
+            } else {
+              internals.budget = 1;
+            }
+            for (const each of keys) {
+              const slot = internals.index[each];
+              const aside = slot === undefined ? 0 : internals.states[slot]! & 15;
+              const counted = internals.sketch.frequency(hashOf(each));
+              expect([each, Math.min(15, counted + aside)]).toEqual([
+                each,
+                Math.min(15, seen.get(each) ?? 0),
+              ]);
+            }
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 });
