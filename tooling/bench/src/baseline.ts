@@ -1,9 +1,10 @@
-// BENCH_BASELINE=<path to another checkout of this repository>: tables (d), (g) and (i) add rows
-// for our code as that checkout has it ("… (before)"), measured in the same run as the current
-// code, each in worker processes of its own, so that before and after get paired per-round
-// ratios. The checkout's packages load from their builds (packages/<name>/dist/index.js) by
-// absolute path, as ours do, built first; their own imports of each other resolve in that
-// checkout (it needs its own `pnpm install`). Without the variable nothing changes.
+// BENCH_BASELINE=<path to another checkout of this repository>: tables (a), (a2), (b), (d), (g)
+// and (i) add rows for our code as that checkout has it ("… (before)"), measured in the same run
+// as the current code, each in worker processes of its own, so that before and after get paired
+// per-round ratios. The checkout's packages load from their builds
+// (packages/<name>/dist/index.js) by absolute path, as ours do, built first; their own imports of
+// each other resolve in that checkout (it needs its own `pnpm install`). Without the variable
+// nothing changes.
 import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';

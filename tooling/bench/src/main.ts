@@ -2,7 +2,7 @@
 // BENCH_QUICK=1 shortens every run (for trying the harness, not for results).
 
 import { readFileSync } from 'node:fs';
-import { baselineCaption } from './baseline.js';
+import { baselineCaption, before } from './baseline.js';
 import {
   PEERS as GET_OR_SET_PEERS,
   getOrSetNames,
@@ -86,19 +86,31 @@ const memoryTargets: [string, number][] = [
 const tinyLfuGetTargets: [string, number][] = [[MNEMONIST, 0.8]];
 const tinyLfuVerdict = (results: Result[], targets: [string, number][]) =>
   verdict(results, targets, OURS_TINYLFU, 'tinylfu');
+// With BENCH_BASELINE: the baseline's code and each policy's ratio to it, paired per round.
+function memoryBefore(results: Result[]): string {
+  const policies = [OURS, OURS_TINYLFU].filter((name) =>
+    results.some((result) => result.name === before(name)),
+  );
+  if (policies.length === 0) return '';
+  const ratios = policies.map(
+    (name) =>
+      `${name === OURS ? 'ours' : 'tinylfu'} / before = ${ratio(results, name, before(name)).toFixed(2)}`,
+  );
+  return `\n\n${baselineCaption()}; ${ratios.join('; ')} (paired per round)`;
+}
 
 const tables: Record<string, () => Promise<string>> = {
   async get() {
     const results = await measureIsolated('memory:get', getNames, isolated);
-    return `### (a) memory get, ${CAPACITY / 1000}k entries, uniform keys, all hits\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}; ${tinyLfuVerdict(results, tinyLfuGetTargets)}`;
+    return `### (a) memory get, ${CAPACITY / 1000}k entries, uniform keys, all hits\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}; ${tinyLfuVerdict(results, tinyLfuGetTargets)}${memoryBefore(results)}`;
   },
   async hot() {
     const results = await measureIsolated('memory:hot', getNames, isolated);
-    return `### (a2) memory get, ${CAPACITY / 1000}k entries, ${HOT.toLocaleString('en')} hot keys among them, all hits\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}; ${tinyLfuVerdict(results, tinyLfuGetTargets)}`;
+    return `### (a2) memory get, ${CAPACITY / 1000}k entries, ${HOT.toLocaleString('en')} hot keys among them, all hits\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}; ${tinyLfuVerdict(results, tinyLfuGetTargets)}${memoryBefore(results)}`;
   },
   async set() {
     const results = await measureIsolated('memory:set', setNames, isolated);
-    return `### (b) memory set, ${CAPACITY / 1000}k capacity, keys uniform over 2× that (about half the sets evict)\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}; ${tinyLfuVerdict(results, [[MNEMONIST, 0]])} (no target)`;
+    return `### (b) memory set, ${CAPACITY / 1000}k capacity, keys uniform over 2× that (about half the sets evict)\n\n${rateTable(results, MNEMONIST)}\n\n${verdict(results, memoryTargets)}; ${tinyLfuVerdict(results, [[MNEMONIST, 0]])} (no target)${memoryBefore(results)}`;
   },
   async footprint() {
     const rows: { name: string; bytes: number }[] = [];

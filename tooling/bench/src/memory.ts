@@ -4,6 +4,7 @@ import { LRUCache } from 'lru-cache';
 import { LRUCache as MnemonistLru } from 'mnemonist';
 import QuickLRU from 'quick-lru';
 import { lru as tinyLru } from 'tiny-lru';
+import { before, importBaseline, isBefore, withBefore } from './baseline.js';
 import { type Setup, syncLoop, uniformOrder } from './harness.js';
 
 /** Entries every contender holds at most. */
@@ -50,18 +51,24 @@ const libraries: Record<string, () => Lru> = {
     const c = new LRUCache<string, CacheEntry>({ max: CAPACITY, ttl: HOUR });
     return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
   },
-  [OURS]: () => {
-    const c = memoryStore({ maxEntries: CAPACITY });
-    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
-  },
-  [OURS_TINYLFU]: () => {
-    const c = memoryStore({ maxEntries: CAPACITY, policy: 'tinylfu' });
-    return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
-  },
+  [OURS]: () => ours(memoryStore, 'lru'),
+  [OURS_TINYLFU]: () => ours(memoryStore, 'tinylfu'),
 };
 
-/** Contenders of table (a), in row order. */
-export const getNames = Object.keys(libraries);
+function ours(store: typeof memoryStore, policy: 'lru' | 'tinylfu'): Lru {
+  const c = store({ maxEntries: CAPACITY, policy });
+  return { get: (key) => c.get(key), set: (key, entry) => c.set(key, entry) };
+}
+
+// A contender, or with BENCH_BASELINE ours on the baseline checkout's code ("(before)" rows).
+async function library(name: string): Promise<Lru> {
+  if (!isBefore(name)) return libraries[name]!();
+  const baseline = await importBaseline<typeof import('@cache/memory')>('memory');
+  return ours(baseline.memoryStore, name === before(OURS) ? 'lru' : 'tinylfu');
+}
+
+/** Contenders of table (a), in row order ("(before)" rows only with BENCH_BASELINE). */
+export const getNames = withBefore(Object.keys(libraries), [OURS, OURS_TINYLFU]);
 /** Contenders of table (b): a Map never evicts, so it has no row. */
 export const setNames = getNames.filter((name) => name !== MAP);
 /** Contenders of table (c). */
@@ -77,18 +84,21 @@ function keysFor(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `key:${i}`);
 }
 
-function filled(name: string, keys: string[], entries: CacheEntry[]): Lru {
-  const lru = libraries[name]!();
+function fill(lru: Lru, keys: string[], entries: CacheEntry[]): Lru {
   for (let i = 0; i < CAPACITY; i++) lru.set(keys[i]!, entries[i % entries.length]!);
   return lru;
 }
 
+async function filled(name: string, keys: string[], entries: CacheEntry[]): Promise<Lru> {
+  return fill(await library(name), keys, entries);
+}
+
 // The contender holding CAPACITY keys, each with an entry of its own.
-function full(name: string): { keys: string[]; lru: Lru } {
+async function full(name: string): Promise<{ keys: string[]; lru: Lru }> {
   const keys = keysFor(CAPACITY);
   return {
     keys,
-    lru: filled(
+    lru: await filled(
       name,
       keys,
       keys.map((_, i) => entryFor(i)),
@@ -100,8 +110,8 @@ function full(name: string): { keys: string[]; lru: Lru } {
 export const get: Record<string, Setup> = Object.fromEntries(
   getNames.map((name) => [
     name,
-    () => {
-      const { keys, lru } = full(name);
+    async () => {
+      const { keys, lru } = await full(name);
       return syncLoop(lru.get, keys, uniformOrder(CAPACITY));
     },
   ]),
@@ -114,8 +124,8 @@ export const get: Record<string, Setup> = Object.fromEntries(
 export const hot: Record<string, Setup> = Object.fromEntries(
   getNames.map((name) => [
     name,
-    () => {
-      const { keys, lru } = full(name);
+    async () => {
+      const { keys, lru } = await full(name);
       const spread = CAPACITY / HOT;
       return syncLoop(
         lru.get,
@@ -130,10 +140,10 @@ export const hot: Record<string, Setup> = Object.fromEntries(
 export const set: Record<string, Setup> = Object.fromEntries(
   setNames.map((name) => [
     name,
-    () => {
+    async () => {
       const keys = keysFor(CAPACITY * 2);
       const entry = entryFor(0);
-      const lru = filled(name, keys, [entry]);
+      const lru = await filled(name, keys, [entry]);
       return syncLoop(lru.set, keys, uniformOrder(keys.length), entry);
     },
   ]),
@@ -151,7 +161,7 @@ export const footprint: Record<string, () => number> = Object.fromEntries(
       const keys = keysFor(CAPACITY);
       const entries = keys.map((_, i) => entryFor(i));
       const before = heap();
-      const lru = filled(name, keys, entries);
+      const lru = fill(libraries[name]!(), keys, entries);
       const after = heap();
       if (lru.get(keys[CAPACITY - 1]!) !== entries[CAPACITY - 1]) throw new Error(`${name} lost`);
       return (after - before) / CAPACITY;
