@@ -13,10 +13,10 @@ const WORDS_PER_ENTRY = 2;
  * How often each key was seen lately, estimated in a few bytes per cached entry: a count-min
  * sketch of 4-bit counters (the frequency of a key is the least of its four counters, so it is
  * never under-estimated until the counters are halved, counting only the sightings added so far:
- * `TinyLfu` keeps a held key's latest ones aside until it compares). A sighting increments only the counters
- * at that least value (conservative update), which keeps the estimates of rare keys from being
- * inflated by the keys they share counters with. Once `sampleSize` sightings have counted,
- * {@link FrequencySketch.ageIfDue} halves every counter, so old popularity fades.
+ * `TinyLfu` keeps a held key's latest ones aside until it compares). A sighting increments only
+ * the counters at that least value (conservative update), which keeps the estimates of rare keys
+ * from being inflated by the keys they share counters with. Once `sampleSize` sightings have
+ * counted, {@link FrequencySketch.ageIfDue} halves every counter, so old popularity fades.
  */
 export class FrequencySketch {
   declare private readonly table: Uint32Array;

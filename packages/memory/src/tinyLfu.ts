@@ -105,8 +105,8 @@ export class TinyLfu<V> extends Slots<V> {
   }
 
   // A sighting of a held key: kept with the slot, and added to the sketch when its count is
-  // needed (an admission, an eviction) or the sketch may be due to age, so that a hit touches no
-  // more than the slot's own bytes. Returns the slot's region.
+  // needed (an admission, an eviction) or the budget runs out (tallyAll), so that a hit does not
+  // touch the sketch. Returns the slot's region.
   private sight(slot: number): number {
     const state = this.states[slot]!;
     if ((state & UNCOUNTED) !== UNCOUNTED) {

@@ -160,11 +160,11 @@ export const footprint: Record<string, () => number> = Object.fromEntries(
     () => {
       const keys = keysFor(CAPACITY);
       const entries = keys.map((_, i) => entryFor(i));
-      const before = heap();
+      const start = heap();
       const lru = fill(libraries[name]!(), keys, entries);
-      const after = heap();
+      const end = heap();
       if (lru.get(keys[CAPACITY - 1]!) !== entries[CAPACITY - 1]) throw new Error(`${name} lost`);
-      return (after - before) / CAPACITY;
+      return (end - start) / CAPACITY;
     },
   ]),
 );
