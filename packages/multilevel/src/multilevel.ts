@@ -141,6 +141,12 @@ const LAST_SUBSCRIBE_DELAY = 5_000;
 /** The result of a tier an operation left alone. */
 const SKIPPED = Symbol('skipped');
 
+// A tier's call that threw or rejected, among the answers of #everyTier.
+class Failed {
+  constructor(readonly error: unknown) {}
+}
+const failed = (error: unknown) => new Failed(error);
+
 /** What a read saw when it started: the evictions counter and each key's local writes. */
 interface ReadMark {
   evictions: number;
@@ -525,9 +531,12 @@ export class MultilevelStore implements CacheStore {
         let entry: CacheEntry | undefined;
         try {
           const tierStore = this.#tiers[tier]!;
-          entry = await this.#traceTier(tier, 'get', key, () =>
-            tier === 0 ? found : tierStore.get(key),
-          );
+          const answer = isTraced(channels.store)
+            ? this.#traceTier(tier, 'get', key, () => (tier === 0 ? found : tierStore.get(key)))
+            : tier === 0
+              ? found
+              : tierStore.get(key);
+          entry = answer instanceof Promise ? await answer : answer;
         } catch (error) {
           failures++;
           this.#fail(tier, 'get', error);
@@ -607,34 +616,34 @@ export class MultilevelStore implements CacheStore {
         ? keys.filter((key) => !key.includes(RESERVED_PREFIX))
         : undefined;
     followed && state.recent!.started(followed);
-    const mark = (writers: number) => {
-      if (!Array.isArray(covers)) {
-        state.evictions++;
-        state.clearing += writers;
-      }
-      touched.forEach((activity, i) => {
-        activity.writes++;
-        this.#settle(keys[i]!, activity, 0, writers);
-      });
-    };
-    mark(1);
+    const everything = !Array.isArray(covers);
+    this.#marked(keys, touched, everything, 1);
     let landed = false;
     try {
-      const results = await this.#everyTier(
-        operation,
-        write,
-        Array.isArray(covers) ? keys : undefined,
-        only,
-      );
+      const results = await this.#everyTier(operation, write, everything ? undefined : keys, only);
       landed = true;
       return results;
     } finally {
-      mark(-1);
+      this.#marked(keys, touched, everything, -1);
       followed && state.recent!.ended(followed);
       // A repair that failed publishes nothing: the next round will.
       if (landed || only === undefined) {
         await (Array.isArray(covers) ? this.#publishDeletes(covers, mode) : this.#publish(covers));
       }
+    }
+  }
+
+  // Counts a write of `keys` (`touched`: their activity) in (`writers` 1) or out (-1), each a
+  // write more; a write of `everything` (a clear, a pattern) also counts as an eviction.
+  #marked(keys: string[], touched: Activity[], everything: boolean, writers: number): void {
+    if (everything) {
+      this.#state.evictions++;
+      this.#state.clearing += writers;
+    }
+    for (let i = 0; i < keys.length; i++) {
+      const activity = touched[i]!;
+      activity.writes++;
+      this.#settle(keys[i]!, activity, 0, writers);
     }
   }
 
@@ -685,37 +694,55 @@ export class MultilevelStore implements CacheStore {
 
   // Runs `operation` on every tier; rejects once all finished if any tier failed.
   // With `keys`, a tier that failed them leaves them to repair, one that wrote them does not;
-  // with `only`, the other tiers are skipped (their result is `undefined`).
+  // with `only`, the other tiers are skipped (their result is `undefined`). Every tier is called
+  // first, in order, then each answer is awaited: a miss's write passes here, so no promise or
+  // closure is made per tier beyond the tier's own answer.
   async #everyTier<T>(
     operation: string,
     run: (store: CacheStore, tier: number) => T | Promise<T>,
     keys?: readonly string[],
     only?: Set<number>,
   ): Promise<(T | undefined)[]> {
-    const settled = await Promise.allSettled(
-      this.#tiers.map(async (store, tier) =>
-        only === undefined || only.has(tier)
-          ? this.#traceTier(tier, operation, keys?.length === 1 ? keys[0] : undefined, () =>
-              run(store, tier),
-            )
-          : SKIPPED,
-      ),
-    );
-    const { repairs } = this.#state;
-    const results: (T | undefined)[] = [];
-    let firstError: { tier: number; error: unknown } | undefined;
-    settled.forEach((outcome, tier) => {
-      if (outcome.status === 'fulfilled') {
-        const skipped = outcome.value === SKIPPED;
-        results.push(skipped ? undefined : (outcome.value as T));
-        if (keys !== undefined && !skipped) repairs.landed(keys, tier);
-        if (!skipped && tier >= this.#localTiers) this.#sharedAnswered();
-      } else {
-        if (keys !== undefined) repairs.failed(keys, tier);
-        this.#fail(tier, operation, outcome.reason);
-        firstError ??= { tier, error: outcome.reason };
+    const tiers = this.#tiers;
+    const key = keys?.length === 1 ? keys[0] : undefined;
+    const answers: unknown[] = new Array(tiers.length);
+    for (let tier = 0; tier < tiers.length; tier++) {
+      if (only !== undefined && !only.has(tier)) {
+        answers[tier] = SKIPPED;
+        continue;
       }
-    });
+      try {
+        const answer = isTraced(channels.store)
+          ? this.#traceTier(tier, operation, key, () => run(tiers[tier]!, tier))
+          : run(tiers[tier]!, tier);
+        // A rejection is taken at once: one left unhandled while an earlier tier is awaited
+        // would be reported (and end the process, by Node's default).
+        answers[tier] = answer instanceof Promise ? answer.then(undefined, failed) : answer;
+      } catch (error) {
+        answers[tier] = new Failed(error);
+      }
+    }
+    for (let tier = 0; tier < tiers.length; tier++) {
+      const answer = answers[tier];
+      if (answer instanceof Promise) answers[tier] = await answer;
+    }
+    // Once every tier has answered, as each answer is taken in tier order.
+    const { repairs } = this.#state;
+    const results: (T | undefined)[] = new Array(tiers.length);
+    let firstError: { tier: number; error: unknown } | undefined;
+    for (let tier = 0; tier < tiers.length; tier++) {
+      const answer = answers[tier];
+      if (answer === SKIPPED) continue;
+      if (answer instanceof Failed) {
+        if (keys !== undefined) repairs.failed(keys, tier);
+        this.#fail(tier, operation, answer.error);
+        firstError ??= { tier, error: answer.error };
+        continue;
+      }
+      results[tier] = answer as T;
+      if (keys !== undefined) repairs.landed(keys, tier);
+      if (tier >= this.#localTiers) this.#sharedAnswered();
+    }
     if (firstError !== undefined) {
       const { tier, error } = firstError;
       throw new StoreError(
