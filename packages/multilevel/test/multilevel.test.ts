@@ -184,6 +184,41 @@ describe('a failing tier', () => {
     expect(errors.mock.calls.at(-1)![0].error).toMatchObject({ code: 'E_TIER_FAILED' });
     expect(await l2.get('k')).toMatchObject({ value: 'v' });
   });
+
+  test('that fails at once while a slower tier writes: the write rejects once both answered, and no rejection goes unhandled', async () => {
+    const unhandled = vi.fn();
+    process.on('unhandledRejection', unhandled);
+    try {
+      const l1 = memoryStore();
+      let landSlow!: () => void;
+      const slow: CacheStore = {
+        name: 'slow',
+        get: () => undefined,
+        set: () => new Promise<void>((resolve) => (landSlow = resolve)),
+        delete: async () => false,
+        clear: async () => {},
+      };
+      const failing = breakable(memoryStore());
+      failing.down = true;
+      const store = multilevel({ tiers: [l1, slow, failing] });
+      store.on('error', () => {});
+      let settled = false;
+      const written = store.set('k', entry('v')).finally(() => {
+        settled = true;
+      });
+      // The failing tier's rejection waits, unhandled by anyone but the store, across turns of
+      // the event loop.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(settled).toBe(false);
+      landSlow();
+      await expect(written).rejects.toMatchObject({ code: 'E_TIER_FAILED' });
+      expect(l1.get('k')?.value).toBe('v');
+      expect(store.stats().tierErrors).toEqual([0, 0, 1]);
+      expect(unhandled).not.toHaveBeenCalled();
+    } finally {
+      process.off('unhandledRejection', unhandled);
+    }
+  });
 });
 
 describe('tag records', () => {
