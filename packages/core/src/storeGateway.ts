@@ -186,25 +186,45 @@ export class StoreGateway {
    * delete, which walks the keyspace) it waits as long as the store takes. A `SerializationError` rejects when `strict`, else it is
    * reported (operation `'serialize'`).
    */
-  async write<T>(
+  write<T>(
     operation: CacheOperation,
     key: string | undefined,
     run: (store: CacheStore) => MaybePromise<T>,
     strict = false,
     deadline = true,
   ): Promise<T | typeof FAILED> {
+    let done: MaybePromise<T>;
     try {
-      const done = this.#traced()
+      done = this.#traced()
         ? this.#trace(operation, key, () => run(this.store))
         : run(this.store);
-      return done instanceof Promise ? await (deadline ? this.#within(done) : done) : done;
     } catch (error) {
-      const serialization = error instanceof SerializationError;
-      if (serialization && strict) throw error;
-      this.#failed(error);
-      this.#telemetry.error(error, serialization ? 'serialize' : operation, key, true);
-      return FAILED;
+      try {
+        return Promise.resolve(this.#writeFailed(error, operation, key, strict));
+      } catch (rethrown) {
+        return Promise.reject(rethrown);
+      }
     }
+    if (!(done instanceof Promise)) return Promise.resolve(done);
+    // Every miss writes through here: one promise more than the store's, not an async function's.
+    return (deadline ? this.#within(done) : done).then(undefined, (error: unknown) =>
+      this.#writeFailed(error, operation, key, strict),
+    );
+  }
+
+  // A write failed: reported as a dropped write, answered as FAILED; a SerializationError
+  // throws instead when `strict`.
+  #writeFailed(
+    error: unknown,
+    operation: CacheOperation,
+    key: string | undefined,
+    strict: boolean,
+  ): typeof FAILED {
+    const serialization = error instanceof SerializationError;
+    if (serialization && strict) throw error;
+    this.#failed(error);
+    this.#telemetry.error(error, serialization ? 'serialize' : operation, key, true);
+    return FAILED;
   }
 
   #checked(key: string, found: unknown): CacheEntry | undefined {

@@ -146,6 +146,7 @@ class Failed {
   constructor(readonly error: unknown) {}
 }
 const failed = (error: unknown) => new Failed(error);
+const nothing = () => {};
 
 /** What a read saw when it started: the evictions counter and each key's local writes. */
 interface ReadMark {
@@ -344,10 +345,10 @@ export class MultilevelStore implements CacheStore {
    * a shared tier that keeps fences (Redis) can refuse a value older than another process's
    * write.
    */
-  async set(key: string, entry: CacheEntry, options?: StoreWriteOptions): Promise<void> {
-    await this.#writing([key], 'set', (store, tier) =>
+  set(key: string, entry: CacheEntry, options?: StoreWriteOptions): Promise<void> {
+    return this.#writing([key], 'set', (store, tier) =>
       store.set(key, this.#capped(key, entry, tier), options),
-    );
+    ).then(nothing);
   }
 
   async setMany(entries: [key: string, entry: CacheEntry][]): Promise<void> {
@@ -706,6 +707,9 @@ export class MultilevelStore implements CacheStore {
     const tiers = this.#tiers;
     const key = keys?.length === 1 ? keys[0] : undefined;
     const answers: unknown[] = new Array(tiers.length);
+    // The one tier that answered with a promise, or -1 (none, or several).
+    let pending = -1;
+    let promises = 0;
     for (let tier = 0; tier < tiers.length; tier++) {
       if (only !== undefined && !only.has(tier)) {
         answers[tier] = SKIPPED;
@@ -715,16 +719,29 @@ export class MultilevelStore implements CacheStore {
         const answer = isTraced(channels.store)
           ? this.#traceTier(tier, operation, key, () => run(tiers[tier]!, tier))
           : run(tiers[tier]!, tier);
-        // A rejection is taken at once: one left unhandled while an earlier tier is awaited
-        // would be reported (and end the process, by Node's default).
-        answers[tier] = answer instanceof Promise ? answer.then(undefined, failed) : answer;
+        answers[tier] = answer;
+        if (answer instanceof Promise && promises++ === 0) pending = tier;
       } catch (error) {
         answers[tier] = new Failed(error);
       }
     }
-    for (let tier = 0; tier < tiers.length; tier++) {
-      const answer = answers[tier];
-      if (answer instanceof Promise) answers[tier] = await answer;
+    if (promises === 1) {
+      try {
+        answers[pending] = await answers[pending];
+      } catch (error) {
+        answers[pending] = new Failed(error);
+      }
+    } else if (promises > 1) {
+      // Each rejection is taken at once: one left unhandled while an earlier tier is awaited
+      // would be reported (and end the process, by Node's default).
+      for (let tier = 0; tier < tiers.length; tier++) {
+        const answer = answers[tier];
+        if (answer instanceof Promise) answers[tier] = answer.then(undefined, failed);
+      }
+      for (let tier = 0; tier < tiers.length; tier++) {
+        const answer = answers[tier];
+        if (answer instanceof Promise) answers[tier] = await answer;
+      }
     }
     // Once every tier has answered, as each answer is taken in tier order.
     const { repairs } = this.#state;

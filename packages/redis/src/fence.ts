@@ -138,7 +138,7 @@ function ttlArg(ttl: number | undefined): string | number {
 }
 
 /** A write's arguments: the key in Redis, the key in the store, the entry's text, its TTL in ms. */
-interface FenceWrite {
+export interface FenceWrite {
   redisKey: string;
   key: string;
   text: string;

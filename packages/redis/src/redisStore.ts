@@ -18,7 +18,7 @@ import {
   type RedisStats,
 } from './connection.js';
 import { EXPIRE } from './expireScript.js';
-import { Fences } from './fence.js';
+import { type FenceWrite, Fences } from './fence.js';
 import { groupBySlot } from './slot.js';
 import { STAMP } from './stamp.js';
 import { mergeTagRecords } from './tagRecordMerge.js';
@@ -148,17 +148,33 @@ export class RedisStore implements CacheStore {
    * deleted the key, or cleared the store, at or after the moment the load began (mapped onto the
    * Redis clock, never later than it was: see `RedisClock`). Counted in `refusedWrites`.
    */
-  async set(key: string, entry: CacheEntry, options?: StoreWriteOptions): Promise<void> {
-    const text = encodeEntry(entry, this.serializer);
-    const ttl = ttlOf(entry, Date.now());
-    const redisKey = this.prefix + key;
-    const fences = key.startsWith(RESERVED_PREFIX) ? undefined : this.#fences;
+  set(key: string, entry: CacheEntry, options?: StoreWriteOptions): Promise<void> {
+    try {
+      const write: FenceWrite = {
+        redisKey: this.prefix + key,
+        key,
+        text: encodeEntry(entry, this.serializer),
+        ttl: ttlOf(entry, Date.now()),
+      };
+      const fences = key.startsWith(RESERVED_PREFIX) ? undefined : this.#fences;
+      const since = options?.since;
+      // A load's write, the one of every miss: handed on as it is, with no promise of its own.
+      if (fences && since !== undefined && write.ttl !== 0) return fences.writeLoaded(write, since);
+      return this.#set(write, fences, since);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  async #set(
+    { redisKey, key, text, ttl }: FenceWrite,
+    fences: Fences | undefined,
+    since: number | undefined,
+  ): Promise<void> {
     if (ttl === 0) {
       // A load's write of an entry already expired removes it, but fences nothing.
-      if (fences && options?.since === undefined) await fences.delete([key]);
+      if (fences && since === undefined) await fences.delete([key]);
       else await this.#connection.unlink([redisKey]);
-    } else if (fences && options?.since !== undefined) {
-      await fences.writeLoaded({ redisKey, key, text, ttl }, options.since);
     } else if (fences) {
       await fences.write({ redisKey, key, text, ttl });
     } else if (ttl === undefined) {
