@@ -104,7 +104,8 @@ export class StoreGateway {
       throw error;
     }
     if (found instanceof Promise) {
-      return this.#within(found).then(
+      return this.#within(
+        found,
         (entry) => this.#checked(key, entry),
         (error: unknown) => {
           this.#failed(error);
@@ -140,7 +141,8 @@ export class StoreGateway {
 
   #answered(key: string, found: unknown): MaybePromise<CacheEntry | undefined> {
     if (found instanceof Promise) {
-      return this.#within(found).then(
+      return this.#within(
+        found,
         (entry) => this.#checked(key, entry),
         (error: unknown) => this.#getFailed(key, error),
       );
@@ -207,9 +209,11 @@ export class StoreGateway {
     }
     if (!(done instanceof Promise)) return Promise.resolve(done);
     // Every miss writes through here: one promise more than the store's, not an async function's.
-    return (deadline ? this.#within(done) : done).then(undefined, (error: unknown) =>
-      this.#writeFailed(error, operation, key, strict),
-    );
+    const failed = (error: unknown): T | typeof FAILED =>
+      this.#writeFailed(error, operation, key, strict);
+    return deadline
+      ? this.#within<T | typeof FAILED>(done, undefined, failed)
+      : done.then(undefined, failed);
   }
 
   // A write failed: reported as a dropped write, answered as FAILED; a SerializationError
@@ -277,34 +281,55 @@ export class StoreGateway {
   // Races an answer against the deadline; a late answer is ignored. While the circuit is open the
   // cache does not wait at all: the call has gone out (an answer the store gives at once, such as
   // a multilevel store's L1 hit, is still used), but its promise fails at once, except for one
-  // call per cooldown that probes the store.
-  #within<T>(answer: Promise<T>): Promise<T> {
+  // call per cooldown that probes the store. What it resolves to is `onValue` of the answer, or
+  // `onError` of the failure (the deadline's included), when given: as `.then(onValue, onError)`
+  // on its result would, without the promise more (every miss reads and writes through here).
+  #within<T, R = T>(
+    answer: Promise<T>,
+    onValue?: (value: T) => R,
+    onError?: (error: unknown) => R,
+  ): Promise<R> {
     const threshold = this.#policy.breakerFailures;
     if (threshold !== undefined && this.#failures >= threshold) {
       const now = coarseNow();
       if (now < this.#openUntil) {
         answer.catch(() => {});
-        return Promise.reject(
+        const open = Promise.reject(
           new StoreError(this.store.name, 'circuit open: the store kept timing out', {
             code: 'E_STORE_UNAVAILABLE',
           }),
         );
+        return onError === undefined ? open : open.then(undefined, onError);
       }
       this.#openUntil = now + this.#policy.breakerCooldown;
     }
     const timeout = this.#policy.storeTimeout;
     if (timeout === undefined) {
-      if (this.#failures === 0 && !this.#retries?.size) return answer;
+      if (this.#failures === 0 && !this.#retries?.size) {
+        return onValue === undefined && onError === undefined
+          ? (answer as unknown as Promise<R>)
+          : answer.then(onValue, onError);
+      }
       return answer.then((value) => {
         this.#recovered();
         this.#retries?.answered();
-        return value;
-      });
+        return onValue === undefined ? (value as unknown as R) : onValue(value);
+      }, onError);
     }
-    return new Promise<T>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
+      const fail =
+        onError === undefined
+          ? reject
+          : (error: unknown) => {
+              try {
+                resolve(onError(error));
+              } catch (thrown) {
+                reject(thrown);
+              }
+            };
       const waiting: Waiting = {
         deadline: coarseNow() + timeout,
-        reject,
+        reject: fail,
         previous: this.#last,
         next: undefined,
       };
@@ -312,19 +337,26 @@ export class StoreGateway {
       else this.#last.next = waiting;
       this.#last = waiting;
       if (this.#timer === undefined) this.#arm(timeout);
+      // An answer after the deadline is ignored: the deadline has answered (off the list).
       answer.then(
         (value) => {
+          if (!this.#unlink(waiting)) return;
           // An answer in time closes the circuit (a synchronous one, such as an L1 hit, says
           // nothing of the store behind it).
-          if (this.#unlink(waiting)) {
-            if (this.#failures !== 0) this.#recovered();
-            if (this.#retries?.size) this.#retries.answered();
+          if (this.#failures !== 0) this.#recovered();
+          if (this.#retries?.size) this.#retries.answered();
+          if (onValue === undefined) {
+            resolve(value as unknown as R);
+            return;
           }
-          resolve(value);
+          try {
+            resolve(onValue(value));
+          } catch (thrown) {
+            reject(thrown);
+          }
         },
         (error: unknown) => {
-          this.#unlink(waiting);
-          reject(error);
+          if (this.#unlink(waiting)) fail(error);
         },
       );
     });

@@ -53,6 +53,34 @@ describe('no store call can hang the cache', () => {
     expect(cache.stats()).toMatchObject({ droppedWrites: 3 });
   });
 
+  test('a store that answers after storeTimeout is reported once: the timeout, not its late answer too', async () => {
+    vi.useFakeTimers();
+    const late = <T>(settle: (resolve: (v: T) => void, reject: (e: Error) => void) => void) =>
+      new Promise<T>((resolve, reject) => {
+        setTimeout(() => settle(resolve, reject), 500);
+      });
+    const store: CacheStore = {
+      name: 'late',
+      get: () => late((_, reject) => reject(new Error('connection reset'))),
+      set: () => late((_, reject) => reject(new Error('connection reset'))),
+      delete: () => late((resolve) => resolve(true)),
+      clear: () => late((resolve) => resolve(undefined)),
+    };
+    const cache = createCache({ store, storeTimeout: 100 });
+    const errors: CacheEvents['error'][] = [];
+    cache.on('error', (e) => errors.push(e));
+    const answers = [cache.get('k'), cache.set('k', 1), cache.delete('k')];
+    await vi.advanceTimersByTimeAsync(101);
+    expect(await Promise.all(answers)).toEqual([undefined, false, false]);
+    await vi.advanceTimersByTimeAsync(1_000);
+    expect(errors.map((e) => [e.operation, (e.error as { code?: string }).code])).toEqual([
+      ['get', 'E_STORE_TIMEOUT'],
+      ['set', 'E_STORE_TIMEOUT'],
+      ['delete', 'E_STORE_TIMEOUT'],
+    ]);
+    expect(cache.stats()).toMatchObject({ droppedWrites: 2 });
+  });
+
   test('after 5 timeouts in a row the circuit opens: the cache waits for no answer, then probes', async () => {
     vi.useFakeTimers();
     const store = hungStore();
