@@ -11,7 +11,7 @@ import type { GetOrSetOptions, Loader, LoaderContext } from './options.js';
 import { type Plan, refreshLead, resolvePlan } from './policy.js';
 import { FAILED } from './storeGateway.js';
 import { checkTags } from './tags.js';
-import { answer, type FirstAnswer, type Outcome } from './timeouts.js';
+import { answer, type Outcome } from './timeouts.js';
 import type { CacheEntry, Duration, MaybePromise } from './types.js';
 
 /** Where a `getOrSet` was called from: the namespace's prefix and the tags it adds. */
@@ -193,7 +193,7 @@ function fly<T>(
     engine.tagRecords.loadStamp(),
   );
   telemetry.counters.loads++;
-  let settle!: FirstAnswer<T>;
+  let settle!: { resolve: (outcome: Outcome<T>) => void; reject: (error: unknown) => void };
   const outcome = new Promise<Outcome<T>>((resolve, reject) => {
     settle = { resolve, reject };
   });
@@ -207,7 +207,7 @@ function fly<T>(
     telemetry.loadTimes.add(performance.now() - started);
   };
   loading.then(done, done);
-  flight.final = answer(loading, stale, plan, settle, () => ({
+  const answers = answer(loading, stale, plan, {
     now: () => engine.clock.now(),
     loaderFailed: (error) => {
       telemetry.error(error, 'loader', flight.key, false);
@@ -224,7 +224,9 @@ function fly<T>(
       flights.detach(flight);
       return error;
     },
-  }));
+  });
+  flight.final = answers.final;
+  answers.first.then(settle.resolve, settle.reject);
   return outcome.then((first) => deliver(engine, flight, first));
 }
 

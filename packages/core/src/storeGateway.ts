@@ -104,8 +104,7 @@ export class StoreGateway {
       throw error;
     }
     if (found instanceof Promise) {
-      return this.#within(
-        found,
+      return this.#within(found).then(
         (entry) => this.#checked(key, entry),
         (error: unknown) => {
           this.#failed(error);
@@ -141,8 +140,7 @@ export class StoreGateway {
 
   #answered(key: string, found: unknown): MaybePromise<CacheEntry | undefined> {
     if (found instanceof Promise) {
-      return this.#within(
-        found,
+      return this.#within(found).then(
         (entry) => this.#checked(key, entry),
         (error: unknown) => this.#getFailed(key, error),
       );
@@ -209,11 +207,9 @@ export class StoreGateway {
     }
     if (!(done instanceof Promise)) return Promise.resolve(done);
     // Every miss writes through here: one promise more than the store's, not an async function's.
-    const failed = (error: unknown): T | typeof FAILED =>
-      this.#writeFailed(error, operation, key, strict);
-    return deadline
-      ? this.#within<T | typeof FAILED>(done, undefined, failed)
-      : done.then(undefined, failed);
+    return (deadline ? this.#within(done) : done).then(undefined, (error: unknown) =>
+      this.#writeFailed(error, operation, key, strict),
+    );
   }
 
   // A write failed: reported as a dropped write, answered as FAILED; a SerializationError
@@ -281,55 +277,34 @@ export class StoreGateway {
   // Races an answer against the deadline; a late answer is ignored. While the circuit is open the
   // cache does not wait at all: the call has gone out (an answer the store gives at once, such as
   // a multilevel store's L1 hit, is still used), but its promise fails at once, except for one
-  // call per cooldown that probes the store. What it resolves to is `onValue` of the answer, or
-  // `onError` of the failure (the deadline's included), when given: as `.then(onValue, onError)`
-  // on its result would, without the promise more (every miss reads and writes through here).
-  #within<T, R = T>(
-    answer: Promise<T>,
-    onValue?: (value: T) => R,
-    onError?: (error: unknown) => R,
-  ): Promise<R> {
+  // call per cooldown that probes the store.
+  #within<T>(answer: Promise<T>): Promise<T> {
     const threshold = this.#policy.breakerFailures;
     if (threshold !== undefined && this.#failures >= threshold) {
       const now = coarseNow();
       if (now < this.#openUntil) {
         answer.catch(() => {});
-        const open = Promise.reject(
+        return Promise.reject(
           new StoreError(this.store.name, 'circuit open: the store kept timing out', {
             code: 'E_STORE_UNAVAILABLE',
           }),
         );
-        return onError === undefined ? open : open.then(undefined, onError);
       }
       this.#openUntil = now + this.#policy.breakerCooldown;
     }
     const timeout = this.#policy.storeTimeout;
     if (timeout === undefined) {
-      if (this.#failures === 0 && !this.#retries?.size) {
-        return onValue === undefined && onError === undefined
-          ? (answer as unknown as Promise<R>)
-          : answer.then(onValue, onError);
-      }
+      if (this.#failures === 0 && !this.#retries?.size) return answer;
       return answer.then((value) => {
         this.#recovered();
         this.#retries?.answered();
-        return onValue === undefined ? (value as unknown as R) : onValue(value);
-      }, onError);
+        return value;
+      });
     }
-    return new Promise<R>((resolve, reject) => {
-      const fail =
-        onError === undefined
-          ? reject
-          : (error: unknown) => {
-              try {
-                resolve(onError(error));
-              } catch (thrown) {
-                reject(thrown);
-              }
-            };
+    return new Promise<T>((resolve, reject) => {
       const waiting: Waiting = {
         deadline: coarseNow() + timeout,
-        reject: fail,
+        reject,
         previous: this.#last,
         next: undefined,
       };
@@ -337,26 +312,19 @@ export class StoreGateway {
       else this.#last.next = waiting;
       this.#last = waiting;
       if (this.#timer === undefined) this.#arm(timeout);
-      // An answer after the deadline is ignored: the deadline has answered (off the list).
       answer.then(
         (value) => {
-          if (!this.#unlink(waiting)) return;
           // An answer in time closes the circuit (a synchronous one, such as an L1 hit, says
           // nothing of the store behind it).
-          if (this.#failures !== 0) this.#recovered();
-          if (this.#retries?.size) this.#retries.answered();
-          if (onValue === undefined) {
-            resolve(value as unknown as R);
-            return;
+          if (this.#unlink(waiting)) {
+            if (this.#failures !== 0) this.#recovered();
+            if (this.#retries?.size) this.#retries.answered();
           }
-          try {
-            resolve(onValue(value));
-          } catch (thrown) {
-            reject(thrown);
-          }
+          resolve(value);
         },
         (error: unknown) => {
-          if (this.#unlink(waiting)) fail(error);
+          this.#unlink(waiting);
+          reject(error);
         },
       );
     });
