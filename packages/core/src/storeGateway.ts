@@ -195,9 +195,7 @@ export class StoreGateway {
   ): Promise<T | typeof FAILED> {
     let done: MaybePromise<T>;
     try {
-      done = this.#traced()
-        ? this.#trace(operation, key, () => run(this.store))
-        : run(this.store);
+      done = this.#traced() ? this.#trace(operation, key, () => run(this.store)) : run(this.store);
     } catch (error) {
       try {
         return Promise.resolve(this.#writeFailed(error, operation, key, strict));

@@ -18,7 +18,7 @@ import {
   type RedisStats,
 } from './connection.js';
 import { EXPIRE } from './expireScript.js';
-import { type FenceWrite, Fences } from './fence.js';
+import { Fences, type FenceWrite } from './fence.js';
 import { groupBySlot } from './slot.js';
 import { STAMP } from './stamp.js';
 import { mergeTagRecords } from './tagRecordMerge.js';
