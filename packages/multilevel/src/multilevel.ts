@@ -629,7 +629,7 @@ export class MultilevelStore implements CacheStore {
       followed && state.recent!.ended(followed);
       // A repair that failed publishes nothing: the next round will.
       if (landed || only === undefined) {
-        await (Array.isArray(covers) ? this.#publishDeletes(covers, mode) : this.#publish(covers));
+        await (everything ? this.#publish(covers) : this.#publishDeletes(covers, mode));
       }
     }
   }
@@ -707,9 +707,6 @@ export class MultilevelStore implements CacheStore {
     const tiers = this.#tiers;
     const key = keys?.length === 1 ? keys[0] : undefined;
     const answers: unknown[] = new Array(tiers.length);
-    // The one tier that answered with a promise, or -1 (none, or several).
-    let pending = -1;
-    let promises = 0;
     for (let tier = 0; tier < tiers.length; tier++) {
       if (only !== undefined && !only.has(tier)) {
         answers[tier] = SKIPPED;
@@ -719,29 +716,16 @@ export class MultilevelStore implements CacheStore {
         const answer = isTraced(channels.store)
           ? this.#traceTier(tier, operation, key, () => run(tiers[tier]!, tier))
           : run(tiers[tier]!, tier);
-        answers[tier] = answer;
-        if (answer instanceof Promise && promises++ === 0) pending = tier;
+        // A rejection is taken at once: one left unhandled while an earlier tier is awaited
+        // would be reported (and end the process, by Node's default).
+        answers[tier] = answer instanceof Promise ? answer.then(undefined, failed) : answer;
       } catch (error) {
         answers[tier] = new Failed(error);
       }
     }
-    if (promises === 1) {
-      try {
-        answers[pending] = await answers[pending];
-      } catch (error) {
-        answers[pending] = new Failed(error);
-      }
-    } else if (promises > 1) {
-      // Each rejection is taken at once: one left unhandled while an earlier tier is awaited
-      // would be reported (and end the process, by Node's default).
-      for (let tier = 0; tier < tiers.length; tier++) {
-        const answer = answers[tier];
-        if (answer instanceof Promise) answers[tier] = answer.then(undefined, failed);
-      }
-      for (let tier = 0; tier < tiers.length; tier++) {
-        const answer = answers[tier];
-        if (answer instanceof Promise) answers[tier] = await answer;
-      }
+    for (let tier = 0; tier < tiers.length; tier++) {
+      const answer = answers[tier];
+      if (answer instanceof Promise) answers[tier] = await answer;
     }
     // Once every tier has answered, as each answer is taken in tier order.
     const { repairs } = this.#state;

@@ -167,16 +167,17 @@ export class RedisStore implements CacheStore {
   }
 
   async #set(
-    { redisKey, key, text, ttl }: FenceWrite,
+    write: FenceWrite,
     fences: Fences | undefined,
     since: number | undefined,
   ): Promise<void> {
+    const { redisKey, key, text, ttl } = write;
     if (ttl === 0) {
       // A load's write of an entry already expired removes it, but fences nothing.
       if (fences && since === undefined) await fences.delete([key]);
       else await this.#connection.unlink([redisKey]);
     } else if (fences) {
-      await fences.write({ redisKey, key, text, ttl });
+      await fences.write(write);
     } else if (ttl === undefined) {
       await this.#connection.send((client) => client.set(redisKey, text));
     } else {
