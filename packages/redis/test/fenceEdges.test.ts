@@ -2,7 +2,6 @@
 // own fencing never hides another's, soft invalidation and loads' writes keep issue order, an
 // entry Redis cannot decode is still invalidated, and a script resent after a reconnect never
 // runs after the commands issued since.
-import { once } from 'node:events';
 import { type Cache, createCache } from '@cache/core';
 import { deferred } from '@cache/test-suite';
 import { startTcpProxy } from '@cache-tooling/postgres-server';
@@ -178,7 +177,8 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
       opened.push(store);
       // The store reads the clock at once: that reading times out (200 ms) while it connects.
       await new Promise((resolve) => setTimeout(resolve, 400));
-      const ready = once(store.client, 'ready');
+      // Not events.once: it rejects on the 'error' of a connection attempt the cut proxy refused.
+      const ready = new Promise((resolve) => store.client.once('ready', resolve));
       await proxy.restore();
       await ready;
       const cache = cacheOf(store);
