@@ -126,12 +126,15 @@ export class RedisConnection {
     this.#corked = undefined;
   };
   readonly #detach: () => void;
-  // Batches held back until the end of the tick or the next command (see hold).
+  // Batches held back until the event loop's check phase or the next command (see hold), and
+  // the keys they write.
   #held: (() => void)[] = [];
+  readonly #heldKeys = new Set<string>();
   readonly #release = () => {
     const held = this.#held;
     if (held.length === 0) return;
     this.#held = [];
+    this.#heldKeys.clear();
     for (const send of held) send();
   };
 
@@ -222,14 +225,28 @@ export class RedisConnection {
   }
 
   /**
-   * Holds back a batch of commands that `send` issues (through this connection) until the end of
-   * the tick, or until any other command goes out through this connection first: the batch keeps
-   * its place in the issue order (a load's write held back still goes out before a delete of the
-   * key issued after it), while a tick's writes share one command.
+   * Holds back a batch of commands that `send` issues (through this connection) until the event
+   * loop's check phase (`setImmediate`), or until another command goes out through this
+   * connection first: the batch keeps its place in the issue order (a load's write held back
+   * still goes out before a delete of the key issued after it), while the writes of every reply
+   * the loop handled share one command. A read goes first, unless it reads a key the batch
+   * writes (see {@link RedisConnection.holding}): then the batch goes before it.
    */
   hold(send: () => void): void {
     this.#held.push(send);
-    if (this.#held.length === 1) process.nextTick(this.#release);
+    if (this.#held.length === 1) setImmediate(this.#release);
+  }
+
+  /** Notes that a batch {@link RedisConnection.hold}s back a write of `key` (its Redis key). */
+  holding(key: string): void {
+    this.#heldKeys.add(key);
+  }
+
+  // Whether a read of `keys` may go before the batches held back: none of them writes these keys.
+  #readsPast(keys: string[]): boolean {
+    if (this.#heldKeys.size === 0) return true;
+    for (const key of keys) if (this.#heldKeys.has(key)) return false;
+    return true;
   }
 
   #flushBatch(): void {
@@ -240,7 +257,7 @@ export class RedisConnection {
     this.#scheduled = false;
     this.#counters.batchedKeys += keys.length;
     if (!this.cluster) {
-      this.#run(() => this.client.mget(keys)).then(
+      this.#run(() => this.client.mget(keys), this.#readsPast(keys)).then(
         (texts) => settle(texts, waiters),
         (error) => {
           for (const waiter of waiters) waiter.reject(error);
@@ -284,22 +301,25 @@ export class RedisConnection {
     }
     return [...nodes.values()].map((groups) => ({
       groups,
-      replies: this.#run(async () => {
-        const pipeline = cluster.pipeline();
-        for (const indexes of groups) pipeline[command](indexes.map((i) => keys[i]!));
-        const results = (await pipeline.exec()) ?? [];
-        return results.map(([error, reply]): [StoreError | null, unknown] => [
-          error ? commandError(error) : null,
-          reply,
-        ]);
-      }),
+      replies: this.#run(
+        async () => {
+          const pipeline = cluster.pipeline();
+          for (const indexes of groups) pipeline[command](indexes.map((i) => keys[i]!));
+          const results = (await pipeline.exec()) ?? [];
+          return results.map(([error, reply]): [StoreError | null, unknown] => [
+            error ? commandError(error) : null,
+            reply,
+          ]);
+        },
+        command === 'mget' && this.#readsPast(keys),
+      ),
     }));
   }
 
   /** Reads `keys` as one `MGET` (one per slot on a Cluster); raw texts, `null` for a miss. */
   async mget(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    if (!this.cluster) return this.#run(() => this.client.mget(keys));
+    if (!this.cluster) return this.#run(() => this.client.mget(keys), this.#readsPast(keys));
     const texts: (string | null)[] = new Array(keys.length).fill(null);
     await this.#eachGroup('mget', keys, (indexes, reply) => {
       indexes.forEach((index, j) => {
@@ -345,8 +365,9 @@ export class RedisConnection {
     return this.#run(() => operation(this.client));
   }
 
-  #run<T>(operation: () => Promise<T>): Promise<T> {
-    if (this.#held.length > 0) this.#release();
+  // `pastHeld`: a read that may go before the batches held back (see #readsPast).
+  #run<T>(operation: () => Promise<T>, pastHeld = false): Promise<T> {
+    if (!pastHeld && this.#held.length > 0) this.#release();
     if (this.#closed) {
       return Promise.reject(
         new StoreError(NAME, 'the store is closed', { code: 'E_STORE_CLOSED' }),

@@ -238,9 +238,11 @@ export class Fences {
    * later than it was), or the load is older than fences last. Refused too while the Redis clock
    * is not known yet (a reading is under way): waiting for it would send the write after the
    * others of its tick, and a refused load's write only means that the next read loads again.
-   * The first load's write of a tick goes out at once, the others of the tick as one script at
-   * its end, or before the next command of the connection if one comes first (see
-   * `RedisConnection.hold`).
+   * The first load's write of a tick goes out at once; the others wait for the event loop's
+   * check phase and go as one script with every load's write made until then, or sooner, before
+   * the next command of the connection that is not a read of other keys (see
+   * `RedisConnection.hold`): 200 concurrent misses whose reads come back over several ticks
+   * store their values in one script instead of one per tick.
    */
   writeLoaded(write: FenceWrite, since: number): Promise<void> {
     if (!this.#clock.known) {
@@ -251,6 +253,7 @@ export class Fences {
     const at = this.#redisTimeOf(since).toFixed(3);
     return new Promise((done, failed) => {
       this.#loaded.push({ write, since: at, done, failed });
+      if (this.#loaded.length > 1 || this.#sentInTick) this.#connection.holding(write.redisKey);
       if (this.#loaded.length > 1) return;
       if (this.#sentInTick) {
         this.#connection.hold(this.#sendLoaded);

@@ -131,6 +131,39 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     },
   );
 
+  test('a read of a key whose load’s write is held back goes out after that write: the store reads what it loaded', async () => {
+    const [aStore] = stores(1) as [RedisStore];
+    await aStore.set('warm', entry('w')); // the store knows the Redis clock
+    const since = moment();
+    const [, , read] = await Promise.all([
+      aStore.set('first', entry('loaded'), { since }), // goes at once; the next is held back
+      aStore.set('k', entry('loaded'), { since }),
+      aStore.get('k'),
+    ]);
+    expect(read?.value).toBe('loaded');
+  });
+
+  test('reads of other keys do not send held-back loads’ writes early: the writes of later ticks join them in one script', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    await aStore.set('warm', entry('w')); // the store knows the Redis clock
+    const since = moment();
+    const commands = aStore.stats().commands;
+    const writes = [
+      aStore.set('k0', entry('loaded k0'), { since }), // goes at once; the next is held back
+      aStore.set('k1', entry('loaded k1'), { since }),
+      aStore.get('other'), // another key: it goes first, the held write stays held
+    ];
+    await new Promise((resolve) => process.nextTick(resolve)); // a later tick of the same turn
+    writes.push(aStore.set('k2', entry('loaded k2'), { since }));
+    await Promise.all(writes);
+    // k0's script, the read, and one script for k1 and k2.
+    expect(aStore.stats().commands - commands).toBe(3);
+    const found = await Promise.all(
+      ['k0', 'k1', 'k2'].map(async (key) => (await bStore.get(key))?.value),
+    );
+    expect(found).toEqual(['loaded k0', 'loaded k1', 'loaded k2']);
+  });
+
   test('loads’ writes held back for their tick still go out when the store is closed later in it', async () => {
     const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
     await aStore.set('warm', entry('w')); // the store knows the Redis clock
