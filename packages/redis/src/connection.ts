@@ -1,3 +1,4 @@
+import { setImmediate } from 'node:timers';
 import type { CacheEntry, Serializer } from '@cache/core';
 import { channels, StoreError } from '@cache/core';
 import { type Cluster, Redis, type RedisOptions } from 'ioredis';
@@ -229,11 +230,16 @@ export class RedisConnection {
    * loop's check phase (`setImmediate`), or until another command goes out through this
    * connection first: the batch keeps its place in the issue order (a load's write held back
    * still goes out before a delete of the key issued after it), while the writes of every reply
-   * the loop handled share one command. A read goes first, unless it reads a key the batch
-   * writes (see {@link RedisConnection.holding}): then the batch goes before it.
+   * the loop handled share one command. A read of keys ({@link RedisConnection.get},
+   * {@link RedisConnection.mget}: an `MGET`) goes first, unless it reads a key the batch writes
+   * (see {@link RedisConnection.holding}): then the batch goes before it. Only this connection's
+   * commands are ordered so: another connection on the same client (a second store) may read
+   * ahead of the batch.
    */
   hold(send: () => void): void {
     this.#held.push(send);
+    // node:timers' setImmediate, not the global one a test may fake (vitest's and Jest's fake
+    // timers do): held writes must reach Redis, whose answers no fake clock drives.
     if (this.#held.length === 1) setImmediate(this.#release);
   }
 

@@ -45,7 +45,7 @@ end
 `;
 
 /**
- * The loads' writes of one tick. KEYS: the fence of every key, then each write's key and fence.
+ * Loads' writes sent together (see Fences.writeLoaded). KEYS: the fence of every key, then each write's key and fence.
  * ARGV: how long fences last, the writer's id, then each write's entry text, TTL in ms ('' for
  * none) and the Redis time its load began (at the latest). A write is refused when another
  * writer fenced its key (or every key) at or after its load's start, or when the load began
@@ -145,7 +145,7 @@ export interface FenceWrite {
   ttl: number | undefined;
 }
 
-/** A load's write waiting for the end of its tick, with the Redis time its load began (at the latest). */
+/** A load's write held back to go with others, with the Redis time its load began (at the latest). */
 interface LoadedWrite {
   write: FenceWrite;
   since: string;
@@ -166,7 +166,7 @@ export class Fences {
   // Names this store's fences: its own never refuse its loads.
   readonly #writer = randomUUID();
   #reading: Promise<void> | undefined;
-  // Loads' writes of this tick, not sent yet; whether one was sent in this tick already.
+  // Loads' writes held back, not sent yet; whether one was sent at once in this tick already.
   #loaded: LoadedWrite[] = [];
   #sentInTick = false;
   readonly #onReady = () => void this.#readClock().catch(() => {});

@@ -6,7 +6,7 @@ import { type Cache, createCache } from '@cache/core';
 import { deferred } from '@cache/test-suite';
 import { startTcpProxy } from '@cache-tooling/postgres-server';
 import { hasRedis } from '@cache-tooling/redis-server';
-import { afterEach, describe, expect, test } from 'vitest';
+import { afterEach, describe, expect, test, vi } from 'vitest';
 import { type RedisStore, type RedisStoreOptions, redisStore } from '../src/index.js';
 import { useRedis } from './redis.js';
 
@@ -116,7 +116,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     ['a write', (store: RedisStore) => store.set('k', entry('written')), 'written'],
     ['a delete', (store: RedisStore) => store.delete('k'), undefined],
   ])(
-    'a load’s write held back for its tick goes out before %s of its key issued after it',
+    'a load’s write held back goes out before %s of its key issued after it',
     async (_, after, expected) => {
       const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
       await aStore.set('warm', entry('w')); // the store knows the Redis clock
@@ -132,15 +132,35 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
   );
 
   test('a read of a key whose load’s write is held back goes out after that write: the store reads what it loaded', async () => {
+    // Fails when every read is let past the held writes (reads of other keys are, below).
     const [aStore] = stores(1) as [RedisStore];
     await aStore.set('warm', entry('w')); // the store knows the Redis clock
     const since = moment();
-    const [, , read] = await Promise.all([
-      aStore.set('first', entry('loaded'), { since }), // goes at once; the next is held back
-      aStore.set('k', entry('loaded'), { since }),
-      aStore.get('k'),
+    const [, , , read, readMany] = await Promise.all([
+      aStore.set('first', entry('loaded first'), { since }), // goes at once; the next are held back
+      aStore.set('k1', entry('loaded k1'), { since }),
+      aStore.set('k2', entry('loaded k2'), { since }),
+      aStore.get('k1'),
+      aStore.getMany(['other', 'k2']),
     ]);
-    expect(read?.value).toBe('loaded');
+    expect(read?.value).toBe('loaded k1');
+    expect(readMany.map((found) => found?.value)).toEqual([undefined, 'loaded k2']);
+  });
+
+  test('loads’ writes held back still go out under fake timers', async () => {
+    const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
+    await aStore.set('warm', entry('w')); // the store knows the Redis clock
+    vi.useFakeTimers();
+    try {
+      const since = moment();
+      await Promise.all([
+        aStore.set('first', entry('loaded'), { since }), // goes at once; the next is held back
+        aStore.set('k', entry('loaded'), { since }),
+      ]);
+    } finally {
+      vi.useRealTimers();
+    }
+    expect((await bStore.get('k'))?.value).toBe('loaded');
   });
 
   test('reads of other keys do not send held-back loads’ writes early: the writes of later ticks join them in one script', async () => {
@@ -164,7 +184,7 @@ describe.skipIf(!hasRedis())('with a real redis-server', () => {
     expect(found).toEqual(['loaded k0', 'loaded k1', 'loaded k2']);
   });
 
-  test('loads’ writes held back for their tick still go out when the store is closed later in it', async () => {
+  test('loads’ writes held back still go out when the store is closed before they are sent', async () => {
     const [aStore, bStore] = stores(2) as [RedisStore, RedisStore];
     await aStore.set('warm', entry('w')); // the store knows the Redis clock
     const since = moment();
