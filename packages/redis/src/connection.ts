@@ -249,7 +249,7 @@ export class RedisConnection {
   }
 
   // Whether a read of `keys` may go before the batches held back: none of them writes these keys.
-  #readsPast(keys: string[]): boolean {
+  #readsPast(keys: readonly string[]): boolean {
     if (this.#heldKeys.size === 0) return true;
     for (const key of keys) if (this.#heldKeys.has(key)) return false;
     return true;
@@ -263,7 +263,7 @@ export class RedisConnection {
     this.#scheduled = false;
     this.#counters.batchedKeys += keys.length;
     if (!this.cluster) {
-      this.#run(() => this.client.mget(keys), this.#readsPast(keys)).then(
+      this.#run(() => this.client.mget(keys), keys).then(
         (texts) => settle(texts, waiters),
         (error) => {
           for (const waiter of waiters) waiter.reject(error);
@@ -317,7 +317,7 @@ export class RedisConnection {
             reply,
           ]);
         },
-        command === 'mget' && this.#readsPast(keys),
+        command === 'mget' ? keys : undefined,
       ),
     }));
   }
@@ -325,7 +325,7 @@ export class RedisConnection {
   /** Reads `keys` as one `MGET` (one per slot on a Cluster); raw texts, `null` for a miss. */
   async mget(keys: string[]): Promise<(string | null)[]> {
     if (keys.length === 0) return [];
-    if (!this.cluster) return this.#run(() => this.client.mget(keys), this.#readsPast(keys));
+    if (!this.cluster) return this.#run(() => this.client.mget(keys), keys);
     const texts: (string | null)[] = new Array(keys.length).fill(null);
     await this.#eachGroup('mget', keys, (indexes, reply) => {
       indexes.forEach((index, j) => {
@@ -371,9 +371,10 @@ export class RedisConnection {
     return this.#run(() => operation(this.client));
   }
 
-  // `pastHeld`: a read that may go before the batches held back (see #readsPast).
-  #run<T>(operation: () => Promise<T>, pastHeld = false): Promise<T> {
-    if (!pastHeld && this.#held.length > 0) this.#release();
+  // `reads`: the keys the operation only reads, so that it may go ahead of the batches held back
+  // (see hold); any other operation sends them first.
+  #run<T>(operation: () => Promise<T>, reads?: readonly string[]): Promise<T> {
+    if (this.#held.length > 0 && (reads === undefined || !this.#readsPast(reads))) this.#release();
     if (this.#closed) {
       return Promise.reject(
         new StoreError(NAME, 'the store is closed', { code: 'E_STORE_CLOSED' }),

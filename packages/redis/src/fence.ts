@@ -45,8 +45,8 @@ end
 `;
 
 /**
- * Loads' writes sent together (see Fences.writeLoaded). KEYS: the fence of every key, then each write's key and fence.
- * ARGV: how long fences last, the writer's id, then each write's entry text, TTL in ms ('' for
+ * Loads' writes sent together (see Fences.writeLoaded). KEYS: the fence of every key, then each
+ * write's key and fence. ARGV: how long fences last, the writer's id, then each write's entry text, TTL in ms ('' for
  * none) and the Redis time its load began (at the latest). A write is refused when another
  * writer fenced its key (or every key) at or after its load's start, or when the load began
  * longer ago than fences last (nothing can tell what happened meanwhile). Answers {a '1' (stored)
@@ -253,10 +253,9 @@ export class Fences {
     const at = this.#redisTimeOf(since).toFixed(3);
     return new Promise((done, failed) => {
       this.#loaded.push({ write, since: at, done, failed });
-      if (this.#loaded.length > 1 || this.#sentInTick) this.#connection.holding(write.redisKey);
-      if (this.#loaded.length > 1) return;
-      if (this.#sentInTick) {
-        this.#connection.hold(this.#sendLoaded);
+      if (this.#loaded.length > 1 || this.#sentInTick) {
+        this.#connection.holding(write.redisKey);
+        if (this.#loaded.length === 1) this.#connection.hold(this.#sendLoaded);
         return;
       }
       // The tick's first goes at once: alone (one caller), it reaches Redis before the next
