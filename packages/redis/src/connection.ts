@@ -248,9 +248,9 @@ export class RedisConnection {
     this.#heldKeys.add(key);
   }
 
-  // Whether a read of `keys` may go before the batches held back: none of them writes these keys.
+  // Whether a read of `keys` may go before the batches held back: none of them writes these keys
+  // (every held batch notes its keys with `holding` before it is held).
   #readsPast(keys: readonly string[]): boolean {
-    if (this.#heldKeys.size === 0) return true;
     for (const key of keys) if (this.#heldKeys.has(key)) return false;
     return true;
   }

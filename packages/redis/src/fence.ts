@@ -46,11 +46,11 @@ end
 
 /**
  * Loads' writes sent together (see Fences.writeLoaded). KEYS: the fence of every key, then each
- * write's key and fence. ARGV: how long fences last, the writer's id, then each write's entry text, TTL in ms ('' for
- * none) and the Redis time its load began (at the latest). A write is refused when another
- * writer fenced its key (or every key) at or after its load's start, or when the load began
- * longer ago than fences last (nothing can tell what happened meanwhile). Answers {a '1' (stored)
- * or '0' per write, now}.
+ * write's key and fence. ARGV: how long fences last, the writer's id, then each write's entry
+ * text, TTL in ms ('' for none) and the Redis time its load began (at the latest). A write is
+ * refused when another writer fenced its key (or every key) at or after its load's start, or when
+ * the load began longer ago than fences last (nothing can tell what happened meanwhile). Answers
+ * {a '1' (stored) or '0' per write, now}.
  */
 const FENCED_SETS = new LuaScript(
   `${PRELUDE}
