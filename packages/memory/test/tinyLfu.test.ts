@@ -90,6 +90,25 @@ describe("policy: 'tinylfu' admission", () => {
     expect(store.get('popular')?.value).toBe(2);
   });
 
+  test('protected holds at most 80% of the main region: past it, its least recent key goes back on probation, and is evicted before keys that came later', () => {
+    const store = memoryStore({ maxEntries: 100, policy: 'tinylfu' });
+    const older = range('older', 79);
+    const later = range('later', 20);
+    for (const key of [...older, ...later, 'window']) store.set(key, entry(key));
+    // Read again: the 79 older keys fill protected; promoting 'later:0' as well demotes
+    // 'older:0', the least recently read of them.
+    for (const key of [...older, later[0]!]) store.get(key);
+    // Each new key is read 5 times in the window, so it displaces the least recent key on
+    // probation when the next one pushes it out.
+    for (const key of range('new', 25)) {
+      store.set(key, entry(key));
+      for (let i = 0; i < 5; i++) store.get(key);
+    }
+    expect(store.get(older[0]!)).toBeUndefined();
+    expect(held(store, [...older.slice(1), later[0]!])).toEqual([...older.slice(1), later[0]!]);
+    expect(store.size).toBe(100);
+  });
+
   test('with maxEntries 1, holds the newest key', () => {
     const store = memoryStore({ maxEntries: 1, policy: 'tinylfu' });
     for (const key of ['a', 'b', 'c']) store.set(key, entry(key));
