@@ -136,6 +136,18 @@ export async function measureIsolated(
   }
 }
 
+/**
+ * The factory `suite` (`<file>:<export>`, a module of this folder and one of its tables) gives
+ * the row `name`: a {@link Setup}, or for probes a function returning a number.
+ */
+export async function factoryOf(suite: string, name: string): Promise<() => unknown> {
+  const [file, exported] = suite.split(':') as [string, string];
+  const module = (await import(`./${file}.js`)) as Record<string, Record<string, () => unknown>>;
+  const factory = module[exported]?.[name];
+  if (factory === undefined) throw new Error(`no ${exported}["${name}"] in ${file}.ts`);
+  return factory;
+}
+
 /** Asks a fresh process for one number from `suite`'s `probes[name]` (such as bytes per entry). */
 export async function probe(suite: string, name: string): Promise<number> {
   const worker = await start(suite, name, 'probe');

@@ -2,13 +2,10 @@
 // run` builds `setups[name]` and answers each { ms, batch } with the ops/s of a timed run;
 // `... probe` answers once with the number `probes[name]` returns. A run's `report()`, if any, is
 // called after each timed run and its answer sent along with the rate.
-import { type Run, timed } from './harness.js';
+import { factoryOf, type Run, timed } from './harness.js';
 
 const [suite = '', name = '', mode = 'run'] = process.argv.slice(2);
-const [file, exported] = suite.split(':') as [string, string];
-const module = (await import(`./${file}.js`)) as Record<string, Record<string, () => unknown>>;
-const factory = module[exported]?.[name];
-if (factory === undefined) throw new Error(`no ${exported}["${name}"] in ${file}.ts`);
+const factory = await factoryOf(suite, name);
 const gc = (globalThis as { gc?: () => void }).gc;
 const send = (message: object) => process.send!(message);
 
