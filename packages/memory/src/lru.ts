@@ -1,4 +1,4 @@
-import { Slots, SystemDate } from './slots.js';
+import { Slots } from './slots.js';
 
 /**
  * A least-recently-used map from string keys to values that each carry an expiry time: the
@@ -22,7 +22,9 @@ export class Lru<V> extends Slots<V> {
     if (slot === undefined) return undefined;
     // The test of Slots.expired(), written out: measured faster on this path.
     if (
-      (this.expiry[slot]! <= this.now || Date !== SystemDate || setTimeout !== this.armedWith) &&
+      (this.expiry[slot]! <= this.now ||
+        Date !== this.systemDate ||
+        setTimeout !== this.armedWith) &&
       this.time() >= this.expiry[slot]!
     ) {
       this.remove(key, slot);

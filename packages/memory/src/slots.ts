@@ -71,6 +71,10 @@ export abstract class Slots<V> {
   declare protected now: number;
   declare protected armedAt: number;
   declare protected armedWith: typeof setTimeout | undefined;
+  // SystemDate, held by the instance: a field never reassigned is a constant to V8 where the
+  // instance is, so a hit's test for a faked `Date` can compile to nothing, where the module's
+  // own binding is loaded at each hit.
+  declare protected readonly systemDate: DateConstructor;
 
   /**
    * `max` slots; with `maxSize`, a size per slot. `links` is the length of `prev` and `next`: a
@@ -98,6 +102,7 @@ export abstract class Slots<V> {
     this.now = STALE;
     this.armedAt = Number.NEGATIVE_INFINITY;
     this.armedWith = undefined;
+    this.systemDate = SystemDate;
     this.grow();
   }
 
@@ -236,7 +241,9 @@ export abstract class Slots<V> {
     // comparison covers: STALE is the largest expiry), needs the clock. The expiry is read again
     // after the clock, which can rebase every expiry.
     return (
-      (this.expiry[slot]! <= this.now || Date !== SystemDate || setTimeout !== this.armedWith) &&
+      (this.expiry[slot]! <= this.now ||
+        Date !== this.systemDate ||
+        setTimeout !== this.armedWith) &&
       this.time() >= this.expiry[slot]!
     );
   }

@@ -109,6 +109,28 @@ describe("policy: 'tinylfu' admission", () => {
     expect(store.size).toBe(100);
   });
 
+  test('reads can protect more keys than protected holds; the next writes put its least recent ones back on probation, where they are evicted first', () => {
+    const store = memoryStore({ maxEntries: 100, policy: 'tinylfu' });
+    const older = range('older', 79);
+    const later = range('later', 20);
+    for (const key of [...older, ...later, 'window']) store.set(key, entry(key));
+    // Every key on probation is read again: protected holds 99 keys, 20 past its share.
+    for (const key of [...older, ...later]) store.get(key);
+    // Each new key is read 5 times in the window, so it displaces the least recent key on
+    // probation when the next one pushes it out: 'older:0' to 'older:3', put back on probation
+    // by these writes. Were they left in protected, 'new:1' would meet 'new:0' on probation, as
+    // often seen as itself, and be turned away.
+    const added = range('new', 4);
+    for (const key of added) {
+      store.set(key, entry(key));
+      for (let i = 0; i < 5; i++) store.get(key);
+    }
+    store.set('pusher', entry('pusher'));
+    expect(held(store, added)).toEqual(added);
+    expect(held(store, [...older, ...later])).toEqual([...older.slice(4), ...later]);
+    expect(store.size).toBe(100);
+  });
+
   test('with maxEntries 1, holds the newest key', () => {
     const store = memoryStore({ maxEntries: 1, policy: 'tinylfu' });
     for (const key of ['a', 'b', 'c']) store.set(key, entry(key));
