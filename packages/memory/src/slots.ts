@@ -16,7 +16,7 @@ const RESOLUTION = 1;
 const STALE = FAR;
 const REARM = 1000;
 /** The `Date` this module loaded with: another one in its place means time is faked. */
-export const SystemDate = Date;
+const SystemDate = Date;
 
 // Whether time is faked (core's one answer, shared with its clock), or the `Date` is not the one
 // this module loaded with. Then every expiry check reads the clock, and a reading is never left
@@ -313,7 +313,7 @@ export abstract class Slots<V> {
 
   // The time in ms after `base`: the last reading while it can be trusted, else read now.
   protected current(): number {
-    return this.now === STALE || Date !== SystemDate || setTimeout !== this.armedWith
+    return this.now === STALE || Date !== this.systemDate || setTimeout !== this.armedWith
       ? this.time()
       : this.now;
   }
